@@ -1,0 +1,18 @@
+// A listening TCP socket per shard. SO_REUSEPORT lets every shard bind the same address; the
+// kernel then spreads incoming connections across the shards by hashing the 4-tuple, so no
+// shard hands connections to another.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ringcast::net {
+
+// Returns the listening fd; throws std::runtime_error naming the address on failure.
+[[nodiscard]] int listen_reuseport(const std::string& host, std::uint16_t port, int backlog = 4096);
+
+// Per-connection socket options applied right after accept (TCP_NODELAY: Pusher frames are
+// small and latency-sensitive; we coalesce ourselves, so Nagle only adds delay).
+void tune_accepted(int fd) noexcept;
+
+} // namespace ringcast::net

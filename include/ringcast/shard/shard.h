@@ -1,0 +1,208 @@
+// A shard: one thread, pinned to one core, that owns one io_uring, one SO_REUSEPORT listener,
+// one provided-buffer ring, the connections it accepted, a timer wheel, and the protocol state
+// its handler keeps (local channel subscribers). Nothing a shard owns is touched by another
+// thread. The only things that cross cores are `mail` objects passed through the SPSC queues
+// of the shard_group, each followed by an IORING_OP_MSG_RING wake-up of the receiving ring.
+//
+// The protocol layers sit above this one and plug in through `handler`: the shard reports
+// bytes, timer expiries, closes and mail; the handler answers by queueing frames (send), asking
+// for a close, setting a connection's next timer, or posting mail to other shards.
+//
+// Connection lifetime: a conn is identified by {slot, generation}. close() only marks it; the
+// handler's on_closed runs after the current completion batch, and the slot is freed once the
+// last in-flight operation on it has completed, so no completion can ever reach a reused slot.
+#pragma once
+
+#include "ringcast/config/config.h"
+#include "ringcast/net/buffer_ring.h"
+#include "ringcast/net/frame.h"
+#include "ringcast/net/ring.h"
+#include "ringcast/net/write_queue.h"
+#include "ringcast/shard/spsc_queue.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace ringcast::shard {
+
+class shard;
+class shard_group;
+
+// A message from one shard to another. Upper layers derive their own kinds.
+struct mail {
+    virtual ~mail() = default;
+};
+
+struct conn_id {
+    std::uint32_t slot = 0;
+    std::uint32_t generation = 0;
+    friend bool operator==(conn_id, conn_id) = default;
+};
+
+struct conn {
+    enum class state : std::uint8_t { free, open, closing };
+
+    int fd = -1;
+    std::uint32_t generation = 0;
+    std::uint32_t slot = 0;
+    state st = state::free;
+    bool sending = false;             // a send is in flight (at most one per connection)
+    bool dirty = false;               // on the shard's flush list
+    bool close_after_flush = false;   // close once the write queue is empty
+    bool overloaded = false;          // over its write budget: further frames are dropped
+    bool close_reported = false;      // handler's on_closed has run
+    std::uint8_t in_flight = 0;       // SQEs not yet completed (recv + send)
+    std::uint32_t timer_due_s = 0;    // wheel second this conn is queued under (0 = none)
+    std::uint64_t force_close_ms = 0; // when closing gracefully: give up waiting at this time
+    net::write_queue out;
+    void* session = nullptr;    // the handler's per-connection state
+    void* send_state = nullptr; // the shard's iovec block while a send is in flight
+
+    conn_id id() const noexcept { return {slot, generation}; }
+};
+
+class handler {
+public:
+    virtual ~handler() = default;
+    virtual void on_open(conn& c) = 0;
+    virtual void on_data(conn& c, std::string_view bytes) = 0;
+    virtual void on_timer(conn& c) = 0;
+    // The connection is closing: release the session, leave channels. No sends after this.
+    virtual void on_closed(conn& c) = 0;
+    virtual void on_mail(mail& m) = 0;
+    // The server is stopping: say goodbye (e.g. a close frame) and call shard::close_gracefully.
+    virtual void on_shutdown(conn& c) = 0;
+};
+
+class shard {
+public:
+    shard(shard_group& group, unsigned index, const config::server& settings, int listen_fd);
+    ~shard();
+    shard(const shard&) = delete;
+    shard& operator=(const shard&) = delete;
+
+    void set_handler(std::unique_ptr<handler> h) { handler_ = std::move(h); }
+    handler& get_handler() noexcept { return *handler_; }
+
+    // The thread body: creates the ring (SINGLE_ISSUER needs the owning thread to create it),
+    // signals `ready`, runs until stopped. Throws at set-up only.
+    void run();
+
+    unsigned index() const noexcept { return index_; }
+    unsigned count() const noexcept;
+    std::uint64_t now_ms() const noexcept { return now_ms_; }
+    const config::server& settings() const noexcept { return settings_; }
+
+    // Queues a frame on a connection; it leaves in the next flush together with everything
+    // else queued for that connection. Over the write budget the connection is closed with
+    // `overload_frame` (the handler's "over capacity" close frame) and later frames are dropped.
+    void send(conn& c, net::frame_ref f);
+    // Closes once everything queued has been sent (or after a grace period if the peer stops
+    // reading).
+    void close_gracefully(conn& c);
+    // Closes at once; queued bytes are discarded.
+    void close(conn& c);
+    // Asks for handler::on_timer at (or up to one tick after) `due_ms` on the monotonic clock.
+    void set_timer(conn& c, std::uint64_t due_ms);
+    // Looks a connection up; nullptr if it has gone.
+    conn* find(conn_id id) noexcept;
+
+    // Cross-shard: hands `m` to shard `target`'s handler (ownership passes with it).
+    void post(unsigned target, std::unique_ptr<mail> m);
+    // Delivers all mail already sent to this shard. Called before acting on a publish, so an
+    // event published after an earlier one (acknowledged to the publisher) is never delivered
+    // before it.
+    void drain_mail();
+
+    void set_overload_frame(net::frame_ref f) { overload_frame_ = std::move(f); }
+    std::size_t open_connections() const noexcept { return open_count_; }
+
+    // Called from the main thread.
+    int ring_fd() const noexcept { return ring_fd_.load(std::memory_order_acquire); }
+
+private:
+    struct send_op;
+    struct wheel_entry {
+        std::uint32_t slot;
+        std::uint32_t generation;
+        std::uint32_t due_s;
+    };
+
+    void arm_accept();
+    void arm_recv(conn& c);
+    void arm_tick();
+    void handle_cqe(io_uring_cqe* cqe);
+    void on_accept(int res, bool more);
+    void on_recv(conn& c, io_uring_cqe* cqe);
+    void on_send(conn& c, int res, send_op* op);
+    void on_tick();
+    void mark_dirty(conn& c);
+    void flush_writes();
+    void flush_mail();
+    void finish_closes();
+    void release_slot(conn& c);
+    void begin_shutdown();
+    conn& allocate_conn(int fd);
+
+    shard_group& group_;
+    unsigned index_;
+    const config::server& settings_;
+    int listen_fd_;
+    std::unique_ptr<handler> handler_;
+    std::unique_ptr<net::ring> ring_;
+    std::unique_ptr<net::buffer_ring> buffers_;
+    std::atomic<int> ring_fd_{-1};
+    std::uint64_t now_ms_ = 0;
+    bool stopping_ = false;
+    bool accepting_ = false;
+    std::uint64_t stop_deadline_ms_ = 0;
+
+    std::vector<std::unique_ptr<conn>> conns_; // stable addresses: sessions keep conn*
+    std::vector<std::uint32_t> free_slots_;
+    std::size_t open_count_ = 0;
+    std::vector<conn*> dirty_;
+    std::vector<conn*> closing_;
+    std::vector<send_op*> send_pool_;
+
+    static constexpr unsigned wheel_size = 64; // seconds; later deadlines lap and are re-checked
+    std::vector<wheel_entry> wheel_[wheel_size];
+    std::uint32_t wheel_now_s_ = 0;
+    __kernel_timespec tick_{};
+
+    // Outgoing mail that did not fit its queue yet, per target shard; retried every iteration.
+    std::vector<std::vector<mail*>> overflow_;
+    std::vector<bool> wake_;
+    net::frame_ref overload_frame_;
+};
+
+// All shards of the process and the queues between them (queue[from][to]).
+class shard_group {
+public:
+    explicit shard_group(unsigned count);
+    ~shard_group();
+
+    unsigned count() const noexcept { return count_; }
+    void add(std::unique_ptr<shard> s) { shards_.push_back(std::move(s)); }
+    shard& at(unsigned i) noexcept { return *shards_[i]; }
+    spsc_queue<mail>& queue(unsigned from, unsigned to) noexcept { return *queues_[from * count_ + to]; }
+
+    // Blocks until every shard has created its ring; returns false if one failed.
+    bool wait_ready();
+    void mark_ready(bool ok);
+    // Asks every shard to stop (MSG_RING from a small ring owned by the calling thread).
+    void stop_all();
+
+private:
+    unsigned count_;
+    std::vector<std::unique_ptr<shard>> shards_;
+    std::vector<std::unique_ptr<spsc_queue<mail>>> queues_;
+    std::atomic<unsigned> ready_{0};
+    std::atomic<bool> failed_{false};
+};
+
+} // namespace ringcast::shard

@@ -1,0 +1,53 @@
+// SO_REUSEPORT listener creation and accepted-socket tuning.
+#include "ringcast/net/listener.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace ringcast::net {
+
+int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    std::string port_text = std::to_string(port);
+    int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port_text.c_str(), &hints, &res);
+    if (rc != 0) {
+        throw std::runtime_error("cannot resolve listen address " + host + ": " + gai_strerror(rc));
+    }
+    std::string last_error = "no address";
+    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            last_error = std::strerror(errno);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+            freeaddrinfo(res);
+            return fd;
+        }
+        last_error = std::strerror(errno);
+        close(fd);
+    }
+    freeaddrinfo(res);
+    throw std::runtime_error("cannot listen on " + host + ":" + port_text + ": " + last_error);
+}
+
+void tune_accepted(int fd) noexcept {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+} // namespace ringcast::net

@@ -1,0 +1,574 @@
+// The shard's event loop: completions in, frames out. See shard.h for ownership rules.
+#include "ringcast/shard/shard.h"
+
+#include "ringcast/core/clock.h"
+#include "ringcast/core/log.h"
+#include "ringcast/net/completion.h"
+#include "ringcast/net/listener.h"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+namespace ringcast::shard {
+
+namespace {
+// Submission queue depth: enough for a burst of sends across many connections per iteration
+// without forcing an early submit; the CQ is 4x this (see ring.cpp).
+constexpr unsigned ring_entries = 4096;
+// Receive buffers: 512 x 16 KiB = 8 MiB per shard, shared by all its connections (idle ones
+// hold none). 16 KiB holds a maximal 10 KB Pusher message plus headers in one completion.
+constexpr unsigned recv_buffer_count = 512;
+constexpr unsigned recv_buffer_size = 16 * 1024;
+constexpr std::uint16_t recv_buffer_group = 0;
+// Frames per vectored send. Beyond ~64 the kernel's per-iovec cost dominates and a connection
+// this far behind is better served by the next send.
+constexpr unsigned max_iov = 64;
+// Mail slots per queue: a burst of 4096 publishes per iteration before we spill to overflow_.
+constexpr std::size_t mailbox_capacity = 4096;
+// How long a graceful close waits for a peer that has stopped reading.
+constexpr std::uint64_t close_grace_ms = 2000;
+} // namespace
+
+struct shard::send_op {
+    msghdr msg{};
+    iovec iov[max_iov];
+};
+
+shard::shard(shard_group& group, unsigned index, const config::server& settings, int listen_fd)
+    : group_(group), index_(index), settings_(settings), listen_fd_(listen_fd), overflow_(group.count()),
+      wake_(group.count(), false) {}
+
+shard::~shard() {
+    for (auto& c : conns_) {
+        if (c->fd >= 0) {
+            ::close(c->fd);
+        }
+    }
+    for (send_op* op : send_pool_) {
+        delete op;
+    }
+    if (listen_fd_ >= 0) {
+        ::close(listen_fd_);
+    }
+}
+
+unsigned shard::count() const noexcept {
+    return group_.count();
+}
+
+conn* shard::find(conn_id id) noexcept {
+    if (id.slot >= conns_.size()) {
+        return nullptr;
+    }
+    conn* c = conns_[id.slot].get();
+    return (c->generation == id.generation && c->st == conn::state::open) ? c : nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submissions
+
+void shard::arm_accept() {
+    io_uring_sqe* sqe = ring_->sqe();
+    // Multishot: one SQE keeps producing a completion per accepted connection.
+    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, net::encode({net::op::accept, 0, 0}));
+    accepting_ = true;
+}
+
+void shard::arm_recv(conn& c) {
+    io_uring_sqe* sqe = ring_->sqe();
+    // Multishot recv with buffer selection: the kernel picks a buffer from our ring only when
+    // data arrives, so an idle connection costs no receive memory.
+    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = recv_buffer_group;
+    io_uring_sqe_set_data64(sqe, net::encode({net::op::recv, c.generation, c.slot}));
+    ++c.in_flight;
+}
+
+void shard::arm_tick() {
+    tick_.tv_sec = 1;
+    tick_.tv_nsec = 0;
+    io_uring_sqe* sqe = ring_->sqe();
+    // A plain relative timeout, re-armed on expiry: one-second resolution is all liveness and
+    // handshake timeouts need.
+    io_uring_prep_timeout(sqe, &tick_, 0, 0);
+    io_uring_sqe_set_data64(sqe, net::encode({net::op::tick, 0, 0}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+conn& shard::allocate_conn(int fd) {
+    conn* c;
+    if (!free_slots_.empty()) {
+        c = conns_[free_slots_.back()].get();
+        free_slots_.pop_back();
+    } else {
+        conns_.push_back(std::make_unique<conn>());
+        c = conns_.back().get();
+        c->slot = static_cast<std::uint32_t>(conns_.size() - 1);
+    }
+    c->fd = fd;
+    c->st = conn::state::open;
+    c->sending = c->dirty = c->close_after_flush = c->overloaded = c->close_reported = false;
+    c->in_flight = 0;
+    c->timer_due_s = 0;
+    c->force_close_ms = 0;
+    c->session = nullptr;
+    ++open_count_;
+    return *c;
+}
+
+void shard::send(conn& c, net::frame_ref f) {
+    if (c.st != conn::state::open || c.overloaded || c.close_after_flush) {
+        return;
+    }
+    if (c.out.pending_bytes() + f->size() > settings_.max_pending_write_bytes) {
+        // A slow consumer: tell it to come back later rather than grow without bound. The
+        // close frame goes past the budget; if it cannot be delivered either, the grace timer
+        // closes the socket.
+        RC_LOG_WARN("connection %u: %llu bytes unsent, closing as a slow consumer", c.slot,
+                    static_cast<unsigned long long>(c.out.pending_bytes()));
+        c.overloaded = true;
+        if (overload_frame_) {
+            c.out.push(overload_frame_);
+        }
+        close_gracefully(c);
+        return;
+    }
+    c.out.push(std::move(f));
+    mark_dirty(c);
+}
+
+void shard::mark_dirty(conn& c) {
+    if (!c.dirty) {
+        c.dirty = true;
+        dirty_.push_back(&c);
+    }
+}
+
+void shard::close_gracefully(conn& c) {
+    if (c.st != conn::state::open || c.close_after_flush) {
+        return;
+    }
+    c.close_after_flush = true;
+    c.force_close_ms = now_ms_ + close_grace_ms;
+    set_timer(c, c.force_close_ms);
+    mark_dirty(c);
+}
+
+void shard::close(conn& c) {
+    if (c.st != conn::state::open) {
+        return;
+    }
+    c.st = conn::state::closing;
+    --open_count_;
+    // shutdown() ends the multishot recv (it completes with 0) and fails an in-flight send, so
+    // every outstanding operation completes promptly; the fd itself is closed only when the
+    // last of them has, so a completion never refers to a recycled descriptor.
+    ::shutdown(c.fd, SHUT_RDWR);
+    closing_.push_back(&c);
+}
+
+void shard::finish_closes() {
+    // Runs after each completion batch, outside any handler call: on_closed may free the
+    // session whose code asked for the close.
+    for (size_t i = 0; i < closing_.size(); ++i) {
+        conn& c = *closing_[i];
+        if (!c.close_reported) {
+            c.close_reported = true;
+            if (c.session != nullptr) {
+                handler_->on_closed(c);
+            }
+        }
+        if (!c.sending) {
+            c.out.clear();
+        }
+        if (c.in_flight == 0) {
+            release_slot(c);
+            closing_[i] = closing_.back();
+            closing_.pop_back();
+            --i;
+        }
+    }
+}
+
+void shard::release_slot(conn& c) {
+    ::close(c.fd);
+    c.fd = -1;
+    c.out.clear();
+    c.st = conn::state::free;
+    c.generation = (c.generation + 1) & net::generation_mask;
+    free_slots_.push_back(c.slot);
+}
+
+void shard::set_timer(conn& c, std::uint64_t due_ms) {
+    auto due_s = static_cast<std::uint32_t>((due_ms + 999) / 1000);
+    if (due_s <= wheel_now_s_) {
+        due_s = wheel_now_s_ + 1;
+    }
+    if (c.timer_due_s != 0 && c.timer_due_s <= due_s) {
+        return; // an earlier expiry is already queued; the handler re-arms from there
+    }
+    c.timer_due_s = due_s;
+    wheel_[due_s % wheel_size].push_back({c.slot, c.generation, due_s});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Completions
+
+void shard::on_accept(int res, bool more) {
+    if (!more) {
+        accepting_ = false;
+    }
+    if (res < 0) {
+        if (res == -EMFILE || res == -ENFILE) {
+            RC_LOG_WARN("accept: %s (raise the open-files limit); retrying next tick", std::strerror(-res));
+        } else if (res != -ECANCELED) {
+            RC_LOG_WARN("accept: %s", std::strerror(-res));
+        }
+        return; // re-armed by the tick when the multishot ended
+    }
+    if (stopping_) {
+        ::close(res);
+        return;
+    }
+    net::tune_accepted(res);
+    conn& c = allocate_conn(res);
+    arm_recv(c);
+    handler_->on_open(c);
+    if (!more && !stopping_) {
+        arm_accept();
+    }
+}
+
+void shard::on_recv(conn& c, io_uring_cqe* cqe) {
+    int res = cqe->res;
+    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        --c.in_flight;
+    }
+    if (res > 0) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (c.st == conn::state::open) {
+            handler_->on_data(c, std::string_view(buffers_->data(bid, static_cast<unsigned>(res)).data(),
+                                                  static_cast<size_t>(res)));
+        }
+        buffers_->recycle(bid);
+        if (!more && c.st == conn::state::open) {
+            arm_recv(c);
+        }
+        return;
+    }
+    if (res == -ENOBUFS) {
+        // All receive buffers are in use: flow control, not an error. They are recycled as
+        // soon as their completions are handled, so re-arming now is enough.
+        if (!more && c.st == conn::state::open) {
+            arm_recv(c);
+        }
+        return;
+    }
+    // 0 = peer closed; negative = reset or our own shutdown.
+    close(c);
+}
+
+void shard::on_send(conn& c, int res, send_op* op) {
+    --c.in_flight;
+    c.sending = false;
+    send_pool_.push_back(op);
+    if (res < 0) {
+        if (c.st == conn::state::open) {
+            close(c);
+        }
+        return;
+    }
+    if (c.st != conn::state::open) {
+        return;
+    }
+    c.out.consume(static_cast<std::uint64_t>(res));
+    if (!c.out.empty() || c.close_after_flush) {
+        mark_dirty(c);
+    }
+}
+
+void shard::on_tick() {
+    auto now_s = static_cast<std::uint32_t>(now_ms_ / 1000);
+    while (wheel_now_s_ < now_s) {
+        ++wheel_now_s_;
+        std::vector<wheel_entry> due;
+        due.swap(wheel_[wheel_now_s_ % wheel_size]);
+        for (const wheel_entry& e : due) {
+            if (e.due_s > wheel_now_s_) {
+                wheel_[e.due_s % wheel_size].push_back(e); // lapped: not yet
+                continue;
+            }
+            conn* c = e.slot < conns_.size() ? conns_[e.slot].get() : nullptr;
+            if (c == nullptr || c->generation != e.generation || c->st != conn::state::open ||
+                c->timer_due_s != e.due_s) {
+                continue; // stale entry: the conn is gone or was re-queued earlier
+            }
+            c->timer_due_s = 0;
+            if (c->close_after_flush && now_ms_ >= c->force_close_ms) {
+                close(*c); // the peer stopped reading our goodbye
+            } else if (c->close_after_flush) {
+                set_timer(*c, c->force_close_ms);
+            } else {
+                handler_->on_timer(*c);
+            }
+        }
+    }
+    if (!accepting_ && !stopping_) {
+        arm_accept();
+    }
+}
+
+void shard::handle_cqe(io_uring_cqe* cqe) {
+    net::tag t = net::decode(io_uring_cqe_get_data64(cqe));
+    switch (t.kind) {
+    case net::op::accept:
+        on_accept(cqe->res, (cqe->flags & IORING_CQE_F_MORE) != 0);
+        return;
+    case net::op::recv:
+    case net::op::send: {
+        conn& c = *conns_[t.slot];
+        if (t.kind == net::op::recv) {
+            if (c.generation != t.generation) {
+                // Cannot happen (slots are freed only after their last completion) but a stray
+                // buffer must still go back to the ring.
+                if (cqe->flags & IORING_CQE_F_BUFFER) {
+                    buffers_->recycle(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+                }
+                return;
+            }
+            on_recv(c, cqe);
+        } else {
+            on_send(c, cqe->res, static_cast<send_op*>(std::exchange(c.send_state, nullptr)));
+        }
+        return;
+    }
+    case net::op::tick:
+        if (cqe->res == -ETIME) {
+            on_tick();
+            arm_tick();
+        }
+        return;
+    case net::op::wake:
+        drain_mail();
+        return;
+    case net::op::stop:
+        begin_shutdown();
+        return;
+    default:
+        return;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+void shard::flush_writes() {
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+        conn& c = *dirty_[i];
+        c.dirty = false;
+        if (c.st != conn::state::open || c.sending) {
+            continue; // a send completion re-marks the conn
+        }
+        if (c.out.empty()) {
+            if (c.close_after_flush) {
+                close(c);
+            }
+            continue;
+        }
+        send_op* op;
+        if (send_pool_.empty()) {
+            op = new send_op;
+        } else {
+            op = send_pool_.back();
+            send_pool_.pop_back();
+        }
+        unsigned n = c.out.fill(op->iov, max_iov);
+        op->msg = msghdr{};
+        op->msg.msg_iov = op->iov;
+        op->msg.msg_iovlen = n;
+        io_uring_sqe* sqe = ring_->sqe();
+        // MSG_NOSIGNAL: a peer that vanished must give EPIPE, not kill the process.
+        io_uring_prep_sendmsg(sqe, c.fd, &op->msg, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, net::encode({net::op::send, c.generation, c.slot}));
+        c.sending = true;
+        ++c.in_flight;
+        c.send_state = op;
+    }
+    dirty_.clear();
+}
+
+void shard::post(unsigned target, std::unique_ptr<mail> m) {
+    mail* raw = m.release();
+    auto& spill = overflow_[target];
+    if (!spill.empty() || !group_.queue(index_, target).push(raw)) {
+        spill.push_back(raw); // keep order: once spilling, everything goes behind the spill
+    }
+    wake_[target] = true;
+}
+
+void shard::flush_mail() {
+    for (unsigned t = 0; t < group_.count(); ++t) {
+        auto& spill = overflow_[t];
+        size_t sent = 0;
+        while (sent < spill.size() && group_.queue(index_, t).push(spill[sent])) {
+            ++sent;
+        }
+        spill.erase(spill.begin(), spill.begin() + static_cast<std::ptrdiff_t>(sent));
+        if (!spill.empty()) {
+            wake_[t] = true;
+        }
+        if (!wake_[t]) {
+            continue;
+        }
+        wake_[t] = false;
+        int fd = group_.at(t).ring_fd();
+        if (fd < 0) {
+            continue;
+        }
+        io_uring_sqe* sqe = ring_->sqe();
+        // One wake-up per target per loop iteration, however many mails went out.
+        io_uring_prep_msg_ring(sqe, fd, 0, net::encode({net::op::wake, 0, 0}), 0);
+        // The sender needs no completion for a successful wake-up.
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(sqe, net::encode({net::op::msg_ring, 0, 0}));
+    }
+}
+
+void shard::drain_mail() {
+    for (unsigned from = 0; from < group_.count(); ++from) {
+        if (from == index_) {
+            continue;
+        }
+        auto& q = group_.queue(from, index_);
+        while (mail* m = q.pop()) {
+            std::unique_ptr<mail> owned(m);
+            handler_->on_mail(*owned);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loop
+
+void shard::begin_shutdown() {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    stop_deadline_ms_ = now_ms_ + close_grace_ms;
+    ::shutdown(listen_fd_, SHUT_RD); // ends the multishot accept
+    for (auto& c : conns_) {
+        if (c->st == conn::state::open) {
+            handler_->on_shutdown(*c);
+        }
+    }
+}
+
+void shard::run() {
+    core::set_log_shard(static_cast<int>(index_));
+    try {
+        ring_ = std::make_unique<net::ring>(ring_entries);
+        buffers_ = std::make_unique<net::buffer_ring>(ring_->raw(), recv_buffer_group, recv_buffer_count,
+                                                      recv_buffer_size);
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("%s", e.what());
+        group_.mark_ready(false);
+        return;
+    }
+    ring_fd_.store(ring_->fd(), std::memory_order_release);
+    now_ms_ = core::monotonic_ms();
+    wheel_now_s_ = static_cast<std::uint32_t>(now_ms_ / 1000);
+    arm_accept();
+    arm_tick();
+    group_.mark_ready(true);
+
+    while (true) {
+        drain_mail();
+        flush_writes();
+        flush_mail();
+        if (stopping_ && (open_count_ == 0 && closing_.empty())) {
+            break;
+        }
+        if (stopping_ && now_ms_ >= stop_deadline_ms_) {
+            break;
+        }
+        int rc = ring_->submit_and_wait(1);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
+            RC_LOG_ERROR("io_uring_submit_and_wait: %s", std::strerror(-rc));
+            break;
+        }
+        now_ms_ = core::monotonic_ms();
+        io_uring_cqe* cqe;
+        unsigned head;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(ring_->raw(), head, cqe) {
+            handle_cqe(cqe);
+            ++seen;
+        }
+        io_uring_cq_advance(ring_->raw(), seen);
+        finish_closes();
+    }
+    RC_LOG_DEBUG("shard stopped");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group
+
+shard_group::shard_group(unsigned count) : count_(count) {
+    queues_.reserve(static_cast<size_t>(count) * count);
+    for (unsigned i = 0; i < count * count; ++i) {
+        queues_.push_back(std::make_unique<spsc_queue<mail>>(mailbox_capacity));
+    }
+}
+
+shard_group::~shard_group() {
+    for (auto& q : queues_) {
+        while (mail* m = q->pop()) {
+            delete m;
+        }
+    }
+}
+
+void shard_group::mark_ready(bool ok) {
+    if (!ok) {
+        failed_.store(true);
+    }
+    ready_.fetch_add(1);
+    ready_.notify_all();
+}
+
+bool shard_group::wait_ready() {
+    unsigned seen = ready_.load();
+    while (seen < count_) {
+        ready_.wait(seen);
+        seen = ready_.load();
+    }
+    return !failed_.load();
+}
+
+void shard_group::stop_all() {
+    net::ring main_ring(8, false);
+    for (unsigned i = 0; i < count_; ++i) {
+        int fd = shards_[i]->ring_fd();
+        if (fd < 0) {
+            continue;
+        }
+        io_uring_sqe* sqe = main_ring.sqe();
+        io_uring_prep_msg_ring(sqe, fd, 0, net::encode({net::op::stop, 0, 0}), 0);
+        io_uring_sqe_set_data64(sqe, 0);
+    }
+    main_ring.submit_and_wait(count_);
+}
+
+} // namespace ringcast::shard
