@@ -1,0 +1,63 @@
+// Inbound WebSocket processing over wslay's event API, sans-I/O: feed() it the bytes a recv
+// produced; it reassembles fragmented messages, enforces masking and the message size limit,
+// validates UTF-8, answers pings, and reports complete text messages to a sink. The control
+// frames wslay wants to send (pongs, close replies) are handed to the sink as bytes.
+//
+// Outbound Pusher frames never pass through here (wslay copies every queued message); they are
+// encoded once by frame_encoder and shared.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string_view>
+
+struct wslay_event_context;
+struct wslay_event_on_msg_recv_arg;
+
+namespace ringcast::ws {
+
+class message_sink {
+public:
+    virtual void on_text(std::string_view message) = 0;
+    // Control-frame bytes produced by the decoder (pong, close) to queue for sending, in order.
+    virtual void on_control_bytes(std::string_view bytes) = 0;
+
+protected:
+    ~message_sink() = default;
+};
+
+class decoder {
+public:
+    enum class state {
+        open,
+        // A close frame has been queued (ours or the reply to the peer's): flush it, then close.
+        closing,
+        // wslay failed (out of memory): close the socket without more ado.
+        failed,
+    };
+
+    explicit decoder(std::uint32_t max_message_size);
+    ~decoder();
+    decoder(const decoder&) = delete;
+    decoder& operator=(const decoder&) = delete;
+
+    [[nodiscard]] state feed(std::string_view input, message_sink& sink);
+    // The close code the decoder chose or received (0 when none), for logs.
+    std::uint16_t close_code() const noexcept { return close_code_; }
+
+private:
+    static ssize_t recv_cb(wslay_event_context* ctx, std::uint8_t* buf, size_t len, int flags, void* user);
+    static ssize_t send_cb(wslay_event_context* ctx, const std::uint8_t* data, size_t len, int flags,
+                           void* user);
+    static void on_msg_cb(wslay_event_context* ctx, const wslay_event_on_msg_recv_arg* arg, void* user);
+    void queue_close(std::uint16_t code, std::string_view reason);
+
+    wslay_event_context* ctx_ = nullptr;
+    std::string_view input_;
+    message_sink* sink_ = nullptr;
+    std::uint16_t close_code_ = 0;
+    bool closing_ = false;
+};
+
+} // namespace ringcast::ws

@@ -1,0 +1,96 @@
+// Response serialisation and JSON string escaping.
+#include "ringcast/http/response.h"
+
+namespace ringcast::http {
+
+std::string_view reason_phrase(int status) noexcept {
+    switch (status) {
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 426:
+        return "Upgrade Required";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
+    }
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 0xf]);
+            } else {
+                out.push_back(static_cast<char>(c));
+            }
+        }
+    }
+}
+
+std::string json_response(int status, std::string_view json_body, bool keep_alive,
+                          std::string_view extra_headers) {
+    std::string out;
+    out.reserve(160 + json_body.size());
+    out += "HTTP/1.1 ";
+    out += std::to_string(status);
+    out += ' ';
+    out += reason_phrase(status);
+    out += "\r\nContent-Type: application/json\r\nContent-Length: ";
+    out += std::to_string(json_body.size());
+    out += keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n";
+    out += extra_headers;
+    out += "\r\n";
+    out += json_body;
+    return out;
+}
+
+std::string json_error(int status, std::string_view message, bool keep_alive,
+                       std::string_view extra_headers) {
+    std::string body = "{\"error\":\"";
+    append_json_escaped(body, message);
+    body += "\"}";
+    return json_response(status, body, keep_alive, extra_headers);
+}
+
+} // namespace ringcast::http
