@@ -1,0 +1,97 @@
+// The Pusher protocol state of one shard: its apps' local channels (which of this shard's
+// connections subscribe to what), the socket_id index, and the JSON parser. Owned by the shard's
+// thread; other shards reach it only through mail (publish_mail).
+//
+// Channels are sharded by hash of (app, name): owner_of() names the shard that will hold a
+// channel's authoritative cross-shard state (presence members, counts, cache). Delivery does not
+// need the owner: a publish is encoded once and handed to every shard, each of which writes it
+// to its own local subscribers.
+#pragma once
+
+#include "ringcast/config/config.h"
+#include "ringcast/net/frame.h"
+#include "ringcast/pusher/socket_id.h"
+#include "ringcast/shard/shard.h"
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ringcast::pusher {
+
+class session;
+
+struct string_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+// One channel's subscribers on this shard.
+struct local_channel {
+    std::string name;
+    std::uint32_t app = 0;
+    std::vector<session*> members;
+};
+
+// A publish crossing to another shard: the frame is shared, not copied.
+struct publish_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    net::frame_ref frame;
+    std::string except_socket_id;
+};
+
+class context {
+public:
+    context(shard::shard& owner, const config::server& settings);
+    ~context();
+    context(const context&) = delete;
+    context& operator=(const context&) = delete;
+
+    shard::shard& owner() noexcept { return shard_; }
+    const config::server& settings() const noexcept { return settings_; }
+    const config::app& app(std::uint32_t index) const noexcept { return settings_.apps[index]; }
+    // Index into settings().apps, or -1.
+    [[nodiscard]] int find_app_by_key(std::string_view key) const noexcept;
+    [[nodiscard]] int find_app_by_id(std::string_view id) const noexcept;
+
+    // The shard that owns a channel's cross-shard state.
+    [[nodiscard]] unsigned owner_of(std::uint32_t app, std::string_view channel) const noexcept;
+
+    // Starts the Pusher session on an upgraded connection (sends connection_established).
+    session& open_session(shard::conn& c, std::uint32_t app);
+    void close_session(session& s);
+
+    // Delivers `frame` to every subscriber of the channel on every shard, except the
+    // connection with `except_socket_id`. Called on the shard that received the publish.
+    void publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+                 std::string_view except_socket_id);
+    void on_mail(shard::mail& m);
+
+    // Subscription bookkeeping used by session.
+    local_channel& join(std::uint32_t app, std::string_view channel, session& s);
+    // Removes the member at `index` (the session's recorded position) in O(1).
+    void leave(local_channel& ch, std::uint32_t index);
+
+    simdjson::dom::parser& json() noexcept { return json_; }
+
+private:
+    void publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+                       std::string_view except_socket_id);
+
+    shard::shard& shard_;
+    const config::server& settings_;
+    // Per app: channel name -> local subscribers. Node-based, so local_channel addresses are
+    // stable while sessions point at them.
+    std::vector<std::unordered_map<std::string, local_channel, string_hash, std::equal_to<>>> channels_;
+    std::unordered_map<std::string, session*, string_hash, std::equal_to<>> by_socket_id_;
+    socket_id_generator ids_;
+    simdjson::dom::parser json_;
+};
+
+} // namespace ringcast::pusher

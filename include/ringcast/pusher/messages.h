@@ -1,0 +1,34 @@
+// Server-to-client Pusher messages, each returned as a ready-to-send WebSocket text frame.
+// System events carry `data` as a JSON-encoded string (Pusher's "double encoding"), which every
+// client library accepts; pusher:error carries an object, as hosted Pusher sends it.
+#pragma once
+
+#include "ringcast/net/frame.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ringcast::pusher {
+
+[[nodiscard]] net::frame_ref connection_established(std::string_view socket_id,
+                                                    std::uint32_t activity_timeout_s);
+// `code` empty => "code":null (errors that are not one of the protocol's numbered cases).
+[[nodiscard]] net::frame_ref error(std::optional<std::uint16_t> code, std::string_view message);
+[[nodiscard]] net::frame_ref pong();
+[[nodiscard]] net::frame_ref ping();
+[[nodiscard]] net::frame_ref subscription_succeeded(std::string_view channel);
+// Sent with the channel so pusher-js routes it to that channel (Echo's .error() fires).
+[[nodiscard]] net::frame_ref subscription_error(std::string_view channel, std::string_view type,
+                                                std::string_view message, int status);
+
+// A channel event {"event":...,"channel":...,"data":...}: encoded once per publish and shared
+// by every subscriber. `data` is the event's data string (JSON-escaped here).
+[[nodiscard]] net::frame_ref channel_event(std::string_view event, std::string_view channel,
+                                           std::string_view data);
+
+// The JSON text of a message, for --debug logging of frames we built.
+[[nodiscard]] std::string_view payload_of(const net::frame& f) noexcept;
+
+} // namespace ringcast::pusher

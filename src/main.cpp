@@ -1,0 +1,150 @@
+// ringcast: read the configuration, start one shard per core, wait for a signal, stop cleanly.
+#include "ringcast/config/config.h"
+#include "ringcast/core/log.h"
+#include "ringcast/net/listener.h"
+#include "ringcast/net/ring.h"
+#include "ringcast/server/connection_handler.h"
+#include "ringcast/shard/shard.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace ringcast;
+
+void raise_open_files_limit() {
+    // Each connection is a descriptor; take everything the hard limit allows.
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+void pin_to_cpu(unsigned index) {
+    cpu_set_t online;
+    CPU_ZERO(&online);
+    if (sched_getaffinity(0, sizeof online, &online) != 0) {
+        return;
+    }
+    int cpus = CPU_COUNT(&online);
+    if (cpus <= 0) {
+        return;
+    }
+    // The index-th CPU this process may run on (respects taskset/cgroup restrictions).
+    int wanted = static_cast<int>(index % static_cast<unsigned>(cpus));
+    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (CPU_ISSET(cpu, &online) && seen++ == wanted) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+            return;
+        }
+    }
+}
+
+void print_banner(const config::server& s, unsigned shards) {
+    std::string shown_host =
+        s.hostname.empty() ? (s.host == "0.0.0.0" ? std::string("localhost") : s.host) : s.hostname;
+    std::printf("ringcast %s\n", RINGCAST_VERSION);
+    std::printf("  Server started on http://%s:%u%s (%u shard%s)\n", s.host.c_str(), s.port, s.path.c_str(),
+                shards, shards == 1 ? "" : "s");
+    std::printf("  Apps from the %s:\n", s.apps_source.c_str());
+    for (const auto& a : s.apps) {
+        std::printf("    app id: %s  key: %s  secret: %s\n", a.id.c_str(), a.key.c_str(), a.secret.c_str());
+        std::printf("    connect: ws://%s:%u%s/app/%s?protocol=7\n", shown_host.c_str(), s.port,
+                    s.path.c_str(), a.key.c_str());
+    }
+    std::printf("  Health: http://%s:%u%s/up   Stop: Ctrl+C\n", shown_host.c_str(), s.port, s.path.c_str());
+    std::fflush(stdout);
+}
+
+int start(const config::server& settings) {
+    if (std::string problem = net::probe_kernel(); !problem.empty()) {
+        RC_LOG_ERROR("%s", problem.c_str());
+        return 1;
+    }
+    raise_open_files_limit();
+    unsigned count =
+        settings.threads != 0 ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
+
+    // Block the stop signals in every thread; the main thread collects them with sigwait.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    shard::shard_group group(count);
+    try {
+        for (unsigned i = 0; i < count; ++i) {
+            int fd = net::listen_reuseport(settings.host, settings.port);
+            auto s = std::make_unique<shard::shard>(group, i, settings, fd);
+            s->set_handler(std::make_unique<server::connection_handler>(*s, settings));
+            group.add(std::move(s));
+        }
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("%s", e.what());
+        return 1;
+    }
+
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < count; ++i) {
+        threads.emplace_back([&group, i] {
+            pin_to_cpu(i);
+            group.at(i).run();
+        });
+    }
+    bool ok = group.wait_ready();
+    if (ok) {
+        print_banner(settings, count);
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        RC_LOG_INFO("%s received: closing connections and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    group.stop_all();
+    for (auto& t : threads) {
+        t.join();
+    }
+    return ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv, char** envp) {
+    config::load_result loaded = config::load(argc, argv, envp);
+    if (!loaded.value) {
+        std::fprintf(stderr, "ringcast: %s\n", loaded.error.c_str());
+        return 1;
+    }
+    const config::command_line& cmd = *loaded.value;
+    switch (cmd.what) {
+    case config::command_line::action::help:
+        std::fputs(cmd.help_text.c_str(), stdout);
+        return 0;
+    case config::command_line::action::version:
+        std::printf("ringcast %s\n", RINGCAST_VERSION);
+        return 0;
+    case config::command_line::action::start:
+        break;
+    }
+    core::debug_enabled.store(cmd.settings.debug);
+    try {
+        return start(cmd.settings);
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("%s", e.what());
+        return 1;
+    }
+}

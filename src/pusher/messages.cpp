@@ -1,0 +1,92 @@
+// Encoders for the fixed server messages.
+#include "ringcast/pusher/messages.h"
+
+#include "ringcast/http/response.h"
+#include "ringcast/ws/frame_encoder.h"
+
+namespace ringcast::pusher {
+
+namespace {
+void add_string(std::string& out, std::string_view s) {
+    out += '"';
+    http::append_json_escaped(out, s);
+    out += '"';
+}
+} // namespace
+
+net::frame_ref connection_established(std::string_view socket_id, std::uint32_t activity_timeout_s) {
+    std::string inner = "{\"socket_id\":\"";
+    inner += socket_id; // digits and a dot: nothing to escape
+    inner += "\",\"activity_timeout\":";
+    inner += std::to_string(activity_timeout_s);
+    inner += '}';
+    std::string msg = "{\"event\":\"pusher:connection_established\",\"data\":";
+    add_string(msg, inner);
+    msg += '}';
+    return ws::text_frame(msg);
+}
+
+net::frame_ref error(std::optional<std::uint16_t> code, std::string_view message) {
+    std::string msg = "{\"event\":\"pusher:error\",\"data\":{\"code\":";
+    msg += code ? std::to_string(*code) : std::string("null");
+    msg += ",\"message\":";
+    add_string(msg, message);
+    msg += "}}";
+    return ws::text_frame(msg);
+}
+
+net::frame_ref pong() {
+    return ws::text_frame(R"({"event":"pusher:pong","data":"{}"})");
+}
+
+net::frame_ref ping() {
+    return ws::text_frame(R"({"event":"pusher:ping","data":"{}"})");
+}
+
+net::frame_ref subscription_succeeded(std::string_view channel) {
+    std::string msg = "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":";
+    add_string(msg, channel);
+    msg += ",\"data\":\"{}\"}";
+    return ws::text_frame(msg);
+}
+
+net::frame_ref subscription_error(std::string_view channel, std::string_view type, std::string_view message,
+                                  int status) {
+    std::string msg = "{\"event\":\"pusher:subscription_error\",\"channel\":";
+    add_string(msg, channel);
+    msg += ",\"data\":{\"type\":";
+    add_string(msg, type);
+    msg += ",\"error\":";
+    add_string(msg, message);
+    msg += ",\"status\":";
+    msg += std::to_string(status);
+    msg += "}}";
+    return ws::text_frame(msg);
+}
+
+net::frame_ref channel_event(std::string_view event, std::string_view channel, std::string_view data) {
+    // Runs once per publish and channel, never per subscriber: one string build, one copy
+    // into the shared frame.
+    std::string msg;
+    msg.reserve(40 + event.size() + channel.size() + data.size() + data.size() / 8);
+    msg += "{\"event\":";
+    add_string(msg, event);
+    msg += ",\"channel\":";
+    add_string(msg, channel);
+    msg += ",\"data\":";
+    add_string(msg, data);
+    msg += '}';
+    return ws::text_frame(msg);
+}
+
+std::string_view payload_of(const net::frame& f) noexcept {
+    std::string_view v = f.view();
+    if (v.size() < 2) {
+        return {};
+    }
+    auto len7 = static_cast<unsigned char>(v[1]) & 0x7f;
+    size_t header = len7 < 126 ? 2 : len7 == 126 ? 4 : 10;
+    return v.size() >= header ? v.substr(header) : std::string_view{};
+}
+
+} // namespace ringcast::pusher

@@ -1,0 +1,212 @@
+// Connection life cycle: HTTP parsing, the WebSocket upgrade, timers and close-down.
+#include "ringcast/server/connection_handler.h"
+
+#include "ringcast/core/log.h"
+#include "ringcast/http/response.h"
+#include "ringcast/pusher/messages.h"
+#include "ringcast/pusher/session.h"
+#include "ringcast/ws/frame_encoder.h"
+#include "ringcast/ws/handshake.h"
+
+namespace ringcast::server {
+
+connection_handler::connection_handler(shard::shard& owner, const config::server& settings)
+    : shard_(owner), settings_(settings),
+      ctx_(owner, settings), limits_{settings.max_header_bytes, settings.max_body_bytes} {}
+
+void connection_handler::on_open(shard::conn& c) {
+    auto* st = new state;
+    st->http = std::make_unique<http::parser>(limits_);
+    st->last_activity_ms = shard_.now_ms();
+    c.session = st;
+    schedule_http_timer(c, *st);
+}
+
+void connection_handler::schedule_http_timer(shard::conn& c, state& st) {
+    // A connection that has not finished a request gets the short handshake timeout (it may be
+    // a half-open or slowloris peer); an idle keep-alive connection gets the idle timeout.
+    bool waiting_for_request = st.mid_request || st.requests == 0;
+    std::uint32_t secs = waiting_for_request ? settings_.handshake_timeout_s : settings_.http_idle_timeout_s;
+    shard_.set_timer(c, st.last_activity_ms + secs * 1000ULL);
+}
+
+void connection_handler::on_data(shard::conn& c, std::string_view bytes) {
+    auto* st = static_cast<state*>(c.session);
+    if (st->ws != nullptr) {
+        st->ws->feed(bytes);
+        return;
+    }
+    if (st->discard) {
+        return;
+    }
+    st->last_activity_ms = shard_.now_ms();
+    while (!bytes.empty() && !st->discard && st->ws == nullptr) {
+        http::parser::result r = st->http->feed(bytes);
+        switch (r.what) {
+        case http::parser::status::need_more:
+            st->mid_request = st->http->mid_request();
+            return;
+        case http::parser::status::request:
+            st->mid_request = false;
+            ++st->requests;
+            bytes.remove_prefix(r.consumed);
+            handle_request(c, *st, st->http->take());
+            break;
+        case http::parser::status::upgrade:
+            st->mid_request = false;
+            handle_upgrade(c, *st, st->http->take(), bytes.substr(r.consumed));
+            return;
+        case http::parser::status::error:
+            RC_LOG_DEBUG("http error %d: %s", st->http->error_status(), st->http->error_message().c_str());
+            reply(c, *st, http::json_error(st->http->error_status(), st->http->error_message(), false),
+                  false);
+            return;
+        }
+    }
+}
+
+void connection_handler::reply(shard::conn& c, state& st, std::string response, bool keep_alive) {
+    shard_.send(c, net::frame_ref(net::frame::copy_of(response)));
+    if (!keep_alive) {
+        st.discard = true;
+        shard_.close_gracefully(c);
+    }
+}
+
+void connection_handler::refuse_websocket(shard::conn& c, state& st, std::uint16_t code,
+                                          std::string_view message) {
+    RC_LOG_DEBUG("refusing WebSocket: %u %.*s", code, static_cast<int>(message.size()), message.data());
+    shard_.send(c, pusher::error(code, message));
+    shard_.send(c, ws::close_frame(code, message));
+    st.discard = true;
+    shard_.close_gracefully(c);
+}
+
+bool connection_handler::strip_prefix(std::string_view path, std::string_view& out) const noexcept {
+    std::string_view prefix = settings_.path;
+    if (prefix.empty()) {
+        out = path;
+        return true;
+    }
+    if (!path.starts_with(prefix) || (path.size() > prefix.size() && path[prefix.size()] != '/')) {
+        return false;
+    }
+    out = path.substr(prefix.size());
+    return true;
+}
+
+void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest) {
+    if (std::string why = ws::check_upgrade(req); !why.empty()) {
+        reply(c, st, http::json_error(400, why, false), false);
+        return;
+    }
+    shard_.send(c,
+                net::frame_ref(net::frame::copy_of(ws::upgrade_response(req.header("sec-websocket-key")))));
+    st.http.reset(); // the HTTP parser is not needed any more; free it now
+
+    std::string_view route;
+    if (!strip_prefix(req.path(), route) || !route.starts_with("/app/") || route.size() == 5 ||
+        route.find('/', 5) != std::string_view::npos) {
+        refuse_websocket(c, st, pusher::value(pusher::code::path_not_found),
+                         "Path not found: connect to " + settings_.path + "/app/{key}");
+        return;
+    }
+    std::string_view key = route.substr(5);
+    int app = ctx_.find_app_by_key(key);
+    if (app < 0) {
+        refuse_websocket(c, st, pusher::value(pusher::code::app_not_found),
+                         "Application does not exist: no app has key \"" + std::string(key) + "\"");
+        return;
+    }
+    if (!settings_.apps[static_cast<size_t>(app)].enabled) {
+        refuse_websocket(c, st, pusher::value(pusher::code::app_disabled), "Application disabled");
+        return;
+    }
+    // Protocol version: pusher-js sends protocol=7; 5 and 6 differ from 7 only in details we
+    // handle the same way. Older ones are refused, as hosted Pusher does.
+    std::string_view query = req.query();
+    std::string_view protocol;
+    bool found = false;
+    while (!query.empty()) {
+        size_t amp = query.find('&');
+        std::string_view part = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (part.starts_with("protocol=")) {
+            protocol = part.substr(9);
+            found = true;
+            break;
+        }
+    }
+    if (!found) {
+        refuse_websocket(c, st, pusher::value(pusher::code::no_protocol_version),
+                         "No protocol version supplied: add ?protocol=7 to the URL");
+        return;
+    }
+    int version = 0;
+    bool numeric = !protocol.empty() && protocol.size() <= 4;
+    for (char ch : protocol) {
+        numeric = numeric && ch >= '0' && ch <= '9';
+        version = version * 10 + (ch - '0');
+    }
+    if (!numeric) {
+        refuse_websocket(c, st, pusher::value(pusher::code::invalid_version_format),
+                         "Invalid version string format: protocol must be a number");
+        return;
+    }
+    if (version < 5 || version > 7) {
+        refuse_websocket(c, st, pusher::value(pusher::code::unsupported_protocol),
+                         "Unsupported protocol version " + std::to_string(version) + ": use 7");
+        return;
+    }
+    st.ws = &ctx_.open_session(c, static_cast<std::uint32_t>(app));
+    if (!rest.empty()) {
+        st.ws->feed(rest);
+    }
+}
+
+void connection_handler::on_timer(shard::conn& c) {
+    auto* st = static_cast<state*>(c.session);
+    if (st->ws != nullptr) {
+        st->ws->on_timer();
+        return;
+    }
+    if (st->discard) {
+        return;
+    }
+    bool waiting_for_request = st->mid_request || st->requests == 0;
+    std::uint32_t secs = waiting_for_request ? settings_.handshake_timeout_s : settings_.http_idle_timeout_s;
+    if (shard_.now_ms() >= st->last_activity_ms + secs * 1000ULL) {
+        if (waiting_for_request) {
+            reply(c, *st, http::json_error(408, "Request not completed in time", false), false);
+        } else {
+            shard_.close(c);
+        }
+        return;
+    }
+    schedule_http_timer(c, *st);
+}
+
+void connection_handler::on_closed(shard::conn& c) {
+    auto* st = static_cast<state*>(c.session);
+    if (st->ws != nullptr) {
+        ctx_.close_session(*st->ws);
+    }
+    delete st;
+    c.session = nullptr;
+}
+
+void connection_handler::on_mail(shard::mail& m) {
+    ctx_.on_mail(m);
+}
+
+void connection_handler::on_shutdown(shard::conn& c) {
+    auto* st = static_cast<state*>(c.session);
+    if (st->ws != nullptr) {
+        st->ws->close_for_shutdown();
+    } else {
+        st->discard = true;
+        shard_.close(c);
+    }
+}
+
+} // namespace ringcast::server
