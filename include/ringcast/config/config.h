@@ -1,0 +1,120 @@
+// The server's configuration: what the command line, the environment (Reverb's REVERB_* names,
+// also read from a Laravel .env file) and an optional JSON apps file say, merged once at start.
+// Immutable after start: every shard reads it without locks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringcast::config {
+
+// Reverb's accept_client_events_from: who may send client-* events on a channel.
+enum class client_events_from { all, members, none };
+
+// One Pusher application. Defaults follow hosted Pusher where it documents a limit and Reverb
+// where it documents a timing, so a Laravel app moving to ringcast sees the same behaviour.
+struct app {
+    std::string id;
+    std::string key;
+    std::string secret;
+    bool enabled = true;
+
+    // Seconds of server silence after which pusher-js pings; sent in connection_established.
+    std::uint32_t activity_timeout_s = 30;
+    // Seconds of client silence after which the server pings (Reverb's ping_interval).
+    std::uint32_t ping_interval_s = 60;
+    // Seconds the server waits for any reply to its ping before closing with 4201.
+    std::uint32_t pong_timeout_s = 30;
+
+    // Largest inbound WebSocket message (Reverb's max_message_size); bigger closes with 1009.
+    std::uint32_t max_message_size = 10'000;
+    // Largest `data` of one published event (hosted Pusher: 10 KB); bigger answers 413.
+    std::uint32_t max_event_payload_bytes = 10'240;
+    std::uint32_t max_event_channels = 100;
+    std::uint32_t max_event_name_length = 200;
+    // Hosted Pusher documents 164 characters including the prefix.
+    std::uint32_t max_channel_name_length = 164;
+    std::uint32_t max_batch_size = 10;
+
+    std::optional<std::uint32_t> max_connections;
+    std::vector<std::string> allowed_origins{"*"};
+    client_events_from accept_client_events_from = client_events_from::members;
+};
+
+struct server {
+    std::string host = "0.0.0.0";
+    std::uint16_t port = 8080;
+    // URL prefix for every route (Reverb's --path / REVERB_SERVER_PATH), normalised to "" or
+    // "/something" without a trailing slash.
+    std::string path;
+    // Public hostname, only used in what we print (Reverb uses it to find TLS certificates).
+    std::string hostname;
+    bool debug = false;
+    // Shards (threads); 0 means one per online CPU.
+    unsigned threads = 0;
+
+    // HTTP limits: request line + headers, and body (REST publishes with 10 events of 10 KB fit).
+    std::uint32_t max_header_bytes = 16 * 1024;
+    std::uint32_t max_body_bytes = 256 * 1024;
+    // Seconds a connection may sit before completing an HTTP request or the WebSocket upgrade,
+    // and idle between keep-alive requests.
+    std::uint32_t handshake_timeout_s = 10;
+    std::uint32_t http_idle_timeout_s = 60;
+    // Bytes a connection may have queued for sending before it is treated as a slow consumer
+    // and closed with 4100 (Pusher's "over capacity, reconnect with backoff").
+    std::uint32_t max_pending_write_bytes = 4 * 1024 * 1024;
+
+    std::vector<app> apps;
+    // Where the apps came from, for the start-up banner: "config file", "environment", or
+    // "built-in development default".
+    std::string apps_source;
+};
+
+// What `ringcast ...` was asked to do.
+struct command_line {
+    enum class action { start, help, version } what = action::start;
+    server settings;
+    std::string help_text; // filled for action::help
+};
+
+// The outcome of reading the configuration: either a command line, or one clear message
+// (naming the flag, variable or JSON key at fault) to print before exiting with status 1.
+struct load_result {
+    std::optional<command_line> value;
+    std::string error;
+};
+
+// Reads argv (argv[0] is the program), the process environment `envp` (NULL-terminated, as
+// main's third argument), the .env file named by --env (process environment wins over it, as
+// in Laravel) and the JSON file named by --config. Precedence for each server setting:
+// command-line flag > environment > .env > JSON file > default. Apps come from the JSON file,
+// else REVERB_APP_ID/KEY/SECRET, else a printed development default.
+[[nodiscard]] load_result load(int argc, const char* const* argv, const char* const* envp);
+
+// The usage text of `ringcast start --help`.
+[[nodiscard]] std::string usage();
+
+// Variables by name, as found in the process environment or a .env file. Transparent comparison
+// so lookups by string_view do not allocate.
+using variables = std::map<std::string, std::string, std::less<>>;
+
+// The outcome of parsing a .env file: the variables it sets, or one message ("line N: ...").
+struct dotenv_result {
+    variables values;
+    std::string error;
+};
+
+// Parses the text of a Laravel .env file, following phpdotenv for the syntax Laravel projects
+// use: KEY=VALUE lines, blank lines, `#` comments, an optional `export ` prefix; double-quoted
+// values (may span lines; \n \r \t \" \\ \$ escapes; ${VAR} interpolated), single-quoted
+// values (literal), unquoted values (trimmed, ` # comment` stripped, ${VAR} interpolated).
+// ${VAR} resolves from `process_env` first (it wins over the file, as in Laravel), then from
+// keys earlier in the file, else to "". A later line for the same key replaces an earlier one.
+[[nodiscard]] dotenv_result parse_dotenv(std::string_view text, const variables& process_env);
+
+} // namespace ringcast::config

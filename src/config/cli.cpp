@@ -1,0 +1,235 @@
+// The command line: `ringcast start [flags]`, help and version, and the usage text.
+#include "detail.h"
+
+#include <utility>
+
+namespace ringcast::config {
+namespace detail {
+namespace {
+
+// One flag that takes a value. `wanted` completes "--flag: expected ..." in error messages.
+struct value_flag {
+    std::string_view name;
+    std::string_view wanted;
+};
+
+// One flag per line reads as the table it is.
+// clang-format off
+constexpr value_flag value_flags[] = {
+    {"--host", "an address to listen on"},
+    {"--port", "a number from 1 to 65535"},
+    {"--path", "a URL path prefix"},
+    {"--hostname", "a host name"},
+    {"--threads", "a number from 1 to 1024"},
+    {"--env", "the name of a .env file"},
+    {"--config", "the name of a JSON file"},
+};
+// clang-format on
+
+const value_flag* find_value_flag(std::string_view name) {
+    for (const value_flag& f : value_flags) {
+        if (f.name == name) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+// Stores one flag's value; returns "" or the message naming the flag.
+std::string set_flag(const value_flag& f, std::string_view value, flags& out) {
+    auto bad = [&] {
+        return std::string(f.name) + ": expected " + std::string(f.wanted) + ", got " + in_quotes(value);
+    };
+    if (f.name == "--host") {
+        if (value.empty()) {
+            return bad();
+        }
+        out.host = value;
+    } else if (f.name == "--port") {
+        auto n = parse_number(value, 1, 65535);
+        if (!n) {
+            return bad();
+        }
+        out.port = static_cast<std::uint16_t>(*n);
+    } else if (f.name == "--path") {
+        auto p = normalise_path(value);
+        if (!p) {
+            return bad();
+        }
+        out.path = std::move(*p);
+    } else if (f.name == "--hostname") {
+        out.hostname = value;
+    } else if (f.name == "--threads") {
+        // 0 (one shard per CPU) is the default; on the command line only explicit counts make sense.
+        auto n = parse_number(value, 1, max_threads);
+        if (!n) {
+            return bad();
+        }
+        out.threads = static_cast<unsigned>(*n);
+    } else if (f.name == "--env" || f.name == "--config") {
+        if (value.empty()) {
+            return bad();
+        }
+        (f.name == "--env" ? out.env_file : out.config_file) = value;
+    }
+    return {};
+}
+
+bool is_help(std::string_view arg) {
+    return arg == "--help" || arg == "-h" || arg == "help";
+}
+
+} // namespace
+
+cli_result parse_command_line(int argc, const char* const* argv) {
+    cli_result result;
+    if (argc < 2 || is_help(argv[1])) {
+        result.what = command_line::action::help;
+        return result;
+    }
+    std::string_view command = argv[1];
+    if (command == "--version" || command == "-V" || command == "version") {
+        result.what = command_line::action::version;
+        return result;
+    }
+    if (command != "start") {
+        result.error = "unknown command " + in_quotes(command) + " (see ringcast --help)";
+        return result;
+    }
+
+    for (int i = 2; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            result.what = command_line::action::help;
+            return result;
+        }
+        if (!arg.starts_with("--")) {
+            result.error = "unexpected argument " + in_quotes(arg) + " (see ringcast start --help)";
+            return result;
+        }
+        std::size_t eq = arg.find('=');
+        std::string_view name = arg.substr(0, eq);
+        if (name == "--debug") {
+            if (eq != std::string_view::npos) {
+                result.error = "--debug: takes no value, got " + in_quotes(arg.substr(eq + 1));
+                return result;
+            }
+            result.values.debug = true;
+            continue;
+        }
+        const value_flag* f = find_value_flag(name);
+        if (f == nullptr) {
+            result.error = "unknown flag " + in_quotes(name) + " (see ringcast start --help)";
+            return result;
+        }
+        std::string_view value;
+        if (eq != std::string_view::npos) {
+            value = arg.substr(eq + 1);
+        } else if (i + 1 < argc && !std::string_view(argv[i + 1]).starts_with("--")) {
+            // A following "--flag" is never taken as a value: `--host --debug` is a forgotten value.
+            value = argv[++i];
+        } else {
+            result.error = std::string(f->name) + ": expected " + std::string(f->wanted);
+            return result;
+        }
+        if (std::string problem = set_flag(*f, value, result.values); !problem.empty()) {
+            result.error = std::move(problem);
+            return result;
+        }
+    }
+    return result;
+}
+
+} // namespace detail
+
+namespace {
+
+// The usage text with {name} placeholders for defaults, filled from the structs themselves so the
+// text cannot drift from the code.
+constexpr std::string_view usage_template = R"(Usage: ringcast start [flags]
+       ringcast --help | --version
+
+Runs a Pusher-protocol WebSocket server for Laravel broadcasting. `ringcast start` replaces
+`php artisan reverb:start`: it reads the same REVERB_* settings, and pusher-js, Laravel Echo
+and Laravel's broadcaster connect to it unchanged.
+
+Flags of start (--flag value or --flag=value):
+  --host HOST       address to listen on (default {host})
+  --port PORT       port to listen on, 1-65535 (default {port})
+  --path PATH       URL prefix of every route, e.g. /ws (default: none)
+  --hostname NAME   public host name shown in the start-up banner (default: none)
+  --debug           log every frame in and out (default: off)
+  --threads N       shards (threads), 1-1024 (default: one per CPU)
+  --env FILE        read the variables below from a Laravel .env file (default: none);
+                    the process environment wins over the file, as in Laravel
+  --config FILE     JSON file of server settings and apps, see below (default: none)
+  --help            show this text
+
+Environment variables (also read from the --env file):
+  REVERB_SERVER_HOST, REVERB_SERVER_PORT, REVERB_SERVER_PATH   as --host, --port, --path
+  REVERB_HOST                  as --hostname
+  REVERB_MAX_REQUEST_SIZE      largest HTTP request body in bytes (default {max_body_bytes})
+  REVERB_APP_ID, REVERB_APP_KEY, REVERB_APP_SECRET   one app; all three or none
+  REVERB_APP_PING_INTERVAL     seconds (default {ping})
+  REVERB_APP_ACTIVITY_TIMEOUT  seconds (default {activity})
+  REVERB_APP_MAX_CONNECTIONS   per app (default: unlimited)
+  REVERB_APP_MAX_MESSAGE_SIZE  bytes (default {max_message_size})
+  REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM   all, members or none (default members)
+  REVERB_PORT and REVERB_SCHEME describe where clients connect (e.g. through a proxy) and
+  are not read. Empty values and null count as unset, as with Laravel's env().
+
+Each server setting comes from the first of: flag, environment, .env file, JSON file, default.
+Apps come from the JSON file's "apps", else REVERB_APP_*, else the development default app
+(id app-id, key app-key, secret app-secret).
+
+JSON file (--config); every key is optional except each app's id (or app_id), key and secret,
+and unknown keys are errors:
+  {"server": {"host": "{host}", "port": {port}, "path": "", "hostname": "", "debug": false,
+              "threads": 0, "max_header_bytes": {max_header_bytes}, "max_body_bytes": {max_body_bytes},
+              "handshake_timeout": {handshake_timeout}, "http_idle_timeout": {http_idle_timeout},
+              "max_pending_write_bytes": {max_pending_write_bytes}},
+   "apps": [{"id": "1", "key": "...", "secret": "...", "enabled": true,
+             "activity_timeout": {activity}, "ping_interval": {ping}, "pong_timeout": {pong},
+             "max_message_size": {max_message_size}, "max_event_payload_bytes": {max_event_payload_bytes},
+             "max_event_channels": {max_event_channels}, "max_event_name_length": {max_event_name_length},
+             "max_channel_name_length": {max_channel_name_length}, "max_batch_size": {max_batch_size},
+             "max_connections": null, "allowed_origins": ["*"],
+             "accept_client_events_from": "members"}]}
+  Timeouts and intervals are in seconds; "max_connections": null means unlimited;
+  "threads": 0 means one per CPU.
+)";
+
+} // namespace
+
+std::string usage() {
+    const server s;
+    const app a;
+    const std::pair<std::string_view, std::string> defaults[] = {
+        {"{host}", s.host},
+        {"{port}", std::to_string(s.port)},
+        {"{max_header_bytes}", std::to_string(s.max_header_bytes)},
+        {"{max_body_bytes}", std::to_string(s.max_body_bytes)},
+        {"{handshake_timeout}", std::to_string(s.handshake_timeout_s)},
+        {"{http_idle_timeout}", std::to_string(s.http_idle_timeout_s)},
+        {"{max_pending_write_bytes}", std::to_string(s.max_pending_write_bytes)},
+        {"{activity}", std::to_string(a.activity_timeout_s)},
+        {"{ping}", std::to_string(a.ping_interval_s)},
+        {"{pong}", std::to_string(a.pong_timeout_s)},
+        {"{max_message_size}", std::to_string(a.max_message_size)},
+        {"{max_event_payload_bytes}", std::to_string(a.max_event_payload_bytes)},
+        {"{max_event_channels}", std::to_string(a.max_event_channels)},
+        {"{max_event_name_length}", std::to_string(a.max_event_name_length)},
+        {"{max_channel_name_length}", std::to_string(a.max_channel_name_length)},
+        {"{max_batch_size}", std::to_string(a.max_batch_size)},
+    };
+    std::string text(usage_template);
+    for (const auto& [placeholder, value] : defaults) {
+        for (std::size_t at = text.find(placeholder); at != std::string::npos;
+             at = text.find(placeholder, at + value.size())) {
+            text.replace(at, placeholder.size(), value);
+        }
+    }
+    return text;
+}
+
+} // namespace ringcast::config

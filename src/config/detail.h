@@ -1,0 +1,83 @@
+// Private to src/config: the pieces load() stitches together (command line, JSON file,
+// environment) and the value parsers they share, so every source reports bad values alike.
+#pragma once
+
+#include "ringcast/config/config.h"
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ringcast::config::detail {
+
+inline constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max();
+// Upper bound of every timeout and interval: a day is beyond any sensible setting and keeps the
+// millisecond arithmetic of the timers far from overflowing 32 bits.
+inline constexpr std::uint64_t max_seconds = 86'400;
+inline constexpr std::uint64_t max_threads = 1024;
+
+// A decimal number in [min, max]: digits only (no sign, spaces or fraction); nullopt otherwise.
+[[nodiscard]] std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t min,
+                                                        std::uint64_t max);
+
+// "expected a number from MIN to MAX", the common phrase of every range error.
+[[nodiscard]] std::string expected_range(std::uint64_t min, std::uint64_t max);
+
+// `text` in double quotes, for messages that echo what the user wrote.
+[[nodiscard]] std::string in_quotes(std::string_view text);
+
+// A URL prefix as "" or "/a/b" (leading slash added, trailing slashes removed); nullopt when it
+// holds characters that cannot be part of a path (whitespace, controls, '?', '#').
+[[nodiscard]] std::optional<std::string> normalise_path(std::string_view path);
+
+[[nodiscard]] std::optional<client_events_from> parse_client_events_from(std::string_view text);
+
+// The whole file, or nullopt with `error` set to strerror(errno).
+[[nodiscard]] std::optional<std::string> read_file(const std::string& path, std::string& error);
+
+// What the command line asked for; settings left unset fall through to the other sources.
+struct flags {
+    std::optional<std::string> host;
+    std::optional<std::uint16_t> port;
+    std::optional<std::string> path;
+    std::optional<std::string> hostname;
+    bool debug = false;
+    std::optional<unsigned> threads;
+    std::optional<std::string> env_file;
+    std::optional<std::string> config_file;
+};
+
+struct cli_result {
+    command_line::action what = command_line::action::start;
+    flags values;
+    std::string error;
+};
+
+[[nodiscard]] cli_result parse_command_line(int argc, const char* const* argv);
+
+// Reads the JSON file over `out` (which holds the defaults). Sets `has_apps` when the file
+// lists apps (then they replace out.apps). Returns "" or a message naming the file and key.
+[[nodiscard]] std::string read_json_config(const std::string& file, server& out, bool& has_apps);
+
+// The process environment layered over the --env file (the process wins, as in Laravel).
+struct environment {
+    const variables& process;
+    const variables& dotenv;
+    std::string dotenv_file; // for messages about values that came from it
+};
+
+// Applies the REVERB_SERVER_* / REVERB_HOST / REVERB_MAX_REQUEST_SIZE variables over `out`.
+// Returns "" or a message naming the variable (and the .env file when it came from there).
+[[nodiscard]] std::string apply_server_environment(const environment& env, server& out);
+
+// Whether REVERB_APP_ID, REVERB_APP_KEY or REVERB_APP_SECRET is set (to warn when the JSON
+// file's apps take their place).
+[[nodiscard]] bool names_an_app(const environment& env);
+
+// Builds the single app of REVERB_APP_* (or the development default when no credentials are
+// set) into out.apps. Returns "" or a message naming the variable.
+[[nodiscard]] std::string apply_app_environment(const environment& env, server& out);
+
+} // namespace ringcast::config::detail

@@ -1,0 +1,170 @@
+// REVERB_* variables from the process environment and the .env file, read as Reverb's
+// config/reverb.php reads them through Laravel's env().
+#include "detail.h"
+
+#include <utility>
+
+namespace ringcast::config::detail {
+namespace {
+
+struct found {
+    std::string_view value;
+    bool from_dotenv;
+};
+
+bool equals_lowercase(std::string_view text, std::string_view lower) {
+    if (text.size() != lower.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+        if (c != lower[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Laravel's env() turns "null"/"(null)" into null and "empty"/"(empty)" into "", and Reverb's
+// config falls back to its default for both; an empty value means "unset" here as well.
+bool means_unset(std::string_view value) {
+    return value.empty() || equals_lowercase(value, "null") || equals_lowercase(value, "(null)") ||
+           equals_lowercase(value, "empty") || equals_lowercase(value, "(empty)");
+}
+
+std::optional<found> lookup(const environment& env, std::string_view name) {
+    // A variable present in the process environment hides the file's, even when it is empty,
+    // exactly as phpdotenv's immutable loading (what Laravel uses) leaves it in place.
+    if (auto it = env.process.find(name); it != env.process.end()) {
+        return means_unset(it->second) ? std::nullopt : std::optional<found>(found{it->second, false});
+    }
+    if (auto it = env.dotenv.find(name); it != env.dotenv.end()) {
+        return means_unset(it->second) ? std::nullopt : std::optional<found>(found{it->second, true});
+    }
+    return std::nullopt;
+}
+
+// "REVERB_SERVER_PORT: ..." or ".env: REVERB_SERVER_PORT: ...", so the user knows which to edit.
+std::string bad_value(const environment& env, std::string_view name, const found& f,
+                      std::string_view wanted) {
+    std::string where = f.from_dotenv ? env.dotenv_file + ": " : std::string{};
+    return where + std::string(name) + ": " + std::string(wanted) + ", got " + in_quotes(f.value);
+}
+
+template <class Number>
+std::string number(const environment& env, std::string_view name, std::uint64_t min, std::uint64_t max,
+                   Number& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return {};
+    }
+    std::optional<std::uint64_t> n = parse_number(f->value, min, max);
+    if (!n) {
+        return bad_value(env, name, *f, expected_range(min, max));
+    }
+    out = static_cast<Number>(*n);
+    return {};
+}
+
+void text(const environment& env, std::string_view name, std::string& out) {
+    if (std::optional<found> f = lookup(env, name)) {
+        out = f->value;
+    }
+}
+
+std::string url_path(const environment& env, std::string_view name, std::string& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return {};
+    }
+    std::optional<std::string> path = normalise_path(f->value);
+    if (!path) {
+        return bad_value(env, name, *f, "expected a URL path prefix such as \"/ws\"");
+    }
+    out = std::move(*path);
+    return {};
+}
+
+std::string client_events(const environment& env, std::string_view name, client_events_from& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return {};
+    }
+    std::optional<client_events_from> from = parse_client_events_from(f->value);
+    if (!from) {
+        return bad_value(env, name, *f, "expected \"all\", \"members\" or \"none\"");
+    }
+    out = *from;
+    return {};
+}
+
+} // namespace
+
+std::string apply_server_environment(const environment& env, server& out) {
+    // REVERB_PORT and REVERB_SCHEME are deliberately not read: in Reverb they describe the address
+    // clients use (often a proxy in front), not the one the server binds.
+    text(env, "REVERB_SERVER_HOST", out.host);
+    text(env, "REVERB_HOST", out.hostname);
+    const std::string problems[] = {
+        number(env, "REVERB_SERVER_PORT", 1, 65535, out.port),
+        url_path(env, "REVERB_SERVER_PATH", out.path),
+        number(env, "REVERB_MAX_REQUEST_SIZE", 1, max_u32, out.max_body_bytes),
+    };
+    for (const std::string& problem : problems) {
+        if (!problem.empty()) {
+            return problem;
+        }
+    }
+    return {};
+}
+
+bool names_an_app(const environment& env) {
+    return lookup(env, "REVERB_APP_ID") || lookup(env, "REVERB_APP_KEY") || lookup(env, "REVERB_APP_SECRET");
+}
+
+std::string apply_app_environment(const environment& env, server& out) {
+    app a;
+    if (names_an_app(env)) {
+        // A partial set is an error, not a reason to fall back to the development default: the
+        // user clearly meant to configure an app and would otherwise run with well-known secrets.
+        for (auto [name, field] : {std::pair{"REVERB_APP_ID", &a.id}, std::pair{"REVERB_APP_KEY", &a.key},
+                                   std::pair{"REVERB_APP_SECRET", &a.secret}}) {
+            std::optional<found> f = lookup(env, name);
+            if (!f) {
+                return std::string(name) +
+                       ": missing; REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET must be set together";
+            }
+            *field = f->value;
+        }
+        out.apps_source = "environment";
+    } else {
+        a.id = "app-id";
+        a.key = "app-key";
+        a.secret = "app-secret";
+        out.apps_source = "built-in development default";
+    }
+    // The options apply to the development default too, so they can be tried without credentials.
+    std::uint32_t limit = 0;
+    const std::string problems[] = {
+        number(env, "REVERB_APP_PING_INTERVAL", 1, max_seconds, a.ping_interval_s),
+        number(env, "REVERB_APP_ACTIVITY_TIMEOUT", 1, max_seconds, a.activity_timeout_s),
+        number(env, "REVERB_APP_MAX_CONNECTIONS", 1, max_u32, limit),
+        number(env, "REVERB_APP_MAX_MESSAGE_SIZE", 1, max_u32, a.max_message_size),
+        client_events(env, "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM", a.accept_client_events_from),
+    };
+    for (const std::string& problem : problems) {
+        if (!problem.empty()) {
+            return problem;
+        }
+    }
+    if (limit != 0) {
+        a.max_connections = limit;
+    }
+    out.apps = {std::move(a)};
+    return {};
+}
+
+} // namespace ringcast::config::detail
