@@ -45,6 +45,9 @@ shard::shard(shard_group& group, unsigned index, const config::server& settings,
       wake_(group.count(), false) {}
 
 shard::~shard() {
+    // The ring goes first, so no operation can still refer to a send_op or buffer freed below.
+    buffers_.reset();
+    ring_.reset();
     for (auto& c : conns_) {
         if (c->fd >= 0) {
             ::close(c->fd);
@@ -117,7 +120,7 @@ conn& shard::allocate_conn(int fd) {
     }
     c->fd = fd;
     c->st = conn::state::open;
-    c->sending = c->dirty = c->close_after_flush = c->overloaded = c->close_reported = false;
+    c->sending = c->dirty = c->close_after_flush = c->write_shut = c->overloaded = c->close_reported = false;
     c->in_flight = 0;
     c->timer_due_s = 0;
     c->force_close_ms = 0;
@@ -381,8 +384,13 @@ void shard::flush_writes() {
             continue; // a send completion re-marks the conn
         }
         if (c.out.empty()) {
-            if (c.close_after_flush) {
-                close(c);
+            if (c.close_after_flush && !c.write_shut) {
+                // Lingering close: send our FIN but keep reading (and discarding) until the peer
+                // closes too or the grace timer fires. Closing with unread input would make the
+                // kernel send a reset, which can destroy the error response or close frame we
+                // just sent before the peer reads it.
+                c.write_shut = true;
+                ::shutdown(c.fd, SHUT_WR);
             }
             continue;
         }

@@ -54,6 +54,7 @@ struct conn {
     bool sending = false;             // a send is in flight (at most one per connection)
     bool dirty = false;               // on the shard's flush list
     bool close_after_flush = false;   // close once the write queue is empty
+    bool write_shut = false;          // our FIN is sent; waiting for the peer to close too
     bool overloaded = false;          // over its write budget: further frames are dropped
     bool close_reported = false;      // handler's on_closed has run
     std::uint8_t in_flight = 0;       // SQEs not yet completed (recv + send)
