@@ -1,0 +1,317 @@
+'use strict';
+
+// Starts and stops a real ringcast process for a test file.
+//
+//   const srv = useServer({ apps: [...], server: {...} });   // inside describe()
+//   it('does x', srv.wrap(async (t, server) => { ... server.port ... }));
+//
+// The binary comes from $RINGCAST_BIN (default <repo>/build/src/ringcast). The process gets a
+// clean environment (PATH plus whatever the caller passes), binds 127.0.0.1 on a free port, and
+// is considered ready once GET /up answers 200 {"health":"OK"}. Its stdout/stderr are kept in
+// memory and printed when a wrapped test fails or the process dies.
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { before, after } = require('node:test');
+const { sleep } = require('./util');
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const DEFAULT_BIN = path.join(REPO_ROOT, 'build', 'src', 'ringcast');
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 10000;
+const READY_POLL_MS = 50;
+const STOP_GRACE_MS = 5000;
+const LOG_LIMIT = 2 * 1024 * 1024;
+
+// The default application used by most tests (values mirror the brief / Reverb defaults).
+const DEFAULT_APP = Object.freeze({
+  id: '1',
+  key: 'app-key',
+  secret: 'app-secret',
+  ping_interval: 60,
+  pong_timeout: 30,
+  activity_timeout: 30,
+  max_message_size: 10000,
+  max_event_payload_bytes: 10240,
+});
+
+function binaryPath() {
+  return process.env.RINGCAST_BIN || DEFAULT_BIN;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// One GET with a hard timeout; resolves {status, body} or null on any network error.
+function probe(port, urlPath, timeoutMs) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: HOST, port, path: urlPath, method: 'GET', agent: false, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', () => resolve(null));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('probe timeout')));
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+function isHealthy(reply) {
+  if (!reply || reply.status !== 200) return false;
+  try {
+    return JSON.parse(reply.body).health === 'OK';
+  } catch {
+    return false;
+  }
+}
+
+class RingcastServer {
+  constructor({ config, threads = 2, env = {}, args = [] }) {
+    this.config = config;
+    this.threads = threads;
+    this.env = env;
+    this.extraArgs = args;
+    this.host = HOST;
+    this.port = 0;
+    this.child = null;
+    this.exitInfo = null; // {code, signal} once the process has exited
+    this.stopping = false;
+    this.logChunks = [];
+    this.logBytes = 0;
+    this.tmpDir = null;
+    this.pathPrefix = (config.server && config.server.path) || '';
+  }
+
+  get baseUrl() {
+    return `http://${HOST}:${this.port}`;
+  }
+
+  // ws://127.0.0.1:PORT{prefix}/app/{key}?{query}
+  wsUrl(key = 'app-key', query = 'protocol=7&client=js&version=8.4.0', prefix = this.pathPrefix) {
+    return `ws://${HOST}:${this.port}${prefix}/app/${key}${query === null ? '' : `?${query}`}`;
+  }
+
+  appendLog(stream, chunk) {
+    this.logChunks.push(`[${stream}] ${chunk.toString('utf8')}`);
+    this.logBytes += chunk.length;
+    while (this.logBytes > LOG_LIMIT && this.logChunks.length > 1) {
+      this.logBytes -= Buffer.byteLength(this.logChunks.shift());
+    }
+  }
+
+  log() {
+    return this.logChunks.join('');
+  }
+
+  dumpLog(reason) {
+    const text = this.log();
+    process.stderr.write(
+      `\n----- ringcast output (${reason}; port ${this.port}, pid ${this.child && this.child.pid}) -----\n` +
+        `${text.length ? text : '(no output)\n'}` +
+        `${this.exitInfo ? `(process exited: code=${this.exitInfo.code} signal=${this.exitInfo.signal})\n` : ''}` +
+        '----- end of ringcast output -----\n',
+    );
+  }
+
+  async start() {
+    const bin = binaryPath();
+    if (!fs.existsSync(bin)) {
+      throw new Error(
+        `ringcast binary not found at ${bin} (build it with "meson compile -C build" or set RINGCAST_BIN)`,
+      );
+    }
+    this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-e2e-'));
+    const configPath = path.join(this.tmpDir, 'config.json');
+    fs.writeFileSync(configPath, JSON.stringify(this.config, null, 2));
+
+    let lastError = null;
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      this.port = await freePort();
+      this.exitInfo = null;
+      this.logChunks = [];
+      this.logBytes = 0;
+      const args = [
+        'start',
+        '--host', HOST,
+        '--port', String(this.port),
+        '--threads', String(this.threads),
+        '--config', configPath,
+        ...this.extraArgs,
+      ];
+      const env = { PATH: process.env.PATH || '/usr/bin:/bin', ...this.env };
+      const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      this.child = child;
+      child.stdout.on('data', (c) => this.appendLog('stdout', c));
+      child.stderr.on('data', (c) => this.appendLog('stderr', c));
+      const exited = new Promise((resolve) => {
+        child.on('exit', (code, signal) => {
+          this.exitInfo = { code, signal };
+          resolve(this.exitInfo);
+        });
+        child.on('error', (err) => {
+          this.appendLog('spawn', Buffer.from(String(err)));
+          this.exitInfo = { code: null, signal: null, error: err };
+          resolve(this.exitInfo);
+        });
+      });
+      this.exited = exited;
+
+      try {
+        await this.waitReady();
+        return this;
+      } catch (err) {
+        lastError = err;
+        const early = this.exitInfo;
+        await this.stop();
+        // Retry only when the process died early (e.g. the port was taken in between).
+        if (!early) break;
+      }
+    }
+    this.dumpLog('server failed to start');
+    throw lastError;
+  }
+
+  async waitReady() {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    const paths = this.pathPrefix ? [`${this.pathPrefix}/up`, '/up'] : ['/up'];
+    for (;;) {
+      if (this.exitInfo) {
+        throw new Error(
+          `ringcast exited before becoming ready (code=${this.exitInfo.code} signal=${this.exitInfo.signal})`,
+        );
+      }
+      for (const p of paths) {
+        if (isHealthy(await probe(this.port, p, 500))) return;
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(`ringcast did not answer GET /up with 200 {"health":"OK"} within ${READY_TIMEOUT_MS} ms`);
+      }
+      await sleep(READY_POLL_MS);
+    }
+  }
+
+  isAlive() {
+    return this.child !== null && this.exitInfo === null;
+  }
+
+  // SIGTERM, wait up to 5 s, then SIGKILL. Resolves with the exit info.
+  async stop() {
+    const child = this.child;
+    if (!child) return null;
+    this.stopping = true;
+    if (!this.exitInfo) {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      let timer;
+      const timedOut = await Promise.race([
+        this.exited.then(() => false),
+        new Promise((resolve) => {
+          timer = setTimeout(() => resolve(true), STOP_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut && !this.exitInfo) {
+        this.appendLog('harness', Buffer.from(`did not exit ${STOP_GRACE_MS} ms after SIGTERM; sending SIGKILL\n`));
+        this.killedHard = true;
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
+        await this.exited;
+      }
+    }
+    if (this.tmpDir) {
+      fs.rmSync(this.tmpDir, { recursive: true, force: true });
+      this.tmpDir = null;
+    }
+    return this.exitInfo;
+  }
+}
+
+function makeConfig({ apps = [DEFAULT_APP], server } = {}) {
+  const config = { apps: apps.map((a) => ({ ...a })) };
+  if (server) config.server = { ...server };
+  return config;
+}
+
+async function startServer(options = {}) {
+  const server = new RingcastServer({
+    config: options.config || makeConfig(options),
+    threads: options.threads,
+    env: options.env,
+    args: options.args,
+  });
+  await server.start();
+  return server;
+}
+
+// Registers before/after hooks that run one server for the enclosing describe() block.
+// Returns a handle whose `wrap(fn)` turns fn(t, server) into a test body that prints the
+// server's output if the test fails and fails the test if the server process died.
+function useServer(options = {}) {
+  const handle = {
+    server: null,
+    wrap(fn) {
+      return async (t) => {
+        const server = handle.server;
+        if (!server) throw new Error('ringcast server is not running (see the before hook error)');
+        if (!server.isAlive()) {
+          throw new Error(`ringcast is not running (exited: ${JSON.stringify(server.exitInfo)})`);
+        }
+        try {
+          await fn(t, server);
+        } catch (err) {
+          server.dumpLog(`test failed: ${t.name}`);
+          throw err;
+        }
+        if (!server.isAlive()) {
+          server.dumpLog(`server died during: ${t.name}`);
+          throw new Error(`ringcast exited during the test (${JSON.stringify(server.exitInfo)})`);
+        }
+      };
+    },
+  };
+  before(async () => {
+    handle.server = await startServer(options);
+  });
+  after(async () => {
+    if (handle.server) {
+      const died = !handle.server.isAlive();
+      await handle.server.stop();
+      if (died || process.env.RINGCAST_E2E_VERBOSE) handle.server.dumpLog('after hook');
+    }
+  });
+  return handle;
+}
+
+module.exports = {
+  DEFAULT_APP,
+  HOST,
+  RingcastServer,
+  binaryPath,
+  freePort,
+  makeConfig,
+  startServer,
+  useServer,
+};
