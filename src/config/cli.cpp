@@ -194,7 +194,10 @@ and unknown keys are errors:
              "max_event_channels": {max_event_channels}, "max_event_name_length": {max_event_name_length},
              "max_channel_name_length": {max_channel_name_length}, "max_batch_size": {max_batch_size},
              "max_connections": null, "allowed_origins": ["*"],
-             "accept_client_events_from": "members"}]}
+             "accept_client_events_from": "members", "max_client_events_per_second": 10,
+             "max_presence_members": 100, "max_presence_member_size": 1024,
+             "max_presence_user_id_length": 128, "cache_ttl": 1800, "subscription_count": false,
+             "authorized_connections_timeout": 0, "watchlist_limit": 100}]}
   Timeouts and intervals are in seconds; "max_connections": null means unlimited;
   "threads": 0 means one per CPU.
 )";

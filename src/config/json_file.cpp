@@ -226,6 +226,34 @@ private:
             if (key == "max_batch_size") {
                 return size(v, p, out.max_batch_size);
             }
+            if (key == "max_client_events_per_second") {
+                return size(v, p, out.max_client_events_per_second);
+            }
+            if (key == "max_presence_members") {
+                return size(v, p, out.max_presence_members);
+            }
+            if (key == "max_presence_member_size") {
+                return size(v, p, out.max_presence_member_size);
+            }
+            if (key == "max_presence_user_id_length") {
+                return size(v, p, out.max_presence_user_id_length);
+            }
+            if (key == "cache_ttl") {
+                return seconds(v, p, out.cache_ttl_s);
+            }
+            if (key == "subscription_count") {
+                return boolean(v, p, out.subscription_count);
+            }
+            if (key == "authorized_connections_timeout") {
+                if (v.is_number() && v.get_uint64().value_unsafe() == 0) {
+                    out.authorized_connections_timeout_s = 0; // 0 turns the feature off
+                    return true;
+                }
+                return seconds(v, p, out.authorized_connections_timeout_s);
+            }
+            if (key == "watchlist_limit") {
+                return size(v, p, out.watchlist_limit);
+            }
             if (key == "max_connections") {
                 if (v.is_null()) {
                     out.max_connections.reset();

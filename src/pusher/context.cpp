@@ -33,7 +33,8 @@ std::size_t largest_document(const config::server& settings) {
 
 context::context(shard::shard& owner, const config::server& settings)
     : shard_(owner), settings_(settings), channels_(settings.apps.size()), ids_(os_seed()),
-      json_(largest_document(settings)) {
+      json_(largest_document(settings)), scratch_json_(largest_document(settings)),
+      user_json_(largest_document(settings)), owned_(*this) {
     shard_.set_overload_frame(
         ws::close_frame(value(code::over_capacity), "Over capacity: the client is not reading"));
 }
@@ -61,6 +62,17 @@ int context::find_app_by_id(std::string_view id) const noexcept {
 unsigned context::owner_of(std::uint32_t app, std::string_view channel) const noexcept {
     size_t h = std::hash<std::string_view>{}(channel) ^ (static_cast<size_t>(app) * 0x9e3779b97f4a7c15ULL);
     return static_cast<unsigned>(h % shard_.count());
+}
+
+unsigned context::user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept {
+    // A different mix from owner_of, so a user and a channel of the same name need not collide.
+    size_t h = std::hash<std::string_view>{}(user_id)*31 + app + 0x51ed27;
+    return static_cast<unsigned>(h % shard_.count());
+}
+
+session* context::find_session(std::string_view socket_id) const noexcept {
+    auto it = by_socket_id_.find(socket_id);
+    return it == by_socket_id_.end() ? nullptr : it->second;
 }
 
 session& context::open_session(shard::conn& c, std::uint32_t app) {
@@ -152,9 +164,47 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
 }
 
 void context::on_mail(shard::mail& m) {
+    // Publishes are by far the most frequent mail, so they are tested first.
     if (auto* p = dynamic_cast<publish_mail*>(&m)) {
         publish_local(p->app, p->channel, p->frame, p->except_socket_id);
+    } else if (auto* d = dynamic_cast<subscription_delta_mail*>(&m)) {
+        owned_.on_subscription_delta(*d);
+    } else if (auto* j = dynamic_cast<presence_join_mail*>(&m)) {
+        owned_.on_presence_join(*j);
+    } else if (auto* l = dynamic_cast<presence_leave_mail*>(&m)) {
+        owned_.on_presence_leave(*l);
+    } else if (auto* joined = dynamic_cast<presence_joined_mail*>(&m)) {
+        if (session* s = find_session(joined->socket_id)) {
+            s->on_presence_joined(*joined);
+        } else if (joined->error.empty()) {
+            // The joiner is gone: undo its membership at the owner.
+            auto leave = std::make_unique<presence_leave_mail>();
+            leave->app = joined->app;
+            leave->channel = joined->channel;
+            leave->user_id = joined->user_id;
+            shard_.post(owner_of(joined->app, joined->channel), std::move(leave));
+        }
+    } else if (auto* cs = dynamic_cast<cache_set_mail*>(&m)) {
+        owned_.on_cache_set(*cs);
+    } else if (auto* cg = dynamic_cast<cache_get_mail*>(&m)) {
+        owned_.on_cache_get(*cg);
+    } else if (auto* cr = dynamic_cast<cache_reply_mail*>(&m)) {
+        if (session* s = find_session(cr->socket_id)) {
+            s->on_cache_reply(*cr);
+        }
+    } else if (auto* up = dynamic_cast<user_presence_mail*>(&m)) {
+        owned_.on_user_presence(*up);
+    } else if (auto* w = dynamic_cast<watch_mail*>(&m)) {
+        owned_.on_watch(*w);
+    } else if (auto* ws = dynamic_cast<watch_status_mail*>(&m)) {
+        if (session* s = find_session(ws->socket_id)) {
+            s->on_watch_status(*ws);
+        }
     }
+}
+
+void context::on_tick() {
+    owned_.on_tick(shard_.now_ms());
 }
 
 } // namespace ringcast::pusher

@@ -50,6 +50,73 @@ net::frame_ref subscription_succeeded(std::string_view channel) {
     return ws::text_frame(msg);
 }
 
+net::frame_ref subscription_succeeded(std::string_view channel, std::string_view presence_data) {
+    return channel_event("pusher_internal:subscription_succeeded", channel, presence_data);
+}
+
+net::frame_ref cache_miss(std::string_view channel) {
+    std::string msg = "{\"event\":\"pusher:cache_miss\",\"channel\":";
+    add_string(msg, channel);
+    msg += '}';
+    return ws::text_frame(msg);
+}
+
+net::frame_ref subscription_count(std::string_view channel, std::uint32_t count) {
+    return channel_event("pusher_internal:subscription_count", channel,
+                         "{\"subscription_count\":" + std::to_string(count) + "}");
+}
+
+net::frame_ref signin_success(std::string_view user_data) {
+    std::string msg = "{\"event\":\"pusher:signin_success\",\"data\":{\"user_data\":";
+    add_string(msg, user_data);
+    msg += "}}";
+    return ws::text_frame(msg);
+}
+
+net::frame_ref watchlist_events(const std::vector<std::string>& online,
+                                const std::vector<std::string>& offline) {
+    std::string msg = "{\"event\":\"pusher_internal:watchlist_events\",\"data\":{\"events\":[";
+    bool first = true;
+    for (const auto* group : {&online, &offline}) {
+        if (group->empty()) {
+            continue;
+        }
+        if (!first) {
+            msg += ',';
+        }
+        first = false;
+        msg +=
+            group == &online ? "{\"name\":\"online\",\"user_ids\":[" : "{\"name\":\"offline\",\"user_ids\":[";
+        for (size_t i = 0; i < group->size(); ++i) {
+            if (i != 0) {
+                msg += ',';
+            }
+            add_string(msg, (*group)[i]);
+        }
+        msg += "]}";
+    }
+    msg += "]}}";
+    return ws::text_frame(msg);
+}
+
+net::frame_ref client_event(std::string_view event, std::string_view channel, std::string_view data_json,
+                            std::string_view user_id) {
+    std::string msg = "{\"event\":";
+    add_string(msg, event);
+    msg += ",\"channel\":";
+    add_string(msg, channel);
+    if (!data_json.empty()) {
+        msg += ",\"data\":";
+        msg += data_json;
+    }
+    if (!user_id.empty()) {
+        msg += ",\"user_id\":";
+        add_string(msg, user_id);
+    }
+    msg += '}';
+    return ws::text_frame(msg);
+}
+
 net::frame_ref subscription_error(std::string_view channel, std::string_view type, std::string_view message,
                                   int status) {
     std::string msg = "{\"event\":\"pusher:subscription_error\",\"channel\":";

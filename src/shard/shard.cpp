@@ -330,6 +330,7 @@ void shard::on_tick() {
     if (!accepting_ && !stopping_) {
         arm_accept();
     }
+    handler_->on_tick();
 }
 
 void shard::handle_cqe(io_uring_cqe* cqe) {
@@ -436,6 +437,10 @@ void shard::flush_mail() {
         if (!spill.empty()) {
             wake_[t] = true;
         }
+        if (t == index_) {
+            // Mail to ourselves needs no wake-up unless it is still queued when we go to sleep.
+            wake_[t] = !spill.empty() || group_.queue(index_, index_).maybe_nonempty();
+        }
         if (!wake_[t]) {
             continue;
         }
@@ -454,16 +459,27 @@ void shard::flush_mail() {
 }
 
 void shard::drain_mail() {
-    for (unsigned from = 0; from < group_.count(); ++from) {
-        if (from == index_) {
-            continue;
-        }
-        auto& q = group_.queue(from, index_);
-        while (mail* m = q.pop()) {
-            std::unique_ptr<mail> owned(m);
-            handler_->on_mail(*owned);
+    // Not re-entrant: a mail handler that publishes must not deliver later mails before it
+    // finishes, or two changes from one owner could reach subscribers out of order.
+    if (draining_) {
+        return;
+    }
+    draining_ = true;
+    // Mail handlers may post more mail, to this shard too (a channel's owner can be the shard
+    // itself); keep going until a full pass finds every queue empty.
+    bool any = true;
+    while (any) {
+        any = false;
+        for (unsigned from = 0; from < group_.count(); ++from) {
+            auto& q = group_.queue(from, index_);
+            while (mail* m = q.pop()) {
+                any = true;
+                std::unique_ptr<mail> owned(m);
+                handler_->on_mail(*owned);
+            }
         }
     }
+    draining_ = false;
 }
 
 // ---------------------------------------------------------------------------------------------

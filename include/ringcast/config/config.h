@@ -44,6 +44,22 @@ struct app {
     std::optional<std::uint32_t> max_connections;
     std::vector<std::string> allowed_origins{"*"};
     client_events_from accept_client_events_from = client_events_from::members;
+    // Hosted Pusher's documented limit: client events per second per connection (4301 beyond).
+    std::uint32_t max_client_events_per_second = 10;
+
+    // Presence limits (hosted Pusher: 100 members, 1 KB user info, 128-character user id).
+    std::uint32_t max_presence_members = 100;
+    std::uint32_t max_presence_member_size = 1024;
+    std::uint32_t max_presence_user_id_length = 128;
+    // Seconds a cache channel remembers its last event (hosted Pusher: up to 30 minutes).
+    std::uint32_t cache_ttl_s = 1800;
+    // Send pusher_internal:subscription_count to subscribers (an opt-in app setting at Pusher).
+    bool subscription_count = false;
+    // Pusher's "authorized connections": close with 4009 a connection that neither signs in nor
+    // joins a private/presence channel within this many seconds (0 = off).
+    std::uint32_t authorized_connections_timeout_s = 0;
+    // Watched user ids accepted from pusher:signin (the rest are dropped with error 4302).
+    std::uint32_t watchlist_limit = 100;
 };
 
 struct server {

@@ -10,6 +10,8 @@
 
 #include "ringcast/config/config.h"
 #include "ringcast/net/frame.h"
+#include "ringcast/pusher/mail.h"
+#include "ringcast/pusher/owner.h"
 #include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/shard.h"
 
@@ -38,14 +40,6 @@ struct local_channel {
     std::vector<session*> members;
 };
 
-// A publish crossing to another shard: the frame is shared, not copied.
-struct publish_mail final : shard::mail {
-    std::uint32_t app = 0;
-    std::string channel;
-    net::frame_ref frame;
-    std::string except_socket_id;
-};
-
 class context {
 public:
     context(shard::shard& owner, const config::server& settings);
@@ -62,6 +56,8 @@ public:
 
     // The shard that owns a channel's cross-shard state.
     [[nodiscard]] unsigned owner_of(std::uint32_t app, std::string_view channel) const noexcept;
+    // The shard that tracks whether a signed-in user is online (for watchlists).
+    [[nodiscard]] unsigned user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept;
 
     // Starts the Pusher session on an upgraded connection (sends connection_established).
     session& open_session(shard::conn& c, std::uint32_t app);
@@ -72,13 +68,19 @@ public:
     void publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                  std::string_view except_socket_id);
     void on_mail(shard::mail& m);
+    void on_tick();
+    [[nodiscard]] session* find_session(std::string_view socket_id) const noexcept;
 
     // Subscription bookkeeping used by session.
     local_channel& join(std::uint32_t app, std::string_view channel, session& s);
     // Removes the member at `index` (the session's recorded position) in O(1).
     void leave(local_channel& ch, std::uint32_t index);
 
+    // Three parsers, because documents nest: a client message (json), a JSON string inside it
+    // such as channel_data (scratch_json), and the user_data of a sign-in (user_json).
     simdjson::dom::parser& json() noexcept { return json_; }
+    simdjson::dom::parser& scratch_json() noexcept { return scratch_json_; }
+    simdjson::dom::parser& user_json() noexcept { return user_json_; }
 
 private:
     void publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
@@ -92,6 +94,9 @@ private:
     std::unordered_map<std::string, session*, string_hash, std::equal_to<>> by_socket_id_;
     socket_id_generator ids_;
     simdjson::dom::parser json_;
+    simdjson::dom::parser scratch_json_;
+    simdjson::dom::parser user_json_;
+    owner_state owned_;
 };
 
 } // namespace ringcast::pusher

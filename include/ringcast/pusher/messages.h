@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ringcast::pusher {
 
@@ -19,6 +20,17 @@ namespace ringcast::pusher {
 [[nodiscard]] net::frame_ref pong();
 [[nodiscard]] net::frame_ref ping();
 [[nodiscard]] net::frame_ref subscription_succeeded(std::string_view channel);
+// Presence variant: `presence_data` is {"presence":{"ids":...,"hash":...,"count":N}} as JSON text.
+[[nodiscard]] net::frame_ref subscription_succeeded(std::string_view channel, std::string_view presence_data);
+[[nodiscard]] net::frame_ref cache_miss(std::string_view channel);
+[[nodiscard]] net::frame_ref subscription_count(std::string_view channel, std::uint32_t count);
+[[nodiscard]] net::frame_ref signin_success(std::string_view user_data);
+[[nodiscard]] net::frame_ref watchlist_events(const std::vector<std::string>& online,
+                                              const std::vector<std::string>& offline);
+// A client event as relayed: `data_json` is the sender's data as JSON text (string or object,
+// passed on as sent); `user_id` is added on presence channels.
+[[nodiscard]] net::frame_ref client_event(std::string_view event, std::string_view channel,
+                                          std::string_view data_json, std::string_view user_id);
 // Sent with the channel so pusher-js routes it to that channel (Echo's .error() fires).
 [[nodiscard]] net::frame_ref subscription_error(std::string_view channel, std::string_view type,
                                                 std::string_view message, int status);

@@ -1,9 +1,14 @@
 // One WebSocket connection speaking the Pusher protocol: decodes frames (through ws::decoder),
-// dispatches pusher:* messages, keeps the connection's subscriptions, and runs its liveness
-// clock (server ping after ping_interval of silence, close 4201 when no reply follows).
+// dispatches pusher:* messages and client events, keeps the connection's subscriptions and its
+// signed-in user, and runs its liveness clock (server ping after ping_interval of silence,
+// close 4201 when no reply follows; optional close 4009 for unauthorized connections).
+//
+// The code is split by concern: session.cpp (life cycle, dispatch, timers), subscriptions.cpp
+// (channel kinds, auth, presence, cache), client_events.cpp, users.cpp (sign-in, watchlist).
 #pragma once
 
 #include "ringcast/pusher/codes.h"
+#include "ringcast/pusher/mail.h"
 #include "ringcast/shard/shard.h"
 #include "ringcast/ws/decoder.h"
 
@@ -29,20 +34,27 @@ public:
 
     void feed(std::string_view bytes);
     void on_timer();
-    // Leaves every channel; the connection is going away.
+    // The connection is going away: leave every channel, sign out.
     void leave_all();
     // Sends pusher:error with `c`, then a close frame with the same code, then closes.
     void close_with(code c, std::string_view message);
     void close_for_shutdown();
 
+    // Answers from channel and user owners.
+    void on_presence_joined(const presence_joined_mail& m);
+    void on_cache_reply(const cache_reply_mail& m);
+    void on_watch_status(const watch_status_mail& m);
+
     const std::string& socket_id() const noexcept { return socket_id_; }
     std::uint32_t app() const noexcept { return app_; }
     shard::conn& connection() noexcept { return conn_; }
+    const std::string& user_id() const noexcept { return user_id_; }
 
     // Position of this session in each channel's member list, so leaving is O(1).
     struct subscription {
         local_channel* channel;
         std::uint32_t index;
+        std::string presence_user; // presence channels: who we joined as
     };
     std::vector<subscription>& subscriptions() noexcept { return subs_; }
 
@@ -53,10 +65,24 @@ public:
 private:
     void send(net::frame_ref f);
     void send_error(std::string_view message);
+    void send_error(code c, std::string_view message);
+
+    // subscriptions.cpp
     void handle_subscribe(simdjson::dom::element data);
     void handle_unsubscribe(simdjson::dom::element data);
-    [[nodiscard]] std::string check_auth(std::string_view channel, simdjson::dom::object data) const;
+    [[nodiscard]] std::string check_signature(std::string_view auth, std::string_view to_sign,
+                                              std::string_view channel) const;
+    void join_local(std::string_view channel, std::string presence_user);
     void unsubscribe_at(size_t i);
+    [[nodiscard]] const subscription* find_subscription(std::string_view channel) const noexcept;
+
+    // client_events.cpp
+    void handle_client_event(std::string_view event, simdjson::dom::object message);
+
+    // users.cpp
+    void handle_signin(simdjson::dom::element data);
+    void sign_out();
+
     void schedule_timer();
 
     context& ctx_;
@@ -65,8 +91,19 @@ private:
     std::string socket_id_;
     ws::decoder decoder_;
     std::vector<subscription> subs_;
+    // Presence joins sent to the channel's owner and not answered yet: (channel, user id).
+    std::vector<std::pair<std::string, std::string>> pending_presence_;
+    std::uint64_t opened_ms_ = 0;
     std::uint64_t last_seen_ms_ = 0;
     std::uint64_t ping_sent_ms_ = 0; // 0 = no ping outstanding
+    // Client-event rate limit: events counted in the current one-second window.
+    std::uint64_t rate_window_ms_ = 0;
+    std::uint32_t rate_count_ = 0;
+    // pusher:signin
+    std::string user_id_;
+    std::string user_info_ = "null"; // JSON text
+    std::vector<std::string> watchlist_;
+    bool authorized_ = false; // signed in or joined a private/presence channel
     bool closing_ = false;
 };
 

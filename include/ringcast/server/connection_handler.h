@@ -24,6 +24,7 @@ public:
     void on_closed(shard::conn& c) override;
     void on_mail(shard::mail& m) override;
     void on_shutdown(shard::conn& c) override;
+    void on_tick() override { ctx_.on_tick(); }
 
 private:
     struct state {

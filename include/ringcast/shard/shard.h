@@ -78,6 +78,8 @@ public:
     virtual void on_mail(mail& m) = 0;
     // The server is stopping: say goodbye (e.g. a close frame) and call shard::close_gracefully.
     virtual void on_shutdown(conn& c) = 0;
+    // Once a second, for shard-wide housekeeping.
+    virtual void on_tick() {}
 };
 
 class shard {
@@ -113,7 +115,8 @@ public:
     // Looks a connection up; nullptr if it has gone.
     conn* find(conn_id id) noexcept;
 
-    // Cross-shard: hands `m` to shard `target`'s handler (ownership passes with it).
+    // Cross-shard: hands `m` to shard `target`'s handler (ownership passes with it). `target`
+    // may be this shard: the mail is then handled at the next drain, after the current handler.
     void post(unsigned target, std::unique_ptr<mail> m);
     // Delivers all mail already sent to this shard. Called before acting on a publish, so an
     // event published after an earlier one (acknowledged to the publisher) is never delivered
@@ -160,6 +163,7 @@ private:
     std::atomic<int> ring_fd_{-1};
     std::uint64_t now_ms_ = 0;
     bool stopping_ = false;
+    bool draining_ = false;
     bool accepting_ = false;
     std::uint64_t stop_deadline_ms_ = 0;
 

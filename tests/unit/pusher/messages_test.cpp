@@ -29,3 +29,29 @@ TEST(messages, subscription_replies_name_the_channel) {
         payload_of(*subscription_error("ch", "AuthError", "bad", 401)),
         R"({"event":"pusher:subscription_error","channel":"ch","data":{"type":"AuthError","error":"bad","status":401}})");
 }
+
+TEST(messages, presence_subscription_succeeded_double_encodes_the_member_list) {
+    EXPECT_EQ(
+        payload_of(*subscription_succeeded("presence-x",
+                                           R"({"presence":{"ids":["1"],"hash":{"1":null},"count":1}})")),
+        R"({"event":"pusher_internal:subscription_succeeded","channel":"presence-x","data":"{\"presence\":{\"ids\":[\"1\"],\"hash\":{\"1\":null},\"count\":1}}"})");
+}
+
+TEST(messages, client_event_relays_data_as_sent_and_adds_user_id) {
+    EXPECT_EQ(payload_of(*client_event("client-typing", "presence-x", R"({"a":1})", "7")),
+              R"({"event":"client-typing","channel":"presence-x","data":{"a":1},"user_id":"7"})");
+    EXPECT_EQ(payload_of(*client_event("client-typing", "private-x", R"("text")", "")),
+              R"({"event":"client-typing","channel":"private-x","data":"text"})");
+}
+
+TEST(messages, cache_miss_signin_and_counts_have_the_shapes_pusher_js_reads) {
+    EXPECT_EQ(payload_of(*cache_miss("cache-x")), R"({"event":"pusher:cache_miss","channel":"cache-x"})");
+    EXPECT_EQ(payload_of(*signin_success(R"({"id":"1"})")),
+              R"({"event":"pusher:signin_success","data":{"user_data":"{\"id\":\"1\"}"}})");
+    EXPECT_EQ(
+        payload_of(*subscription_count("c", 3)),
+        R"({"event":"pusher_internal:subscription_count","channel":"c","data":"{\"subscription_count\":3}"})");
+    EXPECT_EQ(
+        payload_of(*watchlist_events({"1"}, {"2", "3"})),
+        R"({"event":"pusher_internal:watchlist_events","data":{"events":[{"name":"online","user_ids":["1"]},{"name":"offline","user_ids":["2","3"]}]}})");
+}

@@ -1,0 +1,105 @@
+// What the Pusher layer sends between shards. Each channel (and each signed-in user) has an
+// owner shard, chosen by hash, that holds its authoritative cross-shard state; the other shards
+// talk to it with these messages and it answers through the same queues. Queues are FIFO per
+// pair of shards, which is what keeps, for example, a presence join's reply ahead of the
+// member_added broadcast that follows it.
+#pragma once
+
+#include "ringcast/net/frame.h"
+#include "ringcast/shard/shard.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringcast::pusher {
+
+// A frame to deliver to a channel's local subscribers (the frame is shared, not copied).
+struct publish_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    net::frame_ref frame;
+    std::string except_socket_id;
+};
+
+// -> owner: a shard gained (+1) or lost (-1) a local subscriber of a channel.
+struct subscription_delta_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    std::int32_t delta = 0;
+};
+
+// -> owner: a connection asks to join a presence channel as `user_id`.
+struct presence_join_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    std::string user_id;
+    std::string user_info; // JSON text ("null" when absent)
+    std::string socket_id;
+    unsigned reply_to = 0;
+};
+
+// owner -> joiner's shard: the answer to presence_join_mail.
+struct presence_joined_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    std::string socket_id;
+    std::string user_id;
+    std::string presence_data; // the subscription_succeeded data (JSON text), or "" if refused
+    std::string error;         // why it was refused
+};
+
+// -> owner: one connection of `user_id` left a presence channel.
+struct presence_leave_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    std::string user_id;
+};
+
+// -> owner: remember the last event published on a cache channel.
+struct cache_set_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    net::frame_ref frame;
+};
+
+// -> owner: a new subscriber of a cache channel wants the last event.
+struct cache_get_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    std::string socket_id;
+    unsigned reply_to = 0;
+};
+
+// owner -> subscriber's shard: the cached frame, or none (a miss).
+struct cache_reply_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string channel;
+    std::string socket_id;
+    net::frame_ref frame;
+};
+
+// -> user's owner: a connection signed in as `user_id` (+1) or went away (-1).
+struct user_presence_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::string user_id;
+    std::int32_t delta = 0;
+};
+
+// -> user's owner: start (or stop) telling `socket_id` on `watcher_shard` about these users.
+struct watch_mail final : shard::mail {
+    std::uint32_t app = 0;
+    std::vector<std::string> user_ids;
+    std::string socket_id;
+    unsigned watcher_shard = 0;
+    bool add = true;
+};
+
+// user's owner -> watcher's shard: which watched users are online or offline (now, or changed).
+struct watch_status_mail final : shard::mail {
+    std::string socket_id;
+    std::vector<std::string> online;
+    std::vector<std::string> offline;
+};
+
+} // namespace ringcast::pusher

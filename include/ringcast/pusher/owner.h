@@ -1,0 +1,68 @@
+// The authoritative cross-shard state of the channels and users this shard owns (by hash):
+// total subscriber counts, presence members with a connection count per user, the last event
+// of cache channels, and which signed-in users are online and who watches them.
+//
+// Only the owning shard's thread touches it; everyone else sends mail (mail.h). Member changes
+// are broadcast from here, so all shards see them in one order.
+#pragma once
+
+#include "ringcast/net/frame.h"
+#include "ringcast/pusher/mail.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ringcast::pusher {
+
+class context;
+
+class owner_state {
+public:
+    explicit owner_state(context& ctx) : ctx_(ctx) {}
+
+    void on_subscription_delta(const subscription_delta_mail& m);
+    void on_presence_join(const presence_join_mail& m);
+    void on_presence_leave(const presence_leave_mail& m);
+    void on_cache_set(const cache_set_mail& m);
+    void on_cache_get(const cache_get_mail& m);
+    void on_user_presence(const user_presence_mail& m);
+    void on_watch(const watch_mail& m);
+    // Once a second: throttled subscription counts, expired cache entries.
+    void on_tick(std::uint64_t now_ms);
+
+private:
+    struct member {
+        std::string info; // user_info as JSON text
+        std::uint32_t connections = 0;
+    };
+    struct channel_state {
+        std::uint32_t subscriptions = 0;
+        std::map<std::string, member, std::less<>> members; // presence only, ordered for stable ids
+        net::frame_ref cached;
+        std::uint64_t cache_expires_ms = 0;
+        bool count_dirty = false;
+        std::uint64_t count_sent_ms = 0;
+    };
+    struct user_state {
+        std::uint32_t connections = 0;
+        std::vector<std::pair<unsigned, std::string>> watchers; // (shard, socket_id)
+    };
+
+    static std::string key(std::uint32_t app, std::string_view name);
+    channel_state* find(std::uint32_t app, std::string_view channel);
+    void forget_if_idle(std::uint32_t app, const std::string& channel);
+    void send_count(std::uint32_t app, const std::string& channel, channel_state& st);
+    std::string presence_data(const channel_state& st) const;
+    void notify_watchers(std::uint32_t app, const std::string& user_id, const user_state& u, bool online);
+
+    context& ctx_;
+    std::unordered_map<std::string, channel_state> channels_;
+    std::unordered_map<std::string, user_state> users_;
+};
+
+} // namespace ringcast::pusher

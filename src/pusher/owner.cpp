@@ -1,0 +1,228 @@
+// Owner-side handling of presence, cache channels, subscription counts and watchlists.
+#include "ringcast/pusher/owner.h"
+
+#include "ringcast/http/response.h"
+#include "ringcast/pusher/channel_name.h"
+#include "ringcast/pusher/context.h"
+#include "ringcast/pusher/messages.h"
+
+#include <memory>
+
+namespace ringcast::pusher {
+
+namespace {
+// Above this many subscribers, counts go out at most every 5 s (Pusher's documented rule), so a
+// big channel's churn does not turn into a broadcast storm.
+constexpr std::uint32_t count_throttle_threshold = 100;
+constexpr std::uint64_t count_throttle_ms = 5000;
+
+void add_string(std::string& out, std::string_view s) {
+    out += '"';
+    http::append_json_escaped(out, s);
+    out += '"';
+}
+} // namespace
+
+std::string owner_state::key(std::uint32_t app, std::string_view name) {
+    std::string k = std::to_string(app);
+    k += ':';
+    k += name;
+    return k;
+}
+
+owner_state::channel_state* owner_state::find(std::uint32_t app, std::string_view channel) {
+    auto it = channels_.find(key(app, channel));
+    return it == channels_.end() ? nullptr : &it->second;
+}
+
+void owner_state::forget_if_idle(std::uint32_t app, const std::string& channel) {
+    auto it = channels_.find(key(app, channel));
+    if (it != channels_.end() && it->second.subscriptions == 0 && it->second.members.empty() &&
+        !it->second.cached) {
+        channels_.erase(it);
+    }
+}
+
+void owner_state::send_count(std::uint32_t app, const std::string& channel, channel_state& st) {
+    st.count_dirty = false;
+    st.count_sent_ms = ctx_.owner().now_ms();
+    ctx_.publish(app, channel, subscription_count(channel, st.subscriptions), {});
+}
+
+void owner_state::on_subscription_delta(const subscription_delta_mail& m) {
+    channel_state& st = channels_[key(m.app, m.channel)];
+    st.subscriptions = static_cast<std::uint32_t>(static_cast<std::int64_t>(st.subscriptions) + m.delta);
+    const config::app& a = ctx_.app(m.app);
+    if (a.subscription_count && !is_presence(kind_of(m.channel)) && st.subscriptions > 0) {
+        if (st.subscriptions <= count_throttle_threshold ||
+            ctx_.owner().now_ms() >= st.count_sent_ms + count_throttle_ms) {
+            send_count(m.app, m.channel, st);
+        } else {
+            st.count_dirty = true;
+        }
+    }
+    forget_if_idle(m.app, m.channel);
+}
+
+std::string owner_state::presence_data(const channel_state& st) const {
+    std::string ids = "[";
+    std::string hash = "{";
+    bool first = true;
+    for (const auto& [id, mem] : st.members) {
+        if (!first) {
+            ids += ',';
+            hash += ',';
+        }
+        first = false;
+        add_string(ids, id);
+        add_string(hash, id);
+        hash += ':';
+        hash += mem.info;
+    }
+    ids += ']';
+    hash += '}';
+    return "{\"presence\":{\"ids\":" + ids + ",\"hash\":" + hash +
+           ",\"count\":" + std::to_string(st.members.size()) + "}}";
+}
+
+void owner_state::on_presence_join(const presence_join_mail& m) {
+    channel_state& st = channels_[key(m.app, m.channel)];
+    const config::app& a = ctx_.app(m.app);
+    auto reply = std::make_unique<presence_joined_mail>();
+    reply->app = m.app;
+    reply->channel = m.channel;
+    reply->socket_id = m.socket_id;
+    reply->user_id = m.user_id;
+    auto it = st.members.find(m.user_id);
+    bool first_connection = it == st.members.end();
+    if (first_connection && st.members.size() >= a.max_presence_members) {
+        reply->error = "Presence channel " + m.channel + " is full: it has the maximum of " +
+                       std::to_string(a.max_presence_members) + " members";
+        ctx_.owner().post(m.reply_to, std::move(reply));
+        forget_if_idle(m.app, m.channel);
+        return;
+    }
+    if (first_connection) {
+        it = st.members.emplace(m.user_id, member{m.user_info, 0}).first;
+    } else {
+        it->second.info = m.user_info; // the latest auth wins, as with hosted Pusher
+    }
+    ++it->second.connections;
+    reply->presence_data = presence_data(st);
+    // The reply goes first: through the same FIFO queue it reaches the joiner's shard before
+    // the member_added broadcast below, which excludes the joiner anyway.
+    ctx_.owner().post(m.reply_to, std::move(reply));
+    if (first_connection) {
+        std::string data = "{\"user_id\":";
+        add_string(data, m.user_id);
+        data += ",\"user_info\":";
+        data += m.user_info;
+        data += '}';
+        ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_added", m.channel, data),
+                     m.socket_id);
+    }
+}
+
+void owner_state::on_presence_leave(const presence_leave_mail& m) {
+    channel_state* st = find(m.app, m.channel);
+    if (st == nullptr) {
+        return;
+    }
+    auto it = st->members.find(m.user_id);
+    if (it == st->members.end()) {
+        return;
+    }
+    if (--it->second.connections == 0) {
+        st->members.erase(it);
+        std::string data = "{\"user_id\":";
+        add_string(data, m.user_id);
+        data += '}';
+        ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_removed", m.channel, data), {});
+    }
+    forget_if_idle(m.app, m.channel);
+}
+
+void owner_state::on_cache_set(const cache_set_mail& m) {
+    channel_state& st = channels_[key(m.app, m.channel)];
+    st.cached = m.frame;
+    st.cache_expires_ms = ctx_.owner().now_ms() + ctx_.app(m.app).cache_ttl_s * 1000ULL;
+}
+
+void owner_state::on_cache_get(const cache_get_mail& m) {
+    auto reply = std::make_unique<cache_reply_mail>();
+    reply->app = m.app;
+    reply->channel = m.channel;
+    reply->socket_id = m.socket_id;
+    channel_state* st = find(m.app, m.channel);
+    if (st != nullptr && st->cached && ctx_.owner().now_ms() < st->cache_expires_ms) {
+        reply->frame = st->cached;
+    }
+    ctx_.owner().post(m.reply_to, std::move(reply));
+}
+
+void owner_state::notify_watchers(std::uint32_t, const std::string& user_id, const user_state& u,
+                                  bool online) {
+    for (const auto& [shard, socket_id] : u.watchers) {
+        auto note = std::make_unique<watch_status_mail>();
+        note->socket_id = socket_id;
+        (online ? note->online : note->offline).push_back(user_id);
+        ctx_.owner().post(shard, std::move(note));
+    }
+}
+
+void owner_state::on_user_presence(const user_presence_mail& m) {
+    std::string k = key(m.app, m.user_id);
+    user_state& u = users_[k];
+    std::uint32_t before = u.connections;
+    u.connections = static_cast<std::uint32_t>(static_cast<std::int64_t>(u.connections) + m.delta);
+    if (before == 0 && u.connections > 0) {
+        notify_watchers(m.app, m.user_id, u, true);
+    } else if (before > 0 && u.connections == 0) {
+        notify_watchers(m.app, m.user_id, u, false);
+    }
+    if (u.connections == 0 && u.watchers.empty()) {
+        users_.erase(k);
+    }
+}
+
+void owner_state::on_watch(const watch_mail& m) {
+    auto status = std::make_unique<watch_status_mail>();
+    status->socket_id = m.socket_id;
+    for (const std::string& id : m.user_ids) {
+        std::string k = key(m.app, id);
+        user_state& u = users_[k];
+        if (m.add) {
+            u.watchers.emplace_back(m.watcher_shard, m.socket_id);
+            (u.connections > 0 ? status->online : status->offline).push_back(id);
+        } else {
+            std::erase(u.watchers, std::pair<unsigned, std::string>(m.watcher_shard, m.socket_id));
+            if (u.connections == 0 && u.watchers.empty()) {
+                users_.erase(k);
+            }
+        }
+    }
+    if (m.add) {
+        ctx_.owner().post(m.watcher_shard, std::move(status));
+    }
+}
+
+void owner_state::on_tick(std::uint64_t now_ms) {
+    for (auto it = channels_.begin(); it != channels_.end();) {
+        channel_state& st = it->second;
+        if (st.cached && now_ms >= st.cache_expires_ms) {
+            st.cached = net::frame_ref();
+        }
+        if (st.count_dirty && now_ms >= st.count_sent_ms + count_throttle_ms) {
+            size_t colon = it->first.find(':');
+            auto app = static_cast<std::uint32_t>(std::stoul(it->first.substr(0, colon)));
+            send_count(app, it->first.substr(colon + 1), st);
+        }
+        if (st.subscriptions == 0 && st.members.empty() && !st.cached) {
+            it = channels_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+} // namespace ringcast::pusher

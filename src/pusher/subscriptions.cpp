@@ -1,0 +1,307 @@
+// pusher:subscribe / pusher:unsubscribe: channel kinds, signatures, presence, cache channels.
+#include "ringcast/core/crypto.h"
+#include "ringcast/core/log.h"
+#include "ringcast/pusher/channel_name.h"
+#include "ringcast/pusher/context.h"
+#include "ringcast/pusher/messages.h"
+#include "ringcast/pusher/session.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace ringcast::pusher {
+
+namespace {
+
+// Returns data as an object; some clients (pusher-websocket-java) send it JSON-encoded as a
+// string, which Reverb accepts too, so a string is parsed once more with `scratch`.
+bool data_object(simdjson::dom::element data, simdjson::dom::parser& scratch, std::string& copy,
+                 simdjson::dom::object& out) {
+    if (data.is_string()) {
+        copy = std::string(data.get_string().value_unsafe());
+        simdjson::dom::element inner;
+        if (scratch.parse(copy).get(inner)) {
+            return false;
+        }
+        return !inner.get_object().get(out);
+    }
+    return !data.get_object().get(out);
+}
+
+bool is_cache(channel_kind k) {
+    return k == channel_kind::cache || k == channel_kind::private_cache ||
+           k == channel_kind::presence_cache || k == channel_kind::private_encrypted_cache;
+}
+
+// A presence member read from channel_data: {"user_id": "1" or 1, "user_info": {...}}.
+struct member_data {
+    std::string user_id;
+    std::string user_info = "null";
+    std::string error;
+};
+
+member_data parse_channel_data(simdjson::dom::parser& scratch, std::string_view text, const config::app& a) {
+    member_data m;
+    simdjson::dom::element root;
+    simdjson::dom::object obj;
+    if (scratch.parse(text.data(), text.size()).get(root) || root.get_object().get(obj)) {
+        m.error = "channel_data must be a JSON object with user_id";
+        return m;
+    }
+    simdjson::dom::element id;
+    if (obj["user_id"].get(id)) {
+        m.error = "channel_data has no user_id";
+        return m;
+    }
+    std::string_view id_text;
+    std::int64_t id_number = 0;
+    if (!id.get_string().get(id_text)) {
+        m.user_id = id_text;
+    } else if (!id.get_int64().get(id_number)) {
+        m.user_id = std::to_string(id_number); // numeric ids are compared as strings
+    } else {
+        m.error = "user_id must be a string or an integer";
+        return m;
+    }
+    if (m.user_id.empty() || m.user_id.size() > a.max_presence_user_id_length) {
+        m.error =
+            "user_id must be 1 to " + std::to_string(a.max_presence_user_id_length) + " characters long";
+        return m;
+    }
+    simdjson::dom::element info;
+    if (!obj["user_info"].get(info)) {
+        m.user_info = simdjson::minify(info);
+        if (m.user_info.size() > a.max_presence_member_size) {
+            m.error = "user_info is " + std::to_string(m.user_info.size()) + " bytes; the limit is " +
+                      std::to_string(a.max_presence_member_size);
+        }
+    }
+    return m;
+}
+
+} // namespace
+
+std::string session::check_signature(std::string_view auth, std::string_view to_sign,
+                                     std::string_view channel) const {
+    const config::app& a = ctx_.app(app_);
+    if (auth.empty()) {
+        return "Subscription to " + std::string(channel) +
+               " needs an auth signature (from your auth endpoint)";
+    }
+    size_t colon = auth.find(':');
+    if (colon == std::string_view::npos) {
+        return "Auth value for subscription to " + std::string(channel) +
+               " is invalid: should be of format 'key:signature'";
+    }
+    if (auth.substr(0, colon) != a.key) {
+        return "Invalid key in subscription auth data: '" + std::string(auth.substr(0, colon)) + "'";
+    }
+    std::string expected = core::hmac_sha256_hex(a.secret, to_sign);
+    if (!core::constant_time_equal(expected, auth.substr(colon + 1))) {
+        return "Invalid signature: Expected HMAC SHA256 hex digest of " + std::string(to_sign) +
+               ", but got " + std::string(auth.substr(colon + 1));
+    }
+    return {};
+}
+
+const session::subscription* session::find_subscription(std::string_view channel) const noexcept {
+    for (const subscription& s : subs_) {
+        if (s.channel->name == channel) {
+            return &s;
+        }
+    }
+    return nullptr;
+}
+
+void session::join_local(std::string_view channel, std::string presence_user) {
+    local_channel& ch = ctx_.join(app_, channel, *this);
+    subs_.push_back({&ch, static_cast<std::uint32_t>(ch.members.size() - 1), std::move(presence_user)});
+    auto delta = std::make_unique<subscription_delta_mail>();
+    delta->app = app_;
+    delta->channel = std::string(channel);
+    delta->delta = 1;
+    ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(delta));
+}
+
+void session::handle_subscribe(simdjson::dom::element data) {
+    std::string copy;
+    simdjson::dom::object obj;
+    std::string_view channel;
+    if (!data_object(data, ctx_.scratch_json(), copy, obj) || obj["channel"].get_string().get(channel)) {
+        send_error("pusher:subscribe needs data.channel (a string)");
+        return;
+    }
+    const config::app& a = ctx_.app(app_);
+    if (std::string why = check_channel_name(channel, a.max_channel_name_length); !why.empty()) {
+        send(subscription_error(channel, "InvalidChannel", why, 400));
+        return;
+    }
+    channel_kind kind = kind_of(channel);
+    bool presence = is_presence(kind);
+    if (find_subscription(channel) != nullptr) {
+        if (!presence) {
+            send(subscription_succeeded(channel)); // idempotent; presence already answered once
+        }
+        return;
+    }
+    for (const auto& [pending, user] : pending_presence_) {
+        if (pending == channel) {
+            return; // the owner's answer is on its way
+        }
+    }
+    std::string_view auth;
+    if (obj["auth"].get_string().get(auth)) {
+        auth = {}; // absent, null or not a string: treated as no signature
+    }
+    std::string prefix = socket_id_ + ":" + std::string(channel);
+
+    if (kind == channel_kind::server_to_user) {
+        if (user_id_.empty() || channel.substr(16) != user_id_) {
+            send(subscription_error(
+                channel, "AuthError",
+                user_id_.empty() ? "Sign in (pusher:signin) before subscribing to " + std::string(channel)
+                                 : "Signed in as " + user_id_ + ", not allowed on " + std::string(channel),
+                403));
+            return;
+        }
+    } else if (presence) {
+        std::string_view channel_data;
+        bool has_channel_data = !obj["channel_data"].get_string().get(channel_data);
+        member_data member;
+        std::string why;
+        if (has_channel_data) {
+            why = check_signature(auth, prefix + ":" + std::string(channel_data), channel);
+            if (why.empty()) {
+                member = parse_channel_data(ctx_.scratch_json(), channel_data, a);
+            }
+        } else if (!user_id_.empty()) {
+            // pusher-js lets a signed-in user join without channel_data; the member is the
+            // signed-in user and the signature covers socket_id:channel only.
+            why = check_signature(auth, prefix, channel);
+            member.user_id = user_id_;
+            member.user_info = user_info_;
+        } else {
+            why = "Subscription to " + std::string(channel) +
+                  " needs channel_data (with user_id) from your auth endpoint";
+        }
+        if (!why.empty()) {
+            send(subscription_error(channel, "AuthError", why, 401));
+            return;
+        }
+        if (!member.error.empty()) {
+            send(subscription_error(channel, "InvalidChannelData", member.error, 400));
+            return;
+        }
+        pending_presence_.emplace_back(std::string(channel), member.user_id);
+        auto join = std::make_unique<presence_join_mail>();
+        join->app = app_;
+        join->channel = std::string(channel);
+        join->user_id = std::move(member.user_id);
+        join->user_info = std::move(member.user_info);
+        join->socket_id = socket_id_;
+        join->reply_to = ctx_.owner().index();
+        ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(join));
+        return;
+    } else if (needs_auth(kind)) {
+        if (std::string why = check_signature(auth, prefix, channel); !why.empty()) {
+            send(subscription_error(channel, "AuthError", why, 401));
+            return;
+        }
+        authorized_ = true;
+    }
+    join_local(channel, {});
+    send(subscription_succeeded(channel));
+    if (is_cache(kind)) {
+        auto get = std::make_unique<cache_get_mail>();
+        get->app = app_;
+        get->channel = std::string(channel);
+        get->socket_id = socket_id_;
+        get->reply_to = ctx_.owner().index();
+        ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(get));
+    }
+}
+
+void session::on_presence_joined(const presence_joined_mail& m) {
+    auto it = std::find_if(pending_presence_.begin(), pending_presence_.end(),
+                           [&](const auto& p) { return p.first == m.channel && p.second == m.user_id; });
+    if (it == pending_presence_.end()) {
+        // Unsubscribed while the owner was answering: undo the join there.
+        if (m.error.empty()) {
+            auto leave = std::make_unique<presence_leave_mail>();
+            leave->app = app_;
+            leave->channel = m.channel;
+            leave->user_id = m.user_id;
+            ctx_.owner().post(ctx_.owner_of(app_, m.channel), std::move(leave));
+        }
+        return;
+    }
+    pending_presence_.erase(it);
+    if (!m.error.empty()) {
+        send(subscription_error(m.channel, "LimitReached", m.error, 403));
+        return;
+    }
+    authorized_ = true;
+    join_local(m.channel, m.user_id);
+    send(subscription_succeeded(m.channel, m.presence_data));
+    if (kind_of(m.channel) == channel_kind::presence_cache) {
+        auto get = std::make_unique<cache_get_mail>();
+        get->app = app_;
+        get->channel = m.channel;
+        get->socket_id = socket_id_;
+        get->reply_to = ctx_.owner().index();
+        ctx_.owner().post(ctx_.owner_of(app_, m.channel), std::move(get));
+    }
+}
+
+void session::on_cache_reply(const cache_reply_mail& m) {
+    if (find_subscription(m.channel) == nullptr) {
+        return; // left in the meantime
+    }
+    if (m.frame) {
+        send(m.frame);
+    } else {
+        send(cache_miss(m.channel));
+    }
+}
+
+void session::handle_unsubscribe(simdjson::dom::element data) {
+    std::string copy;
+    simdjson::dom::object obj;
+    std::string_view channel;
+    if (!data_object(data, ctx_.scratch_json(), copy, obj) || obj["channel"].get_string().get(channel)) {
+        send_error("pusher:unsubscribe needs data.channel (a string)");
+        return;
+    }
+    std::erase_if(pending_presence_, [&](const auto& p) { return p.first == channel; });
+    for (size_t i = 0; i < subs_.size(); ++i) {
+        if (subs_[i].channel->name == channel) {
+            unsubscribe_at(i);
+            return;
+        }
+    }
+}
+
+void session::unsubscribe_at(size_t i) {
+    subscription s = std::move(subs_[i]);
+    if (i + 1 != subs_.size()) {
+        subs_[i] = std::move(subs_.back());
+    }
+    subs_.pop_back();
+    std::string channel = s.channel->name;
+    ctx_.leave(*s.channel, s.index); // may free the local channel
+    unsigned owner = ctx_.owner_of(app_, channel);
+    if (!s.presence_user.empty()) {
+        auto leave = std::make_unique<presence_leave_mail>();
+        leave->app = app_;
+        leave->channel = channel;
+        leave->user_id = std::move(s.presence_user);
+        ctx_.owner().post(owner, std::move(leave));
+    }
+    auto delta = std::make_unique<subscription_delta_mail>();
+    delta->app = app_;
+    delta->channel = std::move(channel);
+    delta->delta = -1;
+    ctx_.owner().post(owner, std::move(delta));
+}
+
+} // namespace ringcast::pusher

@@ -1,0 +1,143 @@
+// pusher:signin, the signed-in user's server-to-user channel, and watchlists.
+#include "ringcast/core/crypto.h"
+#include "ringcast/pusher/channel_name.h"
+#include "ringcast/pusher/context.h"
+#include "ringcast/pusher/messages.h"
+#include "ringcast/pusher/session.h"
+
+#include <map>
+#include <memory>
+
+namespace ringcast::pusher {
+
+void session::handle_signin(simdjson::dom::element data) {
+    const config::app& a = ctx_.app(app_);
+    simdjson::dom::object obj;
+    std::string copy;
+    if (data.is_string()) {
+        copy = std::string(data.get_string().value_unsafe());
+        simdjson::dom::element inner;
+        if (ctx_.scratch_json().parse(copy).get(inner) || inner.get_object().get(obj)) {
+            send_error(code::unauthorized, "pusher:signin data must be an object with auth and user_data");
+            return;
+        }
+    } else if (data.get_object().get(obj)) {
+        send_error(code::unauthorized, "pusher:signin data must be an object with auth and user_data");
+        return;
+    }
+    std::string_view auth;
+    std::string_view user_data;
+    if (obj["auth"].get_string().get(auth) || obj["user_data"].get_string().get(user_data)) {
+        send_error(code::unauthorized, "pusher:signin needs auth and user_data (a JSON string)");
+        return;
+    }
+    std::string to_sign = socket_id_ + "::user::" + std::string(user_data);
+    size_t colon = auth.find(':');
+    if (colon == std::string_view::npos || auth.substr(0, colon) != a.key) {
+        send_error(code::unauthorized, "Invalid auth for pusher:signin: should be '" + a.key + ":signature'");
+        return;
+    }
+    if (!core::constant_time_equal(core::hmac_sha256_hex(a.secret, to_sign), auth.substr(colon + 1))) {
+        send_error(code::unauthorized, "Invalid signature: Expected HMAC SHA256 hex digest of " + to_sign +
+                                           ", but got " + std::string(auth.substr(colon + 1)));
+        return;
+    }
+    // user_data is parsed by the second parser; copy it first, the views above live in the first.
+    std::string user_data_copy(user_data);
+    simdjson::dom::parser& p = ctx_.user_json();
+    simdjson::dom::element root;
+    simdjson::dom::object user;
+    std::string_view id;
+    if (p.parse(user_data_copy).get(root) || root.get_object().get(user) || user["id"].get_string().get(id) ||
+        id.empty()) {
+        send_error(code::unauthorized, "user_data must be a JSON object with a non-empty string \"id\"");
+        return;
+    }
+    if (!user_id_.empty() && user_id_ != id) {
+        send_error(code::unauthorized, "This connection is already signed in as user " + user_id_);
+        return;
+    }
+    bool first = user_id_.empty();
+    user_id_ = id;
+    simdjson::dom::element info;
+    user_info_ = user["user_info"].get(info) ? std::string("null") : simdjson::minify(info);
+    authorized_ = true;
+    send(signin_success(user_data_copy));
+    if (!first) {
+        return;
+    }
+    auto online = std::make_unique<user_presence_mail>();
+    online->app = app_;
+    online->user_id = user_id_;
+    online->delta = 1;
+    ctx_.owner().post(ctx_.user_owner_of(app_, user_id_), std::move(online));
+
+    simdjson::dom::array list;
+    if (user["watchlist"].get_array().get(list)) {
+        return;
+    }
+    size_t total = 0;
+    for (simdjson::dom::element e : list) {
+        std::string_view w;
+        if (e.get_string().get(w) || w.empty()) {
+            continue;
+        }
+        ++total;
+        if (watchlist_.size() < a.watchlist_limit) {
+            watchlist_.emplace_back(w);
+        }
+    }
+    if (total > a.watchlist_limit) {
+        send_error(code::watchlist_limit, "Watchlist limit exceeded. Only the first " +
+                                              std::to_string(a.watchlist_limit) + " user IDs are accepted.");
+    }
+    // One watch request per owner shard, each answered with the current status of its users.
+    std::map<unsigned, std::unique_ptr<watch_mail>> by_owner;
+    for (const std::string& w : watchlist_) {
+        auto& m = by_owner[ctx_.user_owner_of(app_, w)];
+        if (!m) {
+            m = std::make_unique<watch_mail>();
+            m->app = app_;
+            m->socket_id = socket_id_;
+            m->watcher_shard = ctx_.owner().index();
+        }
+        m->user_ids.push_back(w);
+    }
+    for (auto& [owner, m] : by_owner) {
+        ctx_.owner().post(owner, std::move(m));
+    }
+}
+
+void session::on_watch_status(const watch_status_mail& m) {
+    send(watchlist_events(m.online, m.offline));
+}
+
+void session::sign_out() {
+    if (user_id_.empty()) {
+        return;
+    }
+    auto offline = std::make_unique<user_presence_mail>();
+    offline->app = app_;
+    offline->user_id = user_id_;
+    offline->delta = -1;
+    ctx_.owner().post(ctx_.user_owner_of(app_, user_id_), std::move(offline));
+    std::map<unsigned, std::unique_ptr<watch_mail>> by_owner;
+    for (const std::string& w : watchlist_) {
+        auto& m = by_owner[ctx_.user_owner_of(app_, w)];
+        if (!m) {
+            m = std::make_unique<watch_mail>();
+            m->app = app_;
+            m->socket_id = socket_id_;
+            m->watcher_shard = ctx_.owner().index();
+            m->add = false;
+        }
+        m->user_ids.push_back(w);
+    }
+    for (auto& [owner, m] : by_owner) {
+        ctx_.owner().post(owner, std::move(m));
+    }
+    watchlist_.clear();
+    user_id_.clear();
+}
+
+} // namespace ringcast::pusher
