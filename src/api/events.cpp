@@ -29,7 +29,44 @@ api_error parse_event(simdjson::dom::parser& json, std::string_view body, const 
     if (root.get_object().get(obj)) {
         return {400, "Request body must be a JSON object with name, data and channels"};
     }
+    return parse_event_fields(obj, app, out);
+}
 
+api_error parse_batch(simdjson::dom::parser& json, std::string_view body, const config::app& app,
+                      std::vector<event_request>& out) {
+    simdjson::dom::element root;
+    if (auto err = json.parse(body.data(), body.size()).get(root)) {
+        return {400, std::string("Request body is not valid JSON: ") + simdjson::error_message(err)};
+    }
+    simdjson::dom::array batch;
+    if (root["batch"].get_array().get(batch)) {
+        return {400, "Request body must be {\"batch\": [events]}"};
+    }
+    if (batch.size() > app.max_batch_size) {
+        return {400, "A batch can hold at most " + std::to_string(app.max_batch_size) +
+                         " events; this one has " + std::to_string(batch.size())};
+    }
+    size_t i = 0;
+    for (simdjson::dom::element e : batch) {
+        simdjson::dom::object obj;
+        event_request ev;
+        api_error err;
+        if (e.get_object().get(obj)) {
+            err = {400, "must be an event object"};
+        } else {
+            err = parse_event_fields(obj, app, ev);
+        }
+        if (err) {
+            err.message = "batch[" + std::to_string(i) + "]: " + err.message;
+            return err;
+        }
+        out.push_back(std::move(ev));
+        ++i;
+    }
+    return {};
+}
+
+api_error parse_event_fields(simdjson::dom::object obj, const config::app& app, event_request& out) {
     std::string_view name;
     if (obj["name"].get_string().get(name) || name.empty()) {
         return {400, "\"name\" (the event name, a non-empty string) is required"};
@@ -94,6 +131,10 @@ api_error parse_event(simdjson::dom::parser& json, std::string_view body, const 
         }
         out.socket_id = id;
     }
+    std::string_view info;
+    if (!obj["info"].get_string().get(info)) {
+        out.info = info;
+    }
     return {};
 }
 
@@ -109,6 +150,7 @@ std::string publish_event(pusher::context& ctx, std::uint32_t app, const event_r
             set->app = app;
             set->channel = channel;
             set->frame = frame;
+            set->data = ev.data;
             ctx.owner().post(ctx.owner_of(app, channel), std::move(set));
         }
         ctx.publish(app, channel, frame, ev.socket_id);

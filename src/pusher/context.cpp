@@ -34,7 +34,7 @@ std::size_t largest_document(const config::server& settings) {
 context::context(shard::shard& owner, const config::server& settings)
     : shard_(owner), settings_(settings), channels_(settings.apps.size()), ids_(os_seed()),
       json_(largest_document(settings)), scratch_json_(largest_document(settings)),
-      user_json_(largest_document(settings)), owned_(*this) {
+      user_json_(largest_document(settings)), owned_(*this), connections_(settings.apps.size(), 0) {
     shard_.set_overload_frame(
         ws::close_frame(value(code::over_capacity), "Over capacity: the client is not reading"));
 }
@@ -82,10 +82,12 @@ session& context::open_session(shard::conn& c, std::uint32_t app) {
     }
     auto* s = new session(*this, c, app, id);
     by_socket_id_.emplace(s->socket_id(), s);
+    ++connections_[app];
     return *s;
 }
 
 void context::close_session(session& s) {
+    --connections_[s.app()];
     s.leave_all();
     by_socket_id_.erase(s.socket_id());
     delete &s;
@@ -196,6 +198,12 @@ void context::on_mail(shard::mail& m) {
         owned_.on_user_presence(*up);
     } else if (auto* w = dynamic_cast<watch_mail*>(&m)) {
         owned_.on_watch(*w);
+    } else if (auto* q = dynamic_cast<query_mail*>(&m)) {
+        answer(*q);
+    } else if (auto* r = dynamic_cast<query_reply_mail*>(&m)) {
+        if (on_query_reply_) {
+            on_query_reply_(*r);
+        }
     } else if (auto* ws = dynamic_cast<watch_status_mail*>(&m)) {
         if (session* s = find_session(ws->socket_id)) {
             s->on_watch_status(*ws);
@@ -205,6 +213,45 @@ void context::on_mail(shard::mail& m) {
 
 void context::on_tick() {
     owned_.on_tick(shard_.now_ms());
+}
+
+void context::answer(query_mail& q) {
+    auto reply = std::make_unique<query_reply_mail>();
+    reply->id = q.id;
+    switch (q.kind) {
+    case query_kind::channels:
+        for (const std::string& name : q.names) {
+            reply->channels.push_back(owned_.summarize(q.app, name));
+        }
+        break;
+    case query_kind::channel_list:
+        owned_.list(q.app, q.prefix, reply->channels);
+        break;
+    case query_kind::members:
+        if (!q.names.empty()) {
+            owned_.member_ids(q.app, q.names.front(), reply->users);
+        }
+        break;
+    case query_kind::connections:
+        reply->count = connections_[q.app];
+        break;
+    case query_kind::terminate_user: {
+        std::vector<session*> doomed;
+        for (const auto& [id, s] : by_socket_id_) {
+            if (s->app() == q.app && !q.names.empty() && s->user_id() == q.names.front()) {
+                doomed.push_back(s);
+            }
+        }
+        for (session* s : doomed) {
+            // 4009: "unauthorized, do not reconnect unchanged", which is what ending a user's
+            // access means; pusher-js does not retry it.
+            s->close_with(code::unauthorized, "Connection terminated by the application");
+        }
+        reply->count = doomed.size();
+        break;
+    }
+    }
+    shard_.post(q.reply_to, std::move(reply));
 }
 
 } // namespace ringcast::pusher

@@ -145,6 +145,7 @@ void owner_state::on_presence_leave(const presence_leave_mail& m) {
 void owner_state::on_cache_set(const cache_set_mail& m) {
     channel_state& st = channels_[key(m.app, m.channel)];
     st.cached = m.frame;
+    st.cached_data = m.data;
     st.cache_expires_ms = ctx_.owner().now_ms() + ctx_.app(m.app).cache_ttl_s * 1000ULL;
 }
 
@@ -211,6 +212,7 @@ void owner_state::on_tick(std::uint64_t now_ms) {
         channel_state& st = it->second;
         if (st.cached && now_ms >= st.cache_expires_ms) {
             st.cached = net::frame_ref();
+            st.cached_data.clear();
         }
         if (st.count_dirty && now_ms >= st.count_sent_ms + count_throttle_ms) {
             size_t colon = it->first.find(':');
@@ -221,6 +223,49 @@ void owner_state::on_tick(std::uint64_t now_ms) {
             it = channels_.erase(it);
         } else {
             ++it;
+        }
+    }
+}
+
+channel_summary owner_state::summarize(std::uint32_t app, const std::string& channel) {
+    channel_summary out;
+    out.name = channel;
+    if (channel_state* st = find(app, channel)) {
+        out.subscriptions = st->subscriptions;
+        out.users = static_cast<std::uint32_t>(st->members.size());
+        std::uint64_t now = ctx_.owner().now_ms();
+        if (st->cached && now < st->cache_expires_ms) {
+            out.has_cache = true;
+            out.cache_data = st->cached_data;
+            out.cache_ttl_s = static_cast<std::uint32_t>((st->cache_expires_ms - now + 999) / 1000);
+        }
+    }
+    return out;
+}
+
+void owner_state::list(std::uint32_t app, std::string_view prefix, std::vector<channel_summary>& out) {
+    std::string app_prefix = key(app, "");
+    for (const auto& [k, st] : channels_) {
+        if (st.subscriptions == 0 || !k.starts_with(app_prefix)) {
+            continue; // only occupied channels are listed
+        }
+        std::string_view name = std::string_view(k).substr(app_prefix.size());
+        if (!name.starts_with(prefix) || name.starts_with('#')) {
+            continue; // '#' channels are internal (server-to-user), not the app's to list
+        }
+
+        channel_summary s;
+        s.name = std::string(name);
+        s.subscriptions = st.subscriptions;
+        s.users = static_cast<std::uint32_t>(st.members.size());
+        out.push_back(std::move(s));
+    }
+}
+
+void owner_state::member_ids(std::uint32_t app, const std::string& channel, std::vector<std::string>& out) {
+    if (channel_state* st = find(app, channel)) {
+        for (const auto& [id, m] : st->members) {
+            out.push_back(id);
         }
     }
 }

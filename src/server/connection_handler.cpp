@@ -12,7 +12,9 @@ namespace ringcast::server {
 
 connection_handler::connection_handler(shard::shard& owner, const config::server& settings)
     : shard_(owner), settings_(settings),
-      ctx_(owner, settings), limits_{settings.max_header_bytes, settings.max_body_bytes} {}
+      ctx_(owner, settings), limits_{settings.max_header_bytes, settings.max_body_bytes} {
+    ctx_.set_query_reply_handler([this](pusher::query_reply_mail& r) { on_query_reply(r); });
+}
 
 void connection_handler::on_open(shard::conn& c) {
     auto* st = new state;
@@ -40,7 +42,23 @@ void connection_handler::on_data(shard::conn& c, std::string_view bytes) {
         return;
     }
     st->last_activity_ms = shard_.now_ms();
-    while (!bytes.empty() && !st->discard && st->ws == nullptr) {
+    feed_http(c, *st, bytes);
+}
+
+void connection_handler::feed_http(shard::conn& c, state& st_ref, std::string_view bytes) {
+    state* st = &st_ref;
+    if (st->waiting) {
+        // Requests pipelined behind one still being answered wait their turn (answers keep
+        // request order); bounded so a client cannot make us buffer without limit.
+        if (st->backlog.size() + bytes.size() > settings_.max_header_bytes + settings_.max_body_bytes) {
+            st->discard = true;
+            shard_.close(c);
+            return;
+        }
+        st->backlog.append(bytes);
+        return;
+    }
+    while (!bytes.empty() && !st->discard && st->ws == nullptr && !st->waiting) {
         http::parser::result r = st->http->feed(bytes);
         switch (r.what) {
         case http::parser::status::need_more:
@@ -51,6 +69,10 @@ void connection_handler::on_data(shard::conn& c, std::string_view bytes) {
             ++st->requests;
             bytes.remove_prefix(r.consumed);
             handle_request(c, *st, st->http->take());
+            if (st->waiting) {
+                st->backlog.append(bytes);
+                return;
+            }
             break;
         case http::parser::status::upgrade:
             st->mid_request = false;

@@ -12,12 +12,14 @@
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/owner.h"
+#include "ringcast/pusher/query.h"
 #include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/shard.h"
 
 #include <simdjson.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,6 +71,11 @@ public:
                  std::string_view except_socket_id);
     void on_mail(shard::mail& m);
     void on_tick();
+
+    // Where answers to this shard's HTTP API queries go (set by the server layer).
+    void set_query_reply_handler(std::function<void(query_reply_mail&)> h) { on_query_reply_ = std::move(h); }
+    // WebSocket connections of an app on this shard.
+    [[nodiscard]] std::uint64_t connections(std::uint32_t app) const noexcept { return connections_[app]; }
     [[nodiscard]] session* find_session(std::string_view socket_id) const noexcept;
 
     // Subscription bookkeeping used by session.
@@ -83,6 +90,7 @@ public:
     simdjson::dom::parser& user_json() noexcept { return user_json_; }
 
 private:
+    void answer(query_mail& q);
     void publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                        std::string_view except_socket_id);
 
@@ -97,6 +105,8 @@ private:
     simdjson::dom::parser scratch_json_;
     simdjson::dom::parser user_json_;
     owner_state owned_;
+    std::vector<std::uint64_t> connections_; // per app
+    std::function<void(query_reply_mail&)> on_query_reply_;
 };
 
 } // namespace ringcast::pusher

@@ -61,6 +61,7 @@ struct cache_set_mail final : shard::mail {
     std::uint32_t app = 0;
     std::string channel;
     net::frame_ref frame;
+    std::string data; // the event's data string
 };
 
 // -> owner: a new subscriber of a cache channel wants the last event.

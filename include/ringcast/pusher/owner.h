@@ -8,6 +8,7 @@
 
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/mail.h"
+#include "ringcast/pusher/query.h"
 
 #include <cstdint>
 #include <map>
@@ -35,6 +36,11 @@ public:
     // Once a second: throttled subscription counts, expired cache entries.
     void on_tick(std::uint64_t now_ms);
 
+    // HTTP API queries about owned channels.
+    [[nodiscard]] channel_summary summarize(std::uint32_t app, const std::string& channel);
+    void list(std::uint32_t app, std::string_view prefix, std::vector<channel_summary>& out);
+    void member_ids(std::uint32_t app, const std::string& channel, std::vector<std::string>& out);
+
 private:
     struct member {
         std::string info; // user_info as JSON text
@@ -44,6 +50,7 @@ private:
         std::uint32_t subscriptions = 0;
         std::map<std::string, member, std::less<>> members; // presence only, ordered for stable ids
         net::frame_ref cached;
+        std::string cached_data; // the event's data, for GET .../channels/{name}?info=cache
         std::uint64_t cache_expires_ms = 0;
         bool count_dirty = false;
         std::uint64_t count_sent_ms = 0;

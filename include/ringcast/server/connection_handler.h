@@ -9,8 +9,12 @@
 #include "ringcast/shard/shard.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace ringcast::server {
 
@@ -32,11 +36,33 @@ private:
         pusher::session* ws = nullptr;      // after the upgrade
         bool discard = false;               // closing: ignore further input
         bool mid_request = false;
+        bool waiting = false;       // an API answer is being gathered from other shards
+        std::string backlog;        // bytes that arrived meanwhile (pipelined requests)
         std::uint32_t requests = 0; // answered on this connection
         std::uint64_t last_activity_ms = 0;
     };
 
+    // A request whose answer needs other shards: the replies are gathered here, then
+    // `finish` builds the response body from them.
+    struct pending_query {
+        shard::conn_id conn;
+        bool keep_alive = false;
+        unsigned awaiting = 0;
+        std::vector<pusher::channel_summary> channels;
+        std::vector<std::string> users;
+        std::uint64_t count = 0;
+        std::function<std::string(pending_query&)> finish;
+    };
+
     void handle_request(shard::conn& c, state& st, http::request req);
+    void handle_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
+                    std::string_view endpoint);
+    // Sends `queries` (target shard, question) and answers the request once all have replied.
+    void gather(shard::conn& c, state& st, bool keep_alive,
+                std::vector<std::pair<unsigned, std::unique_ptr<pusher::query_mail>>> queries,
+                std::function<std::string(pending_query&)> finish);
+    void on_query_reply(pusher::query_reply_mail& r);
+    void feed_http(shard::conn& c, state& st, std::string_view bytes);
     void handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest);
     void reply(shard::conn& c, state& st, std::string response, bool keep_alive);
     void refuse_websocket(shard::conn& c, state& st, std::uint16_t code, std::string_view message);
@@ -48,6 +74,8 @@ private:
     const config::server& settings_;
     pusher::context ctx_;
     http::limits limits_;
+    std::unordered_map<std::uint64_t, pending_query> pending_;
+    std::uint64_t next_query_ = 1;
 };
 
 } // namespace ringcast::server

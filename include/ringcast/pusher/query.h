@@ -1,0 +1,48 @@
+// Questions the HTTP API asks across shards ("how many subscribers", "which channels", "close
+// this user's connections") and their answers. The API's shard sends a query_mail to each shard
+// that may know (a channel's owner, or all shards), gathers the query_reply_mails, and answers
+// the HTTP request when the last one arrives. Counts are therefore exact across shards.
+#pragma once
+
+#include "ringcast/shard/shard.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringcast::pusher {
+
+enum class query_kind : std::uint8_t {
+    channels,       // summaries of the named channels this shard owns
+    channel_list,   // summaries of every occupied channel this shard owns (optionally by prefix)
+    members,        // presence member ids of the named channel
+    connections,    // WebSocket connections of the app on this shard
+    terminate_user, // close the connections signed in as the named user
+};
+
+struct channel_summary {
+    std::string name;
+    std::uint32_t subscriptions = 0;
+    std::uint32_t users = 0;
+    bool has_cache = false;
+    std::string cache_data;
+    std::uint32_t cache_ttl_s = 0;
+};
+
+struct query_mail final : shard::mail {
+    std::uint64_t id = 0;
+    unsigned reply_to = 0;
+    query_kind kind = query_kind::channels;
+    std::uint32_t app = 0;
+    std::vector<std::string> names; // channels, or the user id for terminate_user
+    std::string prefix;             // channel_list filter
+};
+
+struct query_reply_mail final : shard::mail {
+    std::uint64_t id = 0;
+    std::vector<channel_summary> channels;
+    std::vector<std::string> users;
+    std::uint64_t count = 0;
+};
+
+} // namespace ringcast::pusher
