@@ -88,11 +88,13 @@ int start(const config::server& settings) {
     std::signal(SIGPIPE, SIG_IGN);
 
     shard::shard_group group(count);
+    pusher::shared_counters counters(settings.apps.size());
     try {
         for (unsigned i = 0; i < count; ++i) {
             int fd = net::listen_reuseport(settings.host, settings.port);
             auto s = std::make_unique<shard::shard>(group, i, settings, fd);
-            s->set_handler(std::make_unique<server::connection_handler>(*s, settings));
+            s->set_handler(std::make_unique<server::connection_handler>(*s, settings, counters));
+
             group.add(std::move(s));
         }
     } catch (const std::exception& e) {

@@ -25,7 +25,10 @@ std::string_view reason_phrase(int status) noexcept {
         return "Payload Too Large";
     case 426:
         return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
     case 431:
+
         return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";

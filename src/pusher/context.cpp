@@ -31,9 +31,9 @@ std::size_t largest_document(const config::server& settings) {
 }
 } // namespace
 
-context::context(shard::shard& owner, const config::server& settings)
-    : shard_(owner), settings_(settings), channels_(settings.apps.size()), ids_(os_seed()),
-      json_(largest_document(settings)), scratch_json_(largest_document(settings)),
+context::context(shard::shard& owner, const config::server& settings, shared_counters& counters)
+    : shard_(owner), settings_(settings), counters_(counters), channels_(settings.apps.size()),
+      ids_(os_seed()), json_(largest_document(settings)), scratch_json_(largest_document(settings)),
       user_json_(largest_document(settings)), owned_(*this), connections_(settings.apps.size(), 0) {
     shard_.set_overload_frame(
         ws::close_frame(value(code::over_capacity), "Over capacity: the client is not reading"));
@@ -75,7 +75,11 @@ session* context::find_session(std::string_view socket_id) const noexcept {
     return it == by_socket_id_.end() ? nullptr : it->second;
 }
 
-session& context::open_session(shard::conn& c, std::uint32_t app) {
+session* context::open_session(shard::conn& c, std::uint32_t app) {
+    if (!shared_counters::reserve(counters_.app(app).connections,
+                                  settings_.apps[app].max_connections.value_or(0))) {
+        return nullptr;
+    }
     std::string id = ids_.next();
     while (by_socket_id_.contains(id)) {
         id = ids_.next();
@@ -83,11 +87,13 @@ session& context::open_session(shard::conn& c, std::uint32_t app) {
     auto* s = new session(*this, c, app, id);
     by_socket_id_.emplace(s->socket_id(), s);
     ++connections_[app];
-    return *s;
+    return s;
 }
 
 void context::close_session(session& s) {
     --connections_[s.app()];
+    counters_.app(s.app()).connections.fetch_sub(1, std::memory_order_relaxed);
+
     s.leave_all();
     by_socket_id_.erase(s.socket_id());
     delete &s;

@@ -87,6 +87,24 @@ void session::on_text(std::string_view message) {
         return;
     }
     RC_LOG_DEBUG("%s -> %.*s", socket_id_.c_str(), static_cast<int>(message.size()), message.data());
+    const config::app& a = ctx_.app(app_);
+    if (a.rate_limiting_enabled) {
+        // Reverb's limiter: every inbound message counts, in fixed windows of decay seconds.
+        std::uint64_t now = ctx_.owner().now_ms();
+        if (now >= message_window_ms_ + a.rate_limit_decay_s * 1000ULL) {
+            message_window_ms_ = now;
+            message_count_ = 0;
+        }
+        if (++message_count_ > a.rate_limit_max_attempts) {
+            if (a.rate_limit_terminate) {
+                close_with(code::client_event_rate_limit, "Rate limit exceeded");
+            } else {
+                send_error(code::client_event_rate_limit, "Rate limit exceeded");
+            }
+            return;
+        }
+    }
+
     simdjson::dom::element root;
     if (auto err = ctx_.json().parse(message.data(), message.size()).get(root)) {
         send_error(std::string("Invalid JSON: ") + simdjson::error_message(err));

@@ -10,9 +10,10 @@
 
 namespace ringcast::server {
 
-connection_handler::connection_handler(shard::shard& owner, const config::server& settings)
+connection_handler::connection_handler(shard::shard& owner, const config::server& settings,
+                                       pusher::shared_counters& counters)
     : shard_(owner), settings_(settings),
-      ctx_(owner, settings), limits_{settings.max_header_bytes, settings.max_body_bytes} {
+      ctx_(owner, settings, counters), limits_{settings.max_header_bytes, settings.max_body_bytes} {
     ctx_.set_query_reply_handler([this](pusher::query_reply_mail& r) { on_query_reply(r); });
 }
 
@@ -140,8 +141,15 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
                          "Application does not exist: no app has key \"" + std::string(key) + "\"");
         return;
     }
-    if (!settings_.apps[static_cast<size_t>(app)].enabled) {
+    const config::app& a = settings_.apps[static_cast<size_t>(app)];
+    if (!a.enabled) {
         refuse_websocket(c, st, pusher::value(pusher::code::app_disabled), "Application disabled");
+        return;
+    }
+    if (!origin_allowed(a, req.header("origin"))) {
+        refuse_websocket(c, st, pusher::value(pusher::code::unauthorized),
+                         "Origin not allowed: " + std::string(req.header("origin")) +
+                             " is not in the app's allowed_origins");
         return;
     }
     // Protocol version: pusher-js sends protocol=7; 5 and 6 differ from 7 only in details we
@@ -180,13 +188,64 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
                          "Unsupported protocol version " + std::to_string(version) + ": use 7");
         return;
     }
-    st.ws = &ctx_.open_session(c, static_cast<std::uint32_t>(app));
+    st.ws = ctx_.open_session(c, static_cast<std::uint32_t>(app));
+    if (st.ws == nullptr) {
+        refuse_websocket(c, st, pusher::value(pusher::code::over_connection_quota),
+                         "Application is over connection quota (max_connections " +
+                             std::to_string(a.max_connections.value_or(0)) + ")");
+        return;
+    }
     if (!rest.empty()) {
         st.ws->feed(rest);
     }
 }
 
+bool connection_handler::origin_allowed(const config::app& a, std::string_view origin) noexcept {
+    if (origin.empty()) {
+        return true;
+    }
+    // The host part of "scheme://host[:port]".
+    std::string_view host = origin;
+    if (size_t scheme = host.find("://"); scheme != std::string_view::npos) {
+        host.remove_prefix(scheme + 3);
+    }
+    host = host.substr(0, host.find('/'));
+    if (!host.starts_with('[')) {
+        host = host.substr(0, host.find(':'));
+    }
+    for (const std::string& pattern : a.allowed_origins) {
+        if (pattern == "*") {
+            return true;
+        }
+        // Glob match where '*' matches any run of characters (Laravel's Str::is), case-insensitive.
+        size_t p = 0, h = 0, star = std::string::npos, mark = 0;
+        auto lower = [](char ch) { return static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch); };
+        while (h < host.size()) {
+            if (p < pattern.size() && pattern[p] == '*') {
+                star = p++;
+                mark = h;
+            } else if (p < pattern.size() && lower(pattern[p]) == lower(host[h])) {
+                ++p;
+                ++h;
+            } else if (star != std::string::npos) {
+                p = star + 1;
+                h = ++mark;
+            } else {
+                break;
+            }
+        }
+        while (p < pattern.size() && pattern[p] == '*') {
+            ++p;
+        }
+        if (h == host.size() && p == pattern.size()) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void connection_handler::on_timer(shard::conn& c) {
+
     auto* st = static_cast<state*>(c.session);
     if (st->ws != nullptr) {
         st->ws->on_timer();

@@ -155,6 +155,14 @@ void connection_handler::handle_api(shard::conn& c, state& st, const http::reque
         fail(403, "Application disabled");
         return;
     }
+    pusher::app_counters& counters = ctx_.counters().app(app);
+    auto now_s = static_cast<std::uint32_t>(core::unix_seconds());
+    if (std::string_view(method) == "GET" &&
+        !pusher::shared_counters::take(counters.read_requests, now_s, 1, a.max_read_requests_per_second)) {
+        fail(429, "Too many requests: app " + a.id + " allows " +
+                      std::to_string(a.max_read_requests_per_second) + " read requests per second");
+        return;
+    }
 
     const unsigned shards = shard_.count();
     switch (which) {
@@ -176,7 +184,15 @@ void connection_handler::handle_api(shard::conn& c, state& st, const http::reque
             fail(err.status, err.message);
             return;
         }
+        if (!pusher::shared_counters::take(counters.backend_events, now_s,
+                                           static_cast<std::uint32_t>(events.size()),
+                                           a.max_backend_events_per_second)) {
+            fail(429, "Too many events: app " + a.id + " allows " +
+                          std::to_string(a.max_backend_events_per_second) + " published events per second");
+            return;
+        }
         for (const api::event_request& ev : events) {
+
             (void)api::publish_event(ctx_, app, ev);
         }
         bool any_info = false;

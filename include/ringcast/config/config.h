@@ -60,7 +60,22 @@ struct app {
     std::uint32_t authorized_connections_timeout_s = 0;
     // Watched user ids accepted from pusher:signin (the rest are dropped with error 4302).
     std::uint32_t watchlist_limit = 100;
+
+    // Reverb's rate limiting: at most rate_limit_max_attempts inbound WebSocket messages per
+    // connection every rate_limit_decay_s seconds; beyond that pusher:error 4301, or a close
+    // with 4301 when rate_limit_terminate is set.
+    bool rate_limiting_enabled = false;
+    std::uint32_t rate_limit_max_attempts = 60;
+    std::uint32_t rate_limit_decay_s = 60;
+    bool rate_limit_terminate = false;
+
+    // soketi's per-app HTTP API limits, counted across all shards (0 = unlimited): events
+    // published per second (events and batch_events) and read requests per second (GETs);
+    // beyond them the API answers 429.
+    std::uint32_t max_backend_events_per_second = 0;
+    std::uint32_t max_read_requests_per_second = 0;
 };
+
 
 struct server {
     std::string host = "0.0.0.0";

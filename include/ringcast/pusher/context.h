@@ -13,6 +13,8 @@
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/owner.h"
 #include "ringcast/pusher/query.h"
+#include "ringcast/pusher/shared_counters.h"
+
 #include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/shard.h"
 
@@ -44,7 +46,7 @@ struct local_channel {
 
 class context {
 public:
-    context(shard::shard& owner, const config::server& settings);
+    context(shard::shard& owner, const config::server& settings, shared_counters& counters);
     ~context();
     context(const context&) = delete;
     context& operator=(const context&) = delete;
@@ -61,8 +63,9 @@ public:
     // The shard that tracks whether a signed-in user is online (for watchlists).
     [[nodiscard]] unsigned user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept;
 
-    // Starts the Pusher session on an upgraded connection (sends connection_established).
-    session& open_session(shard::conn& c, std::uint32_t app);
+    // Starts the Pusher session on an upgraded connection (sends connection_established), or
+    // returns nullptr when the app is at its max_connections.
+    session* open_session(shard::conn& c, std::uint32_t app);
     void close_session(session& s);
 
     // Delivers `frame` to every subscriber of the channel on every shard, except the
@@ -85,6 +88,7 @@ public:
 
     // Three parsers, because documents nest: a client message (json), a JSON string inside it
     // such as channel_data (scratch_json), and the user_data of a sign-in (user_json).
+    shared_counters& counters() noexcept { return counters_; }
     simdjson::dom::parser& json() noexcept { return json_; }
     simdjson::dom::parser& scratch_json() noexcept { return scratch_json_; }
     simdjson::dom::parser& user_json() noexcept { return user_json_; }
@@ -96,6 +100,7 @@ private:
 
     shard::shard& shard_;
     const config::server& settings_;
+    shared_counters& counters_;
     // Per app: channel name -> local subscribers. Node-based, so local_channel addresses are
     // stable while sessions point at them.
     std::vector<std::unordered_map<std::string, local_channel, string_hash, std::equal_to<>>> channels_;

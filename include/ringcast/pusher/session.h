@@ -99,6 +99,10 @@ private:
     // Client-event rate limit: events counted in the current one-second window.
     std::uint64_t rate_window_ms_ = 0;
     std::uint32_t rate_count_ = 0;
+    // Reverb's per-connection message rate limit (all messages, when the app enables it).
+    std::uint64_t message_window_ms_ = 0;
+    std::uint32_t message_count_ = 0;
+
     // pusher:signin
     std::string user_id_;
     std::string user_info_ = "null"; // JSON text

@@ -20,7 +20,8 @@ namespace ringcast::server {
 
 class connection_handler final : public shard::handler {
 public:
-    connection_handler(shard::shard& owner, const config::server& settings);
+    connection_handler(shard::shard& owner, const config::server& settings,
+                       pusher::shared_counters& counters);
 
     void on_open(shard::conn& c) override;
     void on_data(shard::conn& c, std::string_view bytes) override;
@@ -69,6 +70,9 @@ private:
     void schedule_http_timer(shard::conn& c, state& st);
     // The request path with the server's --path prefix removed; false if it lacks the prefix.
     bool strip_prefix(std::string_view path, std::string_view& out) const noexcept;
+    // Reverb's allowed_origins: "*" or host patterns with * wildcards, matched against the
+    // host of the Origin header. Requests without Origin (non-browser clients) are allowed.
+    static bool origin_allowed(const config::app& a, std::string_view origin) noexcept;
 
     shard::shard& shard_;
     const config::server& settings_;
