@@ -4,6 +4,7 @@
 #include "ringcast/net/listener.h"
 #include "ringcast/net/ring.h"
 #include "ringcast/server/connection_handler.h"
+#include "ringcast/server/reload.h"
 #include "ringcast/shard/shard.h"
 
 #include <pthread.h>
@@ -70,7 +71,31 @@ void print_banner(const config::server& s, unsigned shards) {
     std::fflush(stdout);
 }
 
-int start(const config::server& settings) {
+// SIGHUP: read the configuration again and hand the apps to the shards. Every generation of
+// settings is kept until exit, because shards and sessions hold references into them.
+void reload(shard::shard_group& group, std::vector<std::unique_ptr<config::server>>& generations, int argc,
+            char** argv, char** envp) {
+    config::load_result loaded = config::load(argc, argv, envp);
+    if (!loaded.value) {
+        RC_LOG_ERROR("SIGHUP: the configuration has an error, keeping the running one: %s", loaded.error.c_str());
+        return;
+    }
+    if (loaded.value->settings.apps.size() + generations.back()->apps.size() > pusher::shared_counters::max_apps) {
+        RC_LOG_ERROR("SIGHUP: too many apps (at most %zu over the server's lifetime); restart instead",
+                     pusher::shared_counters::max_apps);
+        return;
+    }
+    std::string log;
+    generations.push_back(std::make_unique<config::server>(
+        server::merge_reload(*generations.back(), loaded.value->settings, log)));
+    group.reload_all(generations.back().get());
+    RC_LOG_INFO("SIGHUP: configuration reloaded%s%s", log.empty() ? "" : ":\n", log.c_str());
+}
+
+int start(const config::server& initial, int argc, char** argv, char** envp) {
+    std::vector<std::unique_ptr<config::server>> generations;
+    generations.push_back(std::make_unique<config::server>(initial));
+    const config::server& settings = *generations.front();
     if (std::string problem = net::probe_kernel(); !problem.empty()) {
         RC_LOG_ERROR("%s", problem.c_str());
         return 1;
@@ -79,16 +104,18 @@ int start(const config::server& settings) {
     unsigned count =
         settings.threads != 0 ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
 
-    // Block the stop signals in every thread; the main thread collects them with sigwait.
+    // Block the stop and reload signals in every thread; the main thread collects them with sigwait.
+
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
     shard::shard_group group(count);
-    pusher::shared_counters counters(settings.apps.size());
+    pusher::shared_counters counters;
     try {
         for (unsigned i = 0; i < count; ++i) {
             int fd = net::listen_reuseport(settings.host, settings.port);
@@ -113,7 +140,9 @@ int start(const config::server& settings) {
     if (ok) {
         print_banner(settings, count);
         int sig = 0;
-        sigwait(&stop_signals, &sig);
+        while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+            reload(group, generations, argc, argv, envp);
+        }
         RC_LOG_INFO("%s received: closing connections and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     group.stop_all();
@@ -144,7 +173,8 @@ int main(int argc, char** argv, char** envp) {
     }
     core::debug_enabled.store(cmd.settings.debug);
     try {
-        return start(cmd.settings);
+        return start(cmd.settings, argc, argv, envp);
+
     } catch (const std::exception& e) {
         RC_LOG_ERROR("%s", e.what());
         return 1;

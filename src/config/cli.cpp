@@ -175,6 +175,11 @@ Environment variables (also read from the --env file):
   REVERB_APP_MAX_CONNECTIONS   per app (default: unlimited)
   REVERB_APP_MAX_MESSAGE_SIZE  bytes (default {max_message_size})
   REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM   all, members or none (default members)
+  REVERB_APP_RATE_LIMITING_ENABLED       limit inbound messages per connection (default false)
+  REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS     messages per window (default {rate_limit_max_attempts})
+  REVERB_APP_RATE_LIMIT_DECAY_SECONDS    the window in seconds (default {rate_limit_decay})
+  REVERB_APP_RATE_LIMIT_TERMINATE        close the connection instead of an error (default false)
+  Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
   REVERB_PORT and REVERB_SCHEME describe where clients connect (e.g. through a proxy) and
   are not read. Empty values and null count as unset, as with Laravel's env().
 
@@ -197,9 +202,15 @@ and unknown keys are errors:
              "accept_client_events_from": "members", "max_client_events_per_second": 10,
              "max_presence_members": 100, "max_presence_member_size": 1024,
              "max_presence_user_id_length": 128, "cache_ttl": 1800, "subscription_count": false,
-             "authorized_connections_timeout": 0, "watchlist_limit": 100}]}
-  Timeouts and intervals are in seconds; "max_connections": null means unlimited;
-  "threads": 0 means one per CPU.
+             "authorized_connections_timeout": 0, "watchlist_limit": 100,
+             "rate_limiting": {"enabled": false, "max_attempts": {rate_limit_max_attempts},
+                               "decay_seconds": {rate_limit_decay}, "terminate_on_limit": false},
+             "max_backend_events_per_second": 0, "max_read_requests_per_second": 0}]}
+  Timeouts and intervals are in seconds; "max_connections": null means unlimited, and so does
+  0 for the two per-second API limits; "threads": 0 means one per CPU.
+  App keys may also be written in camelCase, and soketi's app settings are accepted as aliases
+  (enableClientMessages, maxEventPayloadInKb, maxPresenceMemberSizeInKb, maxEventBatchSize,
+  enableUserAuthentication, ...; -1 means unlimited); "webhooks" are not supported.
 )";
 
 } // namespace
@@ -224,6 +235,8 @@ std::string usage() {
         {"{max_event_name_length}", std::to_string(a.max_event_name_length)},
         {"{max_channel_name_length}", std::to_string(a.max_channel_name_length)},
         {"{max_batch_size}", std::to_string(a.max_batch_size)},
+        {"{rate_limit_max_attempts}", std::to_string(a.rate_limit_max_attempts)},
+        {"{rate_limit_decay}", std::to_string(a.rate_limit_decay_s)},
     };
     std::string text(usage_template);
     for (const auto& [placeholder, value] : defaults) {

@@ -34,6 +34,15 @@ inline constexpr std::uint64_t max_threads = 1024;
 
 [[nodiscard]] std::optional<client_events_from> parse_client_events_from(std::string_view text);
 
+// An app key as matched: soketi's camelCase spelling becomes snake_case ("maxConnections" ->
+// "max_connections"); any other key is returned as written.
+[[nodiscard]] std::string snake_case(std::string_view key);
+
+// The setting a snake_case app key sets: an alias (Reverb's "app_id", soketi's
+// "max_event_batch_size", ...) gives the name of our setting ("id", "max_batch_size"), any other
+// key itself. Returns a view of `key` or of a static table.
+[[nodiscard]] std::string_view app_setting(std::string_view key);
+
 // The whole file, or nullopt with `error` set to strerror(errno).
 [[nodiscard]] std::optional<std::string> read_file(const std::string& path, std::string& error);
 

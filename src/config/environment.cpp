@@ -101,6 +101,29 @@ std::string client_events(const environment& env, std::string_view name, client_
     return {};
 }
 
+// Laravel's env() turns "true"/"(true)" and "false"/"(false)" into booleans; 1/0 and yes/no are
+// what people also write in a .env, and PHP would read "0" as false anyway. Anything else is more
+// likely a typo than a deliberate value, so it is an error rather than PHP's "non-empty is true".
+std::string boolean(const environment& env, std::string_view name, bool& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return {};
+    }
+    for (std::string_view yes : {"true", "(true)", "1", "yes"}) {
+        if (equals_lowercase(f->value, yes)) {
+            out = true;
+            return {};
+        }
+    }
+    for (std::string_view no : {"false", "(false)", "0", "no"}) {
+        if (equals_lowercase(f->value, no)) {
+            out = false;
+            return {};
+        }
+    }
+    return bad_value(env, name, *f, "expected true or false (or 1, 0, yes, no)");
+}
+
 } // namespace
 
 std::string apply_server_environment(const environment& env, server& out) {
@@ -154,6 +177,10 @@ std::string apply_app_environment(const environment& env, server& out) {
         number(env, "REVERB_APP_MAX_CONNECTIONS", 1, max_u32, limit),
         number(env, "REVERB_APP_MAX_MESSAGE_SIZE", 1, max_u32, a.max_message_size),
         client_events(env, "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM", a.accept_client_events_from),
+        boolean(env, "REVERB_APP_RATE_LIMITING_ENABLED", a.rate_limiting_enabled),
+        number(env, "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS", 1, max_u32, a.rate_limit_max_attempts),
+        number(env, "REVERB_APP_RATE_LIMIT_DECAY_SECONDS", 1, max_seconds, a.rate_limit_decay_s),
+        boolean(env, "REVERB_APP_RATE_LIMIT_TERMINATE", a.rate_limit_terminate),
     };
     for (const std::string& problem : problems) {
         if (!problem.empty()) {

@@ -32,7 +32,7 @@ std::size_t largest_document(const config::server& settings) {
 } // namespace
 
 context::context(shard::shard& owner, const config::server& settings, shared_counters& counters)
-    : shard_(owner), settings_(settings), counters_(counters), channels_(settings.apps.size()),
+    : shard_(owner), settings_(&settings), counters_(counters), channels_(settings.apps.size()),
       ids_(os_seed()), json_(largest_document(settings)), scratch_json_(largest_document(settings)),
       user_json_(largest_document(settings)), owned_(*this), connections_(settings.apps.size(), 0) {
     shard_.set_overload_frame(
@@ -42,8 +42,8 @@ context::context(shard::shard& owner, const config::server& settings, shared_cou
 context::~context() = default;
 
 int context::find_app_by_key(std::string_view key) const noexcept {
-    for (size_t i = 0; i < settings_.apps.size(); ++i) {
-        if (settings_.apps[i].key == key) {
+    for (size_t i = 0; i < settings_->apps.size(); ++i) {
+        if (settings_->apps[i].key == key && !settings_->apps[i].removed) {
             return static_cast<int>(i);
         }
     }
@@ -51,8 +51,9 @@ int context::find_app_by_key(std::string_view key) const noexcept {
 }
 
 int context::find_app_by_id(std::string_view id) const noexcept {
-    for (size_t i = 0; i < settings_.apps.size(); ++i) {
-        if (settings_.apps[i].id == id) {
+    for (size_t i = 0; i < settings_->apps.size(); ++i) {
+        if (settings_->apps[i].id == id && !settings_->apps[i].removed) {
+
             return static_cast<int>(i);
         }
     }
@@ -77,7 +78,7 @@ session* context::find_session(std::string_view socket_id) const noexcept {
 
 session* context::open_session(shard::conn& c, std::uint32_t app) {
     if (!shared_counters::reserve(counters_.app(app).connections,
-                                  settings_.apps[app].max_connections.value_or(0))) {
+                                  settings_->apps[app].max_connections.value_or(0))) {
         return nullptr;
     }
     std::string id = ids_.next();
@@ -154,7 +155,7 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
     shard_.drain_mail();
     if (core::debugging()) {
         std::string_view p = payload_of(*frame);
-        RC_LOG_DEBUG("publish app %s: %.*s", settings_.apps[app].id.c_str(), static_cast<int>(p.size()),
+        RC_LOG_DEBUG("publish app %s: %.*s", settings_->apps[app].id.c_str(), static_cast<int>(p.size()),
                      p.data());
     }
     publish_local(app, channel, frame, except_socket_id);
@@ -221,7 +222,24 @@ void context::on_tick() {
     owned_.on_tick(shard_.now_ms());
 }
 
+void context::reload(const config::server& settings) {
+    settings_ = &settings;
+    channels_.resize(settings.apps.size());
+    connections_.resize(settings.apps.size(), 0);
+    std::vector<session*> doomed;
+    for (const auto& [id, s] : by_socket_id_) {
+        if (!settings.apps[s->app()].enabled) {
+            doomed.push_back(s);
+        }
+    }
+    for (session* s : doomed) {
+        s->close_with(code::app_disabled, "Application disabled");
+    }
+    RC_LOG_INFO("settings reloaded: %zu apps", settings.apps.size());
+}
+
 void context::answer(query_mail& q) {
+
     auto reply = std::make_unique<query_reply_mail>();
     reply->id = q.id;
     switch (q.kind) {

@@ -51,7 +51,7 @@ void connection_handler::handle_request(shard::conn& c, state& st, http::request
     RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
     std::string_view route;
     if (!strip_prefix(req.path(), route)) {
-        reply(c, st, http::json_error(404, "Not found: every route is under " + settings_.path, keep), keep);
+        reply(c, st, http::json_error(404, "Not found: every route is under " + settings_->path, keep), keep);
         return;
     }
     if (route == "/up") {
@@ -89,7 +89,7 @@ void connection_handler::handle_request(shard::conn& c, state& st, http::request
 void connection_handler::handle_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
                                     std::string_view endpoint) {
     const bool keep = req.keep_alive;
-    const config::app& a = settings_.apps[app];
+    const config::app& a = settings_->apps[app];
     auto fail = [&](int status, const std::string& message, std::string_view extra = {}) {
         reply(c, st, http::json_error(status, message, keep, extra), keep);
     };
@@ -146,7 +146,7 @@ void connection_handler::handle_api(shard::conn& c, state& st, const http::reque
         return;
     }
     if (auto err =
-            api::verify(a, req.method, req.path(), settings_.path, *query, req.body, core::unix_seconds())) {
+            api::verify(a, req.method, req.path(), settings_->path, *query, req.body, core::unix_seconds())) {
         RC_LOG_DEBUG("http %d: %s", err.status, err.message.c_str());
         fail(err.status, err.message);
         return;

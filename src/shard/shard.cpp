@@ -369,6 +369,11 @@ void shard::handle_cqe(io_uring_cqe* cqe) {
     case net::op::stop:
         begin_shutdown();
         return;
+    case net::op::reload:
+        if (const config::server* s = offered_.exchange(nullptr, std::memory_order_acq_rel)) {
+            handler_->on_reload(*s);
+        }
+        return;
     default:
         return;
     }
@@ -581,18 +586,33 @@ bool shard_group::wait_ready() {
     return !failed_.load();
 }
 
-void shard_group::stop_all() {
+namespace {
+// Sends one MSG_RING of kind `what` to every shard from a small ring owned by the caller.
+void notify_all(std::vector<std::unique_ptr<shard>>& shards, net::op what) {
     net::ring main_ring(8, false);
-    for (unsigned i = 0; i < count_; ++i) {
-        int fd = shards_[i]->ring_fd();
+    unsigned sent = 0;
+    for (auto& s : shards) {
+        int fd = s->ring_fd();
         if (fd < 0) {
             continue;
         }
         io_uring_sqe* sqe = main_ring.sqe();
-        io_uring_prep_msg_ring(sqe, fd, 0, net::encode({net::op::stop, 0, 0}), 0);
+        io_uring_prep_msg_ring(sqe, fd, 0, net::encode({what, 0, 0}), 0);
         io_uring_sqe_set_data64(sqe, 0);
+        ++sent;
     }
-    main_ring.submit_and_wait(count_);
+    main_ring.submit_and_wait(sent);
 }
+} // namespace
+
+void shard_group::stop_all() { notify_all(shards_, net::op::stop); }
+
+void shard_group::reload_all(const config::server* settings) {
+    for (auto& s : shards_) {
+        s->offer_settings(settings);
+    }
+    notify_all(shards_, net::op::reload);
+}
+
 
 } // namespace ringcast::shard

@@ -23,6 +23,10 @@ struct app {
     std::string key;
     std::string secret;
     bool enabled = true;
+    // Set by a reload (SIGHUP) for an app no longer configured: its slot stays, so the indices
+    // shards use do not move, but it is found by neither key nor id.
+    bool removed = false;
+
 
     // Seconds of server silence after which pusher-js pings; sent in connection_established.
     std::uint32_t activity_timeout_s = 30;

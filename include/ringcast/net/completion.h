@@ -15,6 +15,8 @@ enum class op : std::uint8_t {
     tick,     // the shard's periodic timeout (timer wheel)
     wake,     // IORING_OP_MSG_RING from another shard: mail is waiting
     stop,     // IORING_OP_MSG_RING from the main thread: shut down
+    reload,   // IORING_OP_MSG_RING from the main thread: new app settings (SIGHUP)
+
     msg_ring, // our own MSG_RING submissions (normally skipped via CQE_SKIP_SUCCESS)
 };
 

@@ -52,8 +52,8 @@ public:
     context& operator=(const context&) = delete;
 
     shard::shard& owner() noexcept { return shard_; }
-    const config::server& settings() const noexcept { return settings_; }
-    const config::app& app(std::uint32_t index) const noexcept { return settings_.apps[index]; }
+    const config::server& settings() const noexcept { return *settings_; }
+    const config::app& app(std::uint32_t index) const noexcept { return settings_->apps[index]; }
     // Index into settings().apps, or -1.
     [[nodiscard]] int find_app_by_key(std::string_view key) const noexcept;
     [[nodiscard]] int find_app_by_id(std::string_view id) const noexcept;
@@ -73,6 +73,10 @@ public:
     void publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                  std::string_view except_socket_id);
     void on_mail(shard::mail& m);
+    // New app settings (SIGHUP): same indices for existing apps, new ones appended; sessions of
+    // apps that are now disabled are closed with 4003.
+    void reload(const config::server& settings);
+
     void on_tick();
 
     // Where answers to this shard's HTTP API queries go (set by the server layer).
@@ -99,7 +103,7 @@ private:
                        std::string_view except_socket_id);
 
     shard::shard& shard_;
-    const config::server& settings_;
+    const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
     shared_counters& counters_;
     // Per app: channel name -> local subscribers. Node-based, so local_channel addresses are
     // stable while sessions point at them.

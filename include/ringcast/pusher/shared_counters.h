@@ -21,7 +21,12 @@ struct app_counters {
 
 class shared_counters {
 public:
-    explicit shared_counters(std::size_t apps) : apps_(std::make_unique<app_counters[]>(apps)) {}
+    // Room for every app a reload could add: slots never move, so shards can hold on to them
+    // while the main thread installs new settings.
+    static constexpr std::size_t max_apps = 4096;
+
+    shared_counters() : apps_(std::make_unique<app_counters[]>(max_apps)) {}
+
     app_counters& app(std::size_t i) noexcept { return apps_[i]; }
 
     // Takes `amount` from a per-second allowance of `limit` (0 = unlimited). False when the

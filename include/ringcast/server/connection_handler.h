@@ -30,6 +30,11 @@ public:
     void on_mail(shard::mail& m) override;
     void on_shutdown(shard::conn& c) override;
     void on_tick() override { ctx_.on_tick(); }
+    void on_reload(const config::server& settings) override {
+        settings_ = &settings;
+        ctx_.reload(settings);
+    }
+
 
 private:
     struct state {
@@ -75,7 +80,7 @@ private:
     static bool origin_allowed(const config::app& a, std::string_view origin) noexcept;
 
     shard::shard& shard_;
-    const config::server& settings_;
+    const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
     pusher::context ctx_;
     http::limits limits_;
     std::unordered_map<std::uint64_t, pending_query> pending_;

@@ -80,6 +80,8 @@ public:
     virtual void on_shutdown(conn& c) = 0;
     // Once a second, for shard-wide housekeeping.
     virtual void on_tick() {}
+    // New app settings after SIGHUP (apps keep their index; server-level settings are unchanged).
+    virtual void on_reload(const config::server&) {}
 };
 
 class shard {
@@ -128,6 +130,9 @@ public:
 
     // Called from the main thread.
     int ring_fd() const noexcept { return ring_fd_.load(std::memory_order_acquire); }
+    // Called from the main thread: hand over new settings; the shard picks them up on the
+    // MSG_RING that shard_group::reload_all sends.
+    void offer_settings(const config::server* s) noexcept { offered_.store(s, std::memory_order_release); }
 
 private:
     struct send_op;
@@ -161,6 +166,7 @@ private:
     std::unique_ptr<net::ring> ring_;
     std::unique_ptr<net::buffer_ring> buffers_;
     std::atomic<int> ring_fd_{-1};
+    std::atomic<const config::server*> offered_{nullptr};
     std::uint64_t now_ms_ = 0;
     bool stopping_ = false;
     bool draining_ = false;
@@ -201,6 +207,9 @@ public:
     void mark_ready(bool ok);
     // Asks every shard to stop (MSG_RING from a small ring owned by the calling thread).
     void stop_all();
+    // Gives every shard new app settings, which must outlive the shards.
+    void reload_all(const config::server* settings);
+
 
 private:
     unsigned count_;

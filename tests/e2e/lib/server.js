@@ -83,8 +83,12 @@ function isHealthy(reply) {
 }
 
 class RingcastServer {
-  constructor({ config, threads = 2, env = {}, args = [] }) {
+  // noConfig: start without --config (apps from REVERB_* variables or --env); pathPrefix: the
+  // route prefix when it does not come from config.server.path (e.g. REVERB_SERVER_PATH).
+  constructor({ config, threads = 2, env = {}, args = [], noConfig = false, pathPrefix }) {
     this.config = config;
+    this.noConfig = noConfig;
+    this.configPath = null; // the --config file while the server runs (rewrite it, then SIGHUP)
     this.threads = threads;
     this.env = env;
     this.extraArgs = args;
@@ -96,7 +100,7 @@ class RingcastServer {
     this.logChunks = [];
     this.logBytes = 0;
     this.tmpDir = null;
-    this.pathPrefix = (config.server && config.server.path) || '';
+    this.pathPrefix = pathPrefix !== undefined ? pathPrefix : (config.server && config.server.path) || '';
   }
 
   get baseUrl() {
@@ -140,6 +144,7 @@ class RingcastServer {
     this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-e2e-'));
     const configPath = path.join(this.tmpDir, 'config.json');
     fs.writeFileSync(configPath, JSON.stringify(this.config, null, 2));
+    this.configPath = configPath;
 
     let lastError = null;
     for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -152,7 +157,7 @@ class RingcastServer {
         '--host', HOST,
         '--port', String(this.port),
         '--threads', String(this.threads),
-        '--config', configPath,
+        ...(this.noConfig ? [] : ['--config', configPath]),
         ...this.extraArgs,
       ];
       const env = { PATH: process.env.PATH || '/usr/bin:/bin', ...this.env };
@@ -244,6 +249,7 @@ class RingcastServer {
     if (this.tmpDir) {
       fs.rmSync(this.tmpDir, { recursive: true, force: true });
       this.tmpDir = null;
+      this.configPath = null;
     }
     return this.exitInfo;
   }
@@ -261,6 +267,8 @@ async function startServer(options = {}) {
     threads: options.threads,
     env: options.env,
     args: options.args,
+    noConfig: options.noConfig,
+    pathPrefix: options.pathPrefix,
   });
   await server.start();
   return server;
