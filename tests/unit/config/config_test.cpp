@@ -153,6 +153,20 @@ TEST(config_cli, usage_documents_every_flag_variable_and_default) {
                                "REVERB_APP_MAX_CONNECTIONS",
                                "REVERB_APP_MAX_MESSAGE_SIZE",
                                "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
+                               "REVERB_APP_RATE_LIMITING_ENABLED",
+                               "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
+                               "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
+                               "REVERB_APP_RATE_LIMIT_TERMINATE",
+                               "\"rate_limiting\"",
+                               "\"max_attempts\": 60",
+                               "\"decay_seconds\": 60",
+                               "\"terminate_on_limit\"",
+                               "\"max_backend_events_per_second\"",
+                               "\"max_read_requests_per_second\"",
+                               "soketi",
+                               "camelCase",
+                               "-1 means unlimited",
+                               "\"webhooks\" are not supported",
                                "php artisan reverb:start",
                                "default 0.0.0.0",
                                "default 8080",
@@ -226,6 +240,55 @@ TEST(config_env, reverb_app_variables_make_the_single_app) {
     EXPECT_EQ(s.apps_source, "environment");
 }
 
+TEST(config_env, rate_limiting_variables_configure_the_app) {
+    server s = started({"start"},
+                       {"REVERB_APP_ID=1", "REVERB_APP_KEY=k", "REVERB_APP_SECRET=s",
+                        "REVERB_APP_RATE_LIMITING_ENABLED=true", "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS=5",
+                        "REVERB_APP_RATE_LIMIT_DECAY_SECONDS=10", "REVERB_APP_RATE_LIMIT_TERMINATE=true"});
+    ASSERT_EQ(s.apps.size(), 1u);
+    EXPECT_TRUE(s.apps[0].rate_limiting_enabled);
+    EXPECT_EQ(s.apps[0].rate_limit_max_attempts, 5u);
+    EXPECT_EQ(s.apps[0].rate_limit_decay_s, 10u);
+    EXPECT_TRUE(s.apps[0].rate_limit_terminate);
+}
+
+TEST(config_env, rate_limiting_defaults_to_reverbs) {
+    const app a = started({"start"}).apps.at(0);
+    EXPECT_FALSE(a.rate_limiting_enabled);
+    EXPECT_EQ(a.rate_limit_max_attempts, 60u);
+    EXPECT_EQ(a.rate_limit_decay_s, 60u);
+    EXPECT_FALSE(a.rate_limit_terminate);
+}
+
+TEST(config_env, booleans_are_read_as_laravel_writes_them) {
+    for (const char* yes : {"true", "TRUE", "True", "(true)", "(TRUE)", "1", "yes", "YES"}) {
+        server s = started({"start"}, {std::string("REVERB_APP_RATE_LIMITING_ENABLED=") + yes,
+                                       std::string("REVERB_APP_RATE_LIMIT_TERMINATE=") + yes});
+        EXPECT_TRUE(s.apps.at(0).rate_limiting_enabled) << yes;
+        EXPECT_TRUE(s.apps.at(0).rate_limit_terminate) << yes;
+    }
+    for (const char* no : {"false", "False", "(false)", "(FALSE)", "0", "no", "No"}) {
+        server s = started({"start"}, {std::string("REVERB_APP_RATE_LIMITING_ENABLED=") + no,
+                                       std::string("REVERB_APP_RATE_LIMIT_TERMINATE=") + no});
+        EXPECT_FALSE(s.apps.at(0).rate_limiting_enabled) << no;
+        EXPECT_FALSE(s.apps.at(0).rate_limit_terminate) << no;
+    }
+    // Empty and null count as unset, as for every variable: the default stays.
+    EXPECT_FALSE(
+        started({"start"}, {"REVERB_APP_RATE_LIMITING_ENABLED=null"}).apps.at(0).rate_limiting_enabled);
+}
+
+TEST(config_env, bad_rate_limiting_values_name_the_variable) {
+    EXPECT_EQ(failure({"start"}, {"REVERB_APP_RATE_LIMITING_ENABLED=on"}),
+              "REVERB_APP_RATE_LIMITING_ENABLED: expected true or false (or 1, 0, yes, no), got \"on\"");
+    EXPECT_EQ(failure({"start"}, {"REVERB_APP_RATE_LIMIT_TERMINATE=2"}),
+              "REVERB_APP_RATE_LIMIT_TERMINATE: expected true or false (or 1, 0, yes, no), got \"2\"");
+    EXPECT_EQ(failure({"start"}, {"REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS=0"}),
+              "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS: expected a number from 1 to 4294967295, got \"0\"");
+    EXPECT_EQ(failure({"start"}, {"REVERB_APP_RATE_LIMIT_DECAY_SECONDS=86401"}),
+              "REVERB_APP_RATE_LIMIT_DECAY_SECONDS: expected a number from 1 to 86400, got \"86401\"");
+}
+
 TEST(config_env, app_options_without_credentials_apply_to_the_default_app) {
     server s = started({"start"}, {"REVERB_APP_MAX_MESSAGE_SIZE=4000"});
     ASSERT_EQ(s.apps.size(), 1u);
@@ -282,6 +345,36 @@ TEST_F(precedence, environment_wins_over_the_json_file) {
     EXPECT_EQ(s.host, "10.0.0.3");
     EXPECT_EQ(s.threads, 3u);
     EXPECT_EQ(started({"start", "--config", json, "--threads", "5"}).threads, 5u);
+}
+
+TEST_F(precedence, rate_limiting_comes_from_the_dotenv_file_and_the_process_wins) {
+    std::string env =
+        write(".env", "REVERB_APP_RATE_LIMITING_ENABLED=(true)\nREVERB_APP_RATE_LIMIT_MAX_ATTEMPTS=7\n"
+                      "REVERB_APP_RATE_LIMIT_DECAY_SECONDS=\"15\"\nREVERB_APP_RATE_LIMIT_TERMINATE=yes\n");
+    const app a = started({"start", "--env", env}).apps.at(0);
+    EXPECT_TRUE(a.rate_limiting_enabled);
+    EXPECT_EQ(a.rate_limit_max_attempts, 7u);
+    EXPECT_EQ(a.rate_limit_decay_s, 15u);
+    EXPECT_TRUE(a.rate_limit_terminate);
+    const app b = started({"start", "--env", env},
+                          {"REVERB_APP_RATE_LIMITING_ENABLED=false", "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS=9"})
+                      .apps.at(0);
+    EXPECT_FALSE(b.rate_limiting_enabled);
+    EXPECT_EQ(b.rate_limit_max_attempts, 9u);
+    EXPECT_EQ(b.rate_limit_decay_s, 15u);
+}
+
+TEST_F(precedence, bad_dotenv_boolean_names_the_file_and_variable) {
+    std::string env = write(".env", "REVERB_APP_RATE_LIMIT_TERMINATE=maybe\n");
+    EXPECT_EQ(
+        failure({"start", "--env", env}),
+        env + ": REVERB_APP_RATE_LIMIT_TERMINATE: expected true or false (or 1, 0, yes, no), got \"maybe\"");
+}
+
+TEST_F(precedence, json_apps_ignore_the_rate_limiting_variables) {
+    std::string json = write("c.json", R"({"apps": [{"id": "1", "key": "k", "secret": "s"}]})");
+    const app a = started({"start", "--config", json}, {"REVERB_APP_RATE_LIMITING_ENABLED=true"}).apps.at(0);
+    EXPECT_FALSE(a.rate_limiting_enabled);
 }
 
 TEST_F(precedence, bad_dotenv_value_names_the_file_and_variable) {

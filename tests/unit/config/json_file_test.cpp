@@ -154,7 +154,7 @@ TEST_F(json_file, nonsensical_values_are_errors) {
         {R"({"apps": [{"id": "1", "key": "k", "secret": "s", "ping_interval": 0}]})",
          "apps[0].ping_interval: expected a number from 1 to 86400"},
         {R"({"apps": [{"id": "1", "key": "k", "secret": "s", "max_connections": 0}]})",
-         "apps[0].max_connections: expected null (unlimited) or a number from 1 to 4294967295"},
+         "apps[0].max_connections: expected null or -1 (unlimited) or a number from 1 to 4294967295"},
     };
     for (const auto& [text, message] : cases) {
         std::string json = write("config.json", text);
@@ -208,4 +208,84 @@ TEST_F(json_file, missing_json_file_is_an_error) {
     std::string missing = (dir_ / "nope.json").string();
     EXPECT_EQ(failure({"start", "--config", missing}),
               "--config: cannot read " + missing + ": No such file or directory");
+}
+
+TEST_F(json_file, rate_limiting_block_sets_reverbs_knobs) {
+    std::string json = write("config.json", R"({"apps": [{"id": "1", "key": "k", "secret": "s",
+        "rate_limiting": {"enabled": true, "max_attempts": 5, "decay_seconds": 10,
+                          "terminate_on_limit": true}}]})");
+    server s = started({"start", "--config", json});
+    ASSERT_EQ(s.apps.size(), 1u);
+    EXPECT_TRUE(s.apps[0].rate_limiting_enabled);
+    EXPECT_EQ(s.apps[0].rate_limit_max_attempts, 5u);
+    EXPECT_EQ(s.apps[0].rate_limit_decay_s, 10u);
+    EXPECT_TRUE(s.apps[0].rate_limit_terminate);
+}
+
+TEST_F(json_file, rate_limiting_keys_left_out_keep_the_defaults) {
+    std::string json = write("config.json", R"({"apps": [{"id": "1", "key": "k", "secret": "s",
+        "rate_limiting": {"enabled": true}}, {"id": "2", "key": "k2", "secret": "s", "rate_limiting": {}}]})");
+    server s = started({"start", "--config", json});
+    ASSERT_EQ(s.apps.size(), 2u);
+    const app defaults;
+    EXPECT_TRUE(s.apps[0].rate_limiting_enabled);
+    EXPECT_EQ(s.apps[0].rate_limit_max_attempts, defaults.rate_limit_max_attempts);
+    EXPECT_EQ(s.apps[0].rate_limit_decay_s, defaults.rate_limit_decay_s);
+    EXPECT_FALSE(s.apps[0].rate_limit_terminate);
+    EXPECT_FALSE(s.apps[1].rate_limiting_enabled);
+}
+
+TEST_F(json_file, rate_limiting_unknown_key_is_an_error) {
+    std::string json = write("config.json", R"({"apps": [{"id": "1", "key": "k", "secret": "s",
+        "rate_limiting": {"enabled": true, "max_attempt": 5}}]})");
+    EXPECT_EQ(failure({"start", "--config", json}),
+              json + ": unknown key \"apps[0].rate_limiting.max_attempt\"");
+}
+
+TEST_F(json_file, rate_limiting_bad_values_name_the_key_path) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"("rate_limiting": true)", "apps[0].rate_limiting: expected an object"},
+        {R"("rate_limiting": {"enabled": "yes"})", "apps[0].rate_limiting.enabled: expected true or false"},
+        {R"("rate_limiting": {"max_attempts": 0})",
+         "apps[0].rate_limiting.max_attempts: expected a number from 1 to 4294967295"},
+        {R"("rate_limiting": {"decay_seconds": 0})",
+         "apps[0].rate_limiting.decay_seconds: expected a number from 1 to 86400"},
+        {R"("rate_limiting": {"decay_seconds": 86401})",
+         "apps[0].rate_limiting.decay_seconds: expected a number from 1 to 86400"},
+        {R"("rate_limiting": {"terminate_on_limit": 1})",
+         "apps[0].rate_limiting.terminate_on_limit: expected true or false"},
+    };
+    for (const auto& [field, message] : cases) {
+        std::string json =
+            write("config.json",
+                  std::string(R"({"apps": [{"id": "1", "key": "k", "secret": "s", )") + field + "}]}");
+        EXPECT_EQ(failure({"start", "--config", json}), json + ": " + message);
+    }
+}
+
+TEST_F(json_file, api_rate_limits_are_read_and_zero_means_unlimited) {
+    std::string json = write("config.json", R"({"apps": [
+        {"id": "1", "key": "k", "secret": "s", "max_backend_events_per_second": 500,
+         "max_read_requests_per_second": 20},
+        {"id": "2", "key": "k2", "secret": "s", "max_backend_events_per_second": 0,
+         "max_read_requests_per_second": 0}]})");
+    server s = started({"start", "--config", json});
+    ASSERT_EQ(s.apps.size(), 2u);
+    EXPECT_EQ(s.apps[0].max_backend_events_per_second, 500u);
+    EXPECT_EQ(s.apps[0].max_read_requests_per_second, 20u);
+    EXPECT_EQ(s.apps[1].max_backend_events_per_second, 0u);
+    EXPECT_EQ(s.apps[1].max_read_requests_per_second, 0u);
+}
+
+TEST_F(json_file, api_rate_limits_out_of_range_are_errors) {
+    std::string json = write("config.json", R"({"apps": [{"id": "1", "key": "k", "secret": "s",
+        "max_read_requests_per_second": 4294967296}]})");
+    EXPECT_EQ(failure({"start", "--config", json}),
+              json + ": apps[0].max_read_requests_per_second: expected a number from 0 to 4294967295, or -1 "
+                     "(unlimited)");
+    json = write("frac.json", R"({"apps": [{"id": "1", "key": "k", "secret": "s",
+        "max_backend_events_per_second": 1.5}]})");
+    EXPECT_EQ(failure({"start", "--config", json}),
+              json + ": apps[0].max_backend_events_per_second: expected a number from 0 to 4294967295, or -1 "
+                     "(unlimited)");
 }
