@@ -21,10 +21,13 @@ namespace {
 // Submission queue depth: enough for a burst of sends across many connections per iteration
 // without forcing an early submit; the CQ is 4x this (see ring.cpp).
 constexpr unsigned ring_entries = 4096;
-// Receive buffers: 512 x 16 KiB = 8 MiB per shard, shared by all its connections (idle ones
-// hold none). 16 KiB holds a maximal 10 KB Pusher message plus headers in one completion.
+// Receive buffers: 512 x 4 KiB = 2 MiB per shard, shared by all its connections (idle ones
+// hold none). Client messages are small (pings, subscribes, whispers); a rare 10 KB one simply
+// arrives in a few completions, which the incremental parsers take in stride. Smaller buffers
+// keep the pages the ring cycles through, and so the server's resident memory, small.
 constexpr unsigned recv_buffer_count = 512;
-constexpr unsigned recv_buffer_size = 16 * 1024;
+constexpr unsigned recv_buffer_size = 4 * 1024;
+
 constexpr std::uint16_t recv_buffer_group = 0;
 // Frames per vectored send. Beyond ~64 the kernel's per-iovec cost dominates and a connection
 // this far behind is better served by the next send.

@@ -68,23 +68,28 @@ void decoder::on_msg_cb(wslay_event_context*, const wslay_event_on_msg_recv_arg*
     }
 }
 
-decoder::decoder(std::uint32_t max_message_size) {
-    static const wslay_event_callbacks callbacks = {
-        &decoder::recv_cb, &decoder::send_cb,
-        nullptr, // genmask: servers never mask
-        nullptr,           nullptr,           nullptr, &decoder::on_msg_cb,
-    };
-    if (wslay_event_context_server_init(&ctx_, &callbacks, this) != 0) {
-        throw std::bad_alloc();
-    }
-    wslay_event_config_set_max_recv_msg_length(ctx_, max_message_size);
-}
+decoder::decoder(std::uint32_t max_message_size) : max_message_size_(max_message_size) {}
 
 decoder::~decoder() {
-    wslay_event_context_free(ctx_);
+    if (ctx_ != nullptr) {
+        wslay_event_context_free(ctx_);
+    }
 }
 
 decoder::state decoder::feed(std::string_view input, message_sink& sink) {
+    if (ctx_ == nullptr) {
+        static const wslay_event_callbacks callbacks = {
+            &decoder::recv_cb, &decoder::send_cb,
+            nullptr, // genmask: servers never mask
+            nullptr,           nullptr,           nullptr, &decoder::on_msg_cb,
+        };
+        if (wslay_event_context_server_init(&ctx_, &callbacks, this) != 0) {
+            ctx_ = nullptr;
+            return state::failed;
+        }
+        wslay_event_config_set_max_recv_msg_length(ctx_, max_message_size_);
+    }
+    boundary_.consume(input);
     input_ = input;
     sink_ = &sink;
     int rc = 0;
@@ -107,6 +112,12 @@ decoder::state decoder::feed(std::string_view input, message_sink& sink) {
         }
         return state::closing;
     }
+    if (boundary_.idle() && !wslay_event_want_write(ctx_)) {
+        // Nothing half-read and nothing left to send: wslay holds no state worth keeping.
+        wslay_event_context_free(ctx_);
+        ctx_ = nullptr;
+    }
+
     return state::open;
 }
 

@@ -9,6 +9,8 @@
 
 #include <sys/types.h>
 
+#include "ringcast/ws/frame_boundary.h"
+
 #include <cstdint>
 #include <string_view>
 
@@ -53,7 +55,12 @@ private:
     static void on_msg_cb(wslay_event_context* ctx, const wslay_event_on_msg_recv_arg* arg, void* user);
     void queue_close(std::uint16_t code, std::string_view reason);
 
+    // Created when bytes arrive and freed again whenever the input ends between messages (see
+    // frame_boundary.h), so idle connections do not keep wslay's 8.8 KB context.
     wslay_event_context* ctx_ = nullptr;
+    frame_boundary boundary_;
+    std::uint32_t max_message_size_;
+
     std::string_view input_;
     message_sink* sink_ = nullptr;
     std::uint16_t close_code_ = 0;

@@ -143,3 +143,31 @@ TEST(ws_decoder, client_close_is_answered_and_reported) {
     EXPECT_EQ(d.feed(client_frame(0x8, std::string("\x03\xe8", 2)), r), ws::decoder::state::closing);
     EXPECT_EQ(r.close_code(), 1000);
 }
+
+TEST(ws_frame_boundary, is_idle_only_between_whole_messages) {
+    ws::frame_boundary b;
+    EXPECT_TRUE(b.idle());
+    std::string first = client_frame(0x1, "hel", false);
+    b.consume(std::string_view(first).substr(0, 3));
+    EXPECT_FALSE(b.idle()); // inside a header
+    b.consume(std::string_view(first).substr(3));
+    EXPECT_FALSE(b.idle()); // between fragments of one message
+    b.consume(client_frame(0x9, "ping"));
+    EXPECT_FALSE(b.idle()); // a control frame does not end the message
+    b.consume(client_frame(0x0, "lo"));
+    EXPECT_TRUE(b.idle());
+    std::string big = client_frame(0x1, std::string(70000, 'x'));
+    b.consume(std::string_view(big).substr(0, 100));
+    EXPECT_FALSE(b.idle());
+    b.consume(std::string_view(big).substr(100));
+    EXPECT_TRUE(b.idle());
+}
+
+TEST(ws_decoder, keeps_working_across_messages_after_freeing_its_context) {
+    ws::decoder d(1000);
+    recorder r;
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(d.feed(client_frame(0x1, "m" + std::to_string(i)), r), ws::decoder::state::open);
+    }
+    EXPECT_EQ(r.texts, (std::vector<std::string>{"m0", "m1", "m2"}));
+}
