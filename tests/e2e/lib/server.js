@@ -141,13 +141,13 @@ class RingcastServer {
         `ringcast binary not found at ${bin} (build it with "meson compile -C build" or set RINGCAST_BIN)`,
       );
     }
-    this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-e2e-'));
-    const configPath = path.join(this.tmpDir, 'config.json');
-    fs.writeFileSync(configPath, JSON.stringify(this.config, null, 2));
-    this.configPath = configPath;
-
     let lastError = null;
     for (let attempt = 0; attempt < 3; attempt += 1) {
+      // Written on every attempt: stop() removes the temp dir of a failed one.
+      this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-e2e-'));
+      const configPath = path.join(this.tmpDir, 'config.json');
+      fs.writeFileSync(configPath, JSON.stringify(this.config, null, 2));
+      this.configPath = configPath;
       this.port = await freePort();
       this.exitInfo = null;
       this.logChunks = [];
@@ -184,9 +184,14 @@ class RingcastServer {
       } catch (err) {
         lastError = err;
         const early = this.exitInfo;
+        const portTaken = /Address already in use/.test(this.log());
+        if (!early || !portTaken) {
+          // A real start-up failure (bad config, crash): show its own output, do not retry.
+          this.dumpLog('server failed to start');
+          await this.stop();
+          throw lastError;
+        }
         await this.stop();
-        // Retry only when the process died early (e.g. the port was taken in between).
-        if (!early) break;
       }
     }
     this.dumpLog('server failed to start');
@@ -208,9 +213,13 @@ class RingcastServer {
       if (Date.now() >= deadline) {
         throw new Error(`ringcast did not answer GET /up with 200 {"health":"OK"} within ${READY_TIMEOUT_MS} ms`);
       }
-      await sleep(READY_POLL_MS);
+      // A referenced timer: util.sleep unrefs its own, and with only unref'd timers pending
+      // Node would end the test with "Promise resolution is still pending" instead of
+      // reporting why the server did not start.
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
   }
+
 
   isAlive() {
     return this.child !== null && this.exitInfo === null;
