@@ -153,7 +153,7 @@ std::string publish_event(pusher::context& ctx, std::uint32_t app, const event_r
             set->data = ev.data;
             ctx.owner().post(ctx.owner_of(app, channel), std::move(set));
         }
-        ctx.publish(app, channel, frame, ev.socket_id);
+        ctx.publish(app, channel, frame, pusher::parse_socket_id(ev.socket_id));
     }
     return "{}";
 }

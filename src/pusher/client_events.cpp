@@ -55,9 +55,9 @@ void session::handle_client_event(std::string_view event, simdjson::dom::object 
     if (!message["data"].get(d)) {
         data = simdjson::minify(d); // relayed as sent: a string stays a string, an object an object
     }
-    std::string_view user = sub != nullptr ? std::string_view(sub->presence_user) : std::string_view{};
+    std::string_view user = sub != nullptr ? presence_user(sub->channel) : std::string_view{};
     // Client events are never cached, so this goes straight to fan-out.
-    ctx_.publish(app_, channel, client_event(event, channel, data, user), socket_id_);
+    ctx_.publish(app_, channel, client_event(event, channel, data, user), key_);
 }
 
 } // namespace ringcast::pusher

@@ -71,9 +71,9 @@ unsigned context::user_owner_of(std::uint32_t app, std::string_view user_id) con
     return static_cast<unsigned>(h % shard_.count());
 }
 
-session* context::find_session(std::string_view socket_id) const noexcept {
-    auto it = by_socket_id_.find(socket_id);
-    return it == by_socket_id_.end() ? nullptr : it->second;
+session* context::find_session(socket_key socket) const noexcept {
+    auto it = by_socket_.find(socket);
+    return it == by_socket_.end() ? nullptr : it->second;
 }
 
 session* context::open_session(shard::conn& c, std::uint32_t app) {
@@ -81,12 +81,12 @@ session* context::open_session(shard::conn& c, std::uint32_t app) {
                                   settings_->apps[app].max_connections.value_or(0))) {
         return nullptr;
     }
-    std::string id = ids_.next();
-    while (by_socket_id_.contains(id)) {
+    socket_key id = ids_.next();
+    while (id == 0 || by_socket_.contains(id)) {
         id = ids_.next();
     }
     auto* s = new session(*this, c, app, id);
-    by_socket_id_.emplace(s->socket_id(), s);
+    by_socket_.emplace(s->key(), s);
     ++connections_[app];
     return s;
 }
@@ -96,7 +96,7 @@ void context::close_session(session& s) {
     counters_.app(s.app()).connections.fetch_sub(1, std::memory_order_relaxed);
 
     s.leave_all();
-    by_socket_id_.erase(s.socket_id());
+    by_socket_.erase(s.key());
     delete &s;
 }
 
@@ -128,16 +128,16 @@ void context::leave(local_channel& ch, std::uint32_t index) {
 }
 
 void context::publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
-                            std::string_view except_socket_id) {
+                            socket_key except_socket) {
     auto& map = channels_[app];
     auto it = map.find(channel);
     if (it == map.end()) {
         return;
     }
     session* except = nullptr;
-    if (!except_socket_id.empty()) {
-        auto e = by_socket_id_.find(except_socket_id);
-        if (e != by_socket_id_.end()) {
+    if (except_socket != 0) {
+        auto e = by_socket_.find(except_socket);
+        if (e != by_socket_.end()) {
             except = e->second;
         }
     }
@@ -149,7 +149,7 @@ void context::publish_local(std::uint32_t app, std::string_view channel, const n
 }
 
 void context::publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
-                      std::string_view except_socket_id) {
+                      socket_key except_socket) {
     // Deliver earlier publishes from other shards first, so a publisher that waits for each
     // answer sees its events arrive in order wherever the requests landed.
     shard_.drain_mail();
@@ -158,7 +158,7 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
         RC_LOG_DEBUG("publish app %s: %.*s", settings_->apps[app].id.c_str(), static_cast<int>(p.size()),
                      p.data());
     }
-    publish_local(app, channel, frame, except_socket_id);
+    publish_local(app, channel, frame, except_socket);
     for (unsigned t = 0; t < shard_.count(); ++t) {
         if (t == shard_.index()) {
             continue;
@@ -167,7 +167,7 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
         m->app = app;
         m->channel = std::string(channel);
         m->frame = frame;
-        m->except_socket_id = std::string(except_socket_id);
+        m->except = except_socket;
         shard_.post(t, std::move(m));
     }
 }
@@ -175,7 +175,7 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
 void context::on_mail(shard::mail& m) {
     // Publishes are by far the most frequent mail, so they are tested first.
     if (auto* p = dynamic_cast<publish_mail*>(&m)) {
-        publish_local(p->app, p->channel, p->frame, p->except_socket_id);
+        publish_local(p->app, p->channel, p->frame, p->except);
     } else if (auto* d = dynamic_cast<subscription_delta_mail*>(&m)) {
         owned_.on_subscription_delta(*d);
     } else if (auto* j = dynamic_cast<presence_join_mail*>(&m)) {
@@ -183,7 +183,7 @@ void context::on_mail(shard::mail& m) {
     } else if (auto* l = dynamic_cast<presence_leave_mail*>(&m)) {
         owned_.on_presence_leave(*l);
     } else if (auto* joined = dynamic_cast<presence_joined_mail*>(&m)) {
-        if (session* s = find_session(joined->socket_id)) {
+        if (session* s = find_session(joined->socket)) {
             s->on_presence_joined(*joined);
         } else if (joined->error.empty()) {
             // The joiner is gone: undo its membership at the owner.
@@ -198,7 +198,7 @@ void context::on_mail(shard::mail& m) {
     } else if (auto* cg = dynamic_cast<cache_get_mail*>(&m)) {
         owned_.on_cache_get(*cg);
     } else if (auto* cr = dynamic_cast<cache_reply_mail*>(&m)) {
-        if (session* s = find_session(cr->socket_id)) {
+        if (session* s = find_session(cr->socket)) {
             s->on_cache_reply(*cr);
         }
     } else if (auto* up = dynamic_cast<user_presence_mail*>(&m)) {
@@ -212,7 +212,7 @@ void context::on_mail(shard::mail& m) {
             on_query_reply_(*r);
         }
     } else if (auto* ws = dynamic_cast<watch_status_mail*>(&m)) {
-        if (session* s = find_session(ws->socket_id)) {
+        if (session* s = find_session(ws->socket)) {
             s->on_watch_status(*ws);
         }
     }
@@ -227,7 +227,7 @@ void context::reload(const config::server& settings) {
     channels_.resize(settings.apps.size());
     connections_.resize(settings.apps.size(), 0);
     std::vector<session*> doomed;
-    for (const auto& [id, s] : by_socket_id_) {
+    for (const auto& [id, s] : by_socket_) {
         if (!settings.apps[s->app()].enabled) {
             doomed.push_back(s);
         }
@@ -261,7 +261,7 @@ void context::answer(query_mail& q) {
         break;
     case query_kind::terminate_user: {
         std::vector<session*> doomed;
-        for (const auto& [id, s] : by_socket_id_) {
+        for (const auto& [id, s] : by_socket_) {
             if (s->app() == q.app && !q.names.empty() && s->user_id() == q.names.front()) {
                 doomed.push_back(s);
             }

@@ -91,7 +91,7 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
     auto reply = std::make_unique<presence_joined_mail>();
     reply->app = m.app;
     reply->channel = m.channel;
-    reply->socket_id = m.socket_id;
+    reply->socket = m.socket;
     reply->user_id = m.user_id;
     auto it = st.members.find(m.user_id);
     bool first_connection = it == st.members.end();
@@ -119,7 +119,7 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
         data += m.user_info;
         data += '}';
         ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_added", m.channel, data),
-                     m.socket_id);
+                     m.socket);
     }
 }
 
@@ -153,7 +153,7 @@ void owner_state::on_cache_get(const cache_get_mail& m) {
     auto reply = std::make_unique<cache_reply_mail>();
     reply->app = m.app;
     reply->channel = m.channel;
-    reply->socket_id = m.socket_id;
+    reply->socket = m.socket;
     channel_state* st = find(m.app, m.channel);
     if (st != nullptr && st->cached && ctx_.owner().now_ms() < st->cache_expires_ms) {
         reply->frame = st->cached;
@@ -163,9 +163,9 @@ void owner_state::on_cache_get(const cache_get_mail& m) {
 
 void owner_state::notify_watchers(std::uint32_t, const std::string& user_id, const user_state& u,
                                   bool online) {
-    for (const auto& [shard, socket_id] : u.watchers) {
+    for (const auto& [shard, socket] : u.watchers) {
         auto note = std::make_unique<watch_status_mail>();
-        note->socket_id = socket_id;
+        note->socket = socket;
         (online ? note->online : note->offline).push_back(user_id);
         ctx_.owner().post(shard, std::move(note));
     }
@@ -188,15 +188,15 @@ void owner_state::on_user_presence(const user_presence_mail& m) {
 
 void owner_state::on_watch(const watch_mail& m) {
     auto status = std::make_unique<watch_status_mail>();
-    status->socket_id = m.socket_id;
+    status->socket = m.socket;
     for (const std::string& id : m.user_ids) {
         std::string k = key(m.app, id);
         user_state& u = users_[k];
         if (m.add) {
-            u.watchers.emplace_back(m.watcher_shard, m.socket_id);
+            u.watchers.emplace_back(m.watcher_shard, m.socket);
             (u.connections > 0 ? status->online : status->offline).push_back(id);
         } else {
-            std::erase(u.watchers, std::pair<unsigned, std::string>(m.watcher_shard, m.socket_id));
+            std::erase(u.watchers, std::pair<unsigned, socket_key>(m.watcher_shard, m.socket));
             if (u.connections == 0 && u.watchers.empty()) {
                 users_.erase(k);
             }

@@ -11,11 +11,10 @@
 
 namespace ringcast::pusher {
 
-session::session(context& ctx, shard::conn& c, std::uint32_t app, std::string socket_id)
-    : ctx_(ctx), conn_(c), app_(app), socket_id_(std::move(socket_id)),
-      decoder_(ctx.app(app).max_message_size) {
+session::session(context& ctx, shard::conn& c, std::uint32_t app, socket_key key)
+    : ctx_(ctx), conn_(c), app_(app), key_(key), decoder_(ctx.app(app).max_message_size) {
     opened_ms_ = last_seen_ms_ = ctx_.owner().now_ms();
-    send(connection_established(socket_id_, ctx_.app(app_).activity_timeout_s));
+    send(connection_established(socket_id(), ctx_.app(app_).activity_timeout_s));
     schedule_timer();
 }
 
@@ -24,7 +23,7 @@ session::~session() = default;
 void session::send(net::frame_ref f) {
     if (core::debugging()) {
         std::string_view p = payload_of(*f);
-        RC_LOG_DEBUG("%s <- %.*s", socket_id_.c_str(), static_cast<int>(p.size()), p.data());
+        RC_LOG_DEBUG("%s <- %.*s", socket_id().c_str(), static_cast<int>(p.size()), p.data());
     }
     ctx_.owner().send(conn_, std::move(f));
 }
@@ -48,7 +47,7 @@ void session::feed(std::string_view bytes) {
     case ws::decoder::state::open:
         return;
     case ws::decoder::state::closing:
-        RC_LOG_DEBUG("%s closing (WebSocket close %u)", socket_id_.c_str(), decoder_.close_code());
+        RC_LOG_DEBUG("%s closing (WebSocket close %u)", socket_id().c_str(), decoder_.close_code());
         closing_ = true;
         ctx_.owner().close_gracefully(conn_);
         return;
@@ -86,7 +85,7 @@ void session::on_text(std::string_view message) {
     if (closing_) {
         return;
     }
-    RC_LOG_DEBUG("%s -> %.*s", socket_id_.c_str(), static_cast<int>(message.size()), message.data());
+    RC_LOG_DEBUG("%s -> %.*s", socket_id().c_str(), static_cast<int>(message.size()), message.data());
     const config::app& a = ctx_.app(app_);
     if (a.rate_limiting_enabled) {
         // Reverb's limiter: every inbound message counts, in fixed windows of decay seconds.
@@ -159,7 +158,9 @@ void session::leave_all() {
         unsubscribe_at(subs_.size() - 1);
     }
     // Joins still in flight are undone when their answers find no session.
-    pending_presence_.clear();
+    if (more_) {
+        more_->pending_presence.clear();
+    }
     sign_out();
 }
 
@@ -185,7 +186,7 @@ void session::on_timer() {
         return;
     }
     if (ping_sent_ms_ != 0 && now >= ping_sent_ms_ + a.pong_timeout_s * 1000ULL) {
-        RC_LOG_DEBUG("%s: no pong within %us, closing", socket_id_.c_str(), a.pong_timeout_s);
+        RC_LOG_DEBUG("%s: no pong within %us, closing", socket_id().c_str(), a.pong_timeout_s);
         close_with(code::pong_not_received, "Pong reply not received in time");
         return;
     }

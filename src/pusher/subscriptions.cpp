@@ -113,9 +113,21 @@ const session::subscription* session::find_subscription(std::string_view channel
     return nullptr;
 }
 
+std::string_view session::presence_user(const local_channel* ch) const noexcept {
+    for (const auto& [channel, user] : view().presence_users) {
+        if (channel == ch) {
+            return user;
+        }
+    }
+    return {};
+}
+
 void session::join_local(std::string_view channel, std::string presence_user) {
     local_channel& ch = ctx_.join(app_, channel, *this);
-    subs_.push_back({&ch, static_cast<std::uint32_t>(ch.members.size() - 1), std::move(presence_user)});
+    subs_.push_back({&ch, static_cast<std::uint32_t>(ch.members.size() - 1)});
+    if (!presence_user.empty()) {
+        more().presence_users.emplace_back(&ch, std::move(presence_user));
+    }
     auto delta = std::make_unique<subscription_delta_mail>();
     delta->app = app_;
     delta->channel = std::string(channel);
@@ -144,7 +156,7 @@ void session::handle_subscribe(simdjson::dom::element data) {
         }
         return;
     }
-    for (const auto& [pending, user] : pending_presence_) {
+    for (const auto& [pending, user] : view().pending_presence) {
         if (pending == channel) {
             return; // the owner's answer is on its way
         }
@@ -153,14 +165,15 @@ void session::handle_subscribe(simdjson::dom::element data) {
     if (obj["auth"].get_string().get(auth)) {
         auth = {}; // absent, null or not a string: treated as no signature
     }
-    std::string prefix = socket_id_ + ":" + std::string(channel);
+    std::string prefix = socket_id() + ":" + std::string(channel);
 
     if (kind == channel_kind::server_to_user) {
-        if (user_id_.empty() || channel.substr(16) != user_id_) {
+        const std::string& me = view().user_id;
+        if (me.empty() || channel.substr(16) != me) {
             send(subscription_error(
                 channel, "AuthError",
-                user_id_.empty() ? "Sign in (pusher:signin) before subscribing to " + std::string(channel)
-                                 : "Signed in as " + user_id_ + ", not allowed on " + std::string(channel),
+                me.empty() ? "Sign in (pusher:signin) before subscribing to " + std::string(channel)
+                           : "Signed in as " + me + ", not allowed on " + std::string(channel),
                 403));
             return;
         }
@@ -174,12 +187,12 @@ void session::handle_subscribe(simdjson::dom::element data) {
             if (why.empty()) {
                 member = parse_channel_data(ctx_.scratch_json(), channel_data, a);
             }
-        } else if (!user_id_.empty()) {
+        } else if (!view().user_id.empty()) {
             // pusher-js lets a signed-in user join without channel_data; the member is the
             // signed-in user and the signature covers socket_id:channel only.
             why = check_signature(auth, prefix, channel);
-            member.user_id = user_id_;
-            member.user_info = user_info_;
+            member.user_id = view().user_id;
+            member.user_info = view().user_info;
         } else {
             why = "Subscription to " + std::string(channel) +
                   " needs channel_data (with user_id) from your auth endpoint";
@@ -192,13 +205,13 @@ void session::handle_subscribe(simdjson::dom::element data) {
             send(subscription_error(channel, "InvalidChannelData", member.error, 400));
             return;
         }
-        pending_presence_.emplace_back(std::string(channel), member.user_id);
+        more().pending_presence.emplace_back(std::string(channel), member.user_id);
         auto join = std::make_unique<presence_join_mail>();
         join->app = app_;
         join->channel = std::string(channel);
         join->user_id = std::move(member.user_id);
         join->user_info = std::move(member.user_info);
-        join->socket_id = socket_id_;
+        join->socket = key_;
         join->reply_to = ctx_.owner().index();
         ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(join));
         return;
@@ -215,16 +228,17 @@ void session::handle_subscribe(simdjson::dom::element data) {
         auto get = std::make_unique<cache_get_mail>();
         get->app = app_;
         get->channel = std::string(channel);
-        get->socket_id = socket_id_;
+        get->socket = key_;
         get->reply_to = ctx_.owner().index();
         ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(get));
     }
 }
 
 void session::on_presence_joined(const presence_joined_mail& m) {
-    auto it = std::find_if(pending_presence_.begin(), pending_presence_.end(),
+    auto& pending = more().pending_presence;
+    auto it = std::find_if(pending.begin(), pending.end(),
                            [&](const auto& p) { return p.first == m.channel && p.second == m.user_id; });
-    if (it == pending_presence_.end()) {
+    if (it == pending.end()) {
         // Unsubscribed while the owner was answering: undo the join there.
         if (m.error.empty()) {
             auto leave = std::make_unique<presence_leave_mail>();
@@ -235,7 +249,7 @@ void session::on_presence_joined(const presence_joined_mail& m) {
         }
         return;
     }
-    pending_presence_.erase(it);
+    pending.erase(it);
     if (!m.error.empty()) {
         send(subscription_error(m.channel, "LimitReached", m.error, 403));
         return;
@@ -247,7 +261,7 @@ void session::on_presence_joined(const presence_joined_mail& m) {
         auto get = std::make_unique<cache_get_mail>();
         get->app = app_;
         get->channel = m.channel;
-        get->socket_id = socket_id_;
+        get->socket = key_;
         get->reply_to = ctx_.owner().index();
         ctx_.owner().post(ctx_.owner_of(app_, m.channel), std::move(get));
     }
@@ -272,7 +286,9 @@ void session::handle_unsubscribe(simdjson::dom::element data) {
         send_error("pusher:unsubscribe needs data.channel (a string)");
         return;
     }
-    std::erase_if(pending_presence_, [&](const auto& p) { return p.first == channel; });
+    if (more_) {
+        std::erase_if(more_->pending_presence, [&](const auto& p) { return p.first == channel; });
+    }
     for (size_t i = 0; i < subs_.size(); ++i) {
         if (subs_[i].channel->name == channel) {
             unsubscribe_at(i);
@@ -288,13 +304,24 @@ void session::unsubscribe_at(size_t i) {
     }
     subs_.pop_back();
     std::string channel = s.channel->name;
+    std::string user;
+    if (more_) {
+        auto& joined = more_->presence_users;
+        for (size_t k = 0; k < joined.size(); ++k) {
+            if (joined[k].first == s.channel) {
+                user = std::move(joined[k].second);
+                joined.erase(joined.begin() + static_cast<std::ptrdiff_t>(k));
+                break;
+            }
+        }
+    }
     ctx_.leave(*s.channel, s.index); // may free the local channel
     unsigned owner = ctx_.owner_of(app_, channel);
-    if (!s.presence_user.empty()) {
+    if (!user.empty()) {
         auto leave = std::make_unique<presence_leave_mail>();
         leave->app = app_;
         leave->channel = channel;
-        leave->user_id = std::move(s.presence_user);
+        leave->user_id = std::move(user);
         ctx_.owner().post(owner, std::move(leave));
     }
     auto delta = std::make_unique<subscription_delta_mail>();

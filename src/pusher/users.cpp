@@ -31,7 +31,7 @@ void session::handle_signin(simdjson::dom::element data) {
         send_error(code::unauthorized, "pusher:signin needs auth and user_data (a JSON string)");
         return;
     }
-    std::string to_sign = socket_id_ + "::user::" + std::string(user_data);
+    std::string to_sign = socket_id() + "::user::" + std::string(user_data);
     size_t colon = auth.find(':');
     if (colon == std::string_view::npos || auth.substr(0, colon) != a.key) {
         send_error(code::unauthorized, "Invalid auth for pusher:signin: should be '" + a.key + ":signature'");
@@ -53,14 +53,15 @@ void session::handle_signin(simdjson::dom::element data) {
         send_error(code::unauthorized, "user_data must be a JSON object with a non-empty string \"id\"");
         return;
     }
-    if (!user_id_.empty() && user_id_ != id) {
-        send_error(code::unauthorized, "This connection is already signed in as user " + user_id_);
+    extras& x = more();
+    if (!x.user_id.empty() && x.user_id != id) {
+        send_error(code::unauthorized, "This connection is already signed in as user " + x.user_id);
         return;
     }
-    bool first = user_id_.empty();
-    user_id_ = id;
+    bool first = x.user_id.empty();
+    x.user_id = id;
     simdjson::dom::element info;
-    user_info_ = user["user_info"].get(info) ? std::string("null") : simdjson::minify(info);
+    x.user_info = user["user_info"].get(info) ? std::string("null") : simdjson::minify(info);
     authorized_ = true;
     send(signin_success(user_data_copy));
     if (!first) {
@@ -68,9 +69,9 @@ void session::handle_signin(simdjson::dom::element data) {
     }
     auto online = std::make_unique<user_presence_mail>();
     online->app = app_;
-    online->user_id = user_id_;
+    online->user_id = x.user_id;
     online->delta = 1;
-    ctx_.owner().post(ctx_.user_owner_of(app_, user_id_), std::move(online));
+    ctx_.owner().post(ctx_.user_owner_of(app_, x.user_id), std::move(online));
 
     simdjson::dom::array list;
     if (user["watchlist"].get_array().get(list)) {
@@ -83,8 +84,8 @@ void session::handle_signin(simdjson::dom::element data) {
             continue;
         }
         ++total;
-        if (watchlist_.size() < a.watchlist_limit) {
-            watchlist_.emplace_back(w);
+        if (x.watchlist.size() < a.watchlist_limit) {
+            x.watchlist.emplace_back(w);
         }
     }
     if (total > a.watchlist_limit) {
@@ -93,12 +94,12 @@ void session::handle_signin(simdjson::dom::element data) {
     }
     // One watch request per owner shard, each answered with the current status of its users.
     std::map<unsigned, std::unique_ptr<watch_mail>> by_owner;
-    for (const std::string& w : watchlist_) {
+    for (const std::string& w : x.watchlist) {
         auto& m = by_owner[ctx_.user_owner_of(app_, w)];
         if (!m) {
             m = std::make_unique<watch_mail>();
             m->app = app_;
-            m->socket_id = socket_id_;
+            m->socket = key_;
             m->watcher_shard = ctx_.owner().index();
         }
         m->user_ids.push_back(w);
@@ -113,21 +114,22 @@ void session::on_watch_status(const watch_status_mail& m) {
 }
 
 void session::sign_out() {
-    if (user_id_.empty()) {
+    if (!more_ || more_->user_id.empty()) {
         return;
     }
+    extras& x = *more_;
     auto offline = std::make_unique<user_presence_mail>();
     offline->app = app_;
-    offline->user_id = user_id_;
+    offline->user_id = x.user_id;
     offline->delta = -1;
-    ctx_.owner().post(ctx_.user_owner_of(app_, user_id_), std::move(offline));
+    ctx_.owner().post(ctx_.user_owner_of(app_, x.user_id), std::move(offline));
     std::map<unsigned, std::unique_ptr<watch_mail>> by_owner;
-    for (const std::string& w : watchlist_) {
+    for (const std::string& w : x.watchlist) {
         auto& m = by_owner[ctx_.user_owner_of(app_, w)];
         if (!m) {
             m = std::make_unique<watch_mail>();
             m->app = app_;
-            m->socket_id = socket_id_;
+            m->socket = key_;
             m->watcher_shard = ctx_.owner().index();
             m->add = false;
         }
@@ -136,8 +138,8 @@ void session::sign_out() {
     for (auto& [owner, m] : by_owner) {
         ctx_.owner().post(owner, std::move(m));
     }
-    watchlist_.clear();
-    user_id_.clear();
+    x.watchlist.clear();
+    x.user_id.clear();
 }
 
 } // namespace ringcast::pusher

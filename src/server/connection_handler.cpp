@@ -29,16 +29,17 @@ void connection_handler::schedule_http_timer(shard::conn& c, state& st) {
     // A connection that has not finished a request gets the short handshake timeout (it may be
     // a half-open or slowloris peer); an idle keep-alive connection gets the idle timeout.
     bool waiting_for_request = st.mid_request || st.requests == 0;
-    std::uint32_t secs = waiting_for_request ? settings_->handshake_timeout_s : settings_->http_idle_timeout_s;
+    std::uint32_t secs =
+        waiting_for_request ? settings_->handshake_timeout_s : settings_->http_idle_timeout_s;
     shard_.set_timer(c, st.last_activity_ms + secs * 1000ULL);
 }
 
 void connection_handler::on_data(shard::conn& c, std::string_view bytes) {
-    auto* st = static_cast<state*>(c.session);
-    if (st->ws != nullptr) {
-        st->ws->feed(bytes);
+    if (c.handler_tag == websocket_tag) {
+        static_cast<pusher::session*>(c.session)->feed(bytes);
         return;
     }
+    auto* st = static_cast<state*>(c.session);
     if (st->discard) {
         return;
     }
@@ -59,7 +60,7 @@ void connection_handler::feed_http(shard::conn& c, state& st_ref, std::string_vi
         st->backlog.append(bytes);
         return;
     }
-    while (!bytes.empty() && !st->discard && st->ws == nullptr && !st->waiting) {
+    while (!bytes.empty() && !st->discard && !st->waiting) {
         http::parser::result r = st->http->feed(bytes);
         switch (r.what) {
         case http::parser::status::need_more:
@@ -188,15 +189,20 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
                          "Unsupported protocol version " + std::to_string(version) + ": use 7");
         return;
     }
-    st.ws = ctx_.open_session(c, static_cast<std::uint32_t>(app));
-    if (st.ws == nullptr) {
+    pusher::session* ws = ctx_.open_session(c, static_cast<std::uint32_t>(app));
+    if (ws == nullptr) {
         refuse_websocket(c, st, pusher::value(pusher::code::over_connection_quota),
                          "Application is over connection quota (max_connections " +
                              std::to_string(a.max_connections.value_or(0)) + ")");
         return;
     }
+    // From here on the connection is a Pusher session: the HTTP state goes (it is most of
+    // what an idle connection would otherwise keep) and the conn points at the session.
+    delete &st;
+    c.session = ws;
+    c.handler_tag = websocket_tag;
     if (!rest.empty()) {
-        st.ws->feed(rest);
+        ws->feed(rest);
     }
 }
 
@@ -246,16 +252,17 @@ bool connection_handler::origin_allowed(const config::app& a, std::string_view o
 
 void connection_handler::on_timer(shard::conn& c) {
 
-    auto* st = static_cast<state*>(c.session);
-    if (st->ws != nullptr) {
-        st->ws->on_timer();
+    if (c.handler_tag == websocket_tag) {
+        static_cast<pusher::session*>(c.session)->on_timer();
         return;
     }
+    auto* st = static_cast<state*>(c.session);
     if (st->discard) {
         return;
     }
     bool waiting_for_request = st->mid_request || st->requests == 0;
-    std::uint32_t secs = waiting_for_request ? settings_->handshake_timeout_s : settings_->http_idle_timeout_s;
+    std::uint32_t secs =
+        waiting_for_request ? settings_->handshake_timeout_s : settings_->http_idle_timeout_s;
     if (shard_.now_ms() >= st->last_activity_ms + secs * 1000ULL) {
         if (waiting_for_request) {
             reply(c, *st, http::json_error(408, "Request not completed in time", false), false);
@@ -268,11 +275,11 @@ void connection_handler::on_timer(shard::conn& c) {
 }
 
 void connection_handler::on_closed(shard::conn& c) {
-    auto* st = static_cast<state*>(c.session);
-    if (st->ws != nullptr) {
-        ctx_.close_session(*st->ws);
+    if (c.handler_tag == websocket_tag) {
+        ctx_.close_session(*static_cast<pusher::session*>(c.session));
+    } else {
+        delete static_cast<state*>(c.session);
     }
-    delete st;
     c.session = nullptr;
 }
 
@@ -281,11 +288,10 @@ void connection_handler::on_mail(shard::mail& m) {
 }
 
 void connection_handler::on_shutdown(shard::conn& c) {
-    auto* st = static_cast<state*>(c.session);
-    if (st->ws != nullptr) {
-        st->ws->close_for_shutdown();
+    if (c.handler_tag == websocket_tag) {
+        static_cast<pusher::session*>(c.session)->close_for_shutdown();
     } else {
-        st->discard = true;
+        static_cast<state*>(c.session)->discard = true;
         shard_.close(c);
     }
 }

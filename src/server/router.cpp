@@ -368,7 +368,7 @@ void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
     bool keep = p.keep_alive;
     shard::conn* c = shard_.find(p.conn);
     pending_.erase(it);
-    if (c == nullptr || c->session == nullptr) {
+    if (c == nullptr || c->session == nullptr || c->handler_tag == websocket_tag) {
         return; // the client went away while we were gathering
     }
     auto* st = static_cast<state*>(c->session);

@@ -126,6 +126,7 @@ conn& shard::allocate_conn(int fd) {
     c->timer_due_s = 0;
     c->force_close_ms = 0;
     c->session = nullptr;
+    c->handler_tag = 0;
     ++open_count_;
     return *c;
 }

@@ -69,9 +69,8 @@ public:
     void close_session(session& s);
 
     // Delivers `frame` to every subscriber of the channel on every shard, except the
-    // connection with `except_socket_id`. Called on the shard that received the publish.
-    void publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
-                 std::string_view except_socket_id);
+    // connection with socket key `except` (0: none). Called on the shard that received the publish.
+    void publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame, socket_key except);
     void on_mail(shard::mail& m);
     // New app settings (SIGHUP): same indices for existing apps, new ones appended; sessions of
     // apps that are now disabled are closed with 4003.
@@ -83,7 +82,7 @@ public:
     void set_query_reply_handler(std::function<void(query_reply_mail&)> h) { on_query_reply_ = std::move(h); }
     // WebSocket connections of an app on this shard.
     [[nodiscard]] std::uint64_t connections(std::uint32_t app) const noexcept { return connections_[app]; }
-    [[nodiscard]] session* find_session(std::string_view socket_id) const noexcept;
+    [[nodiscard]] session* find_session(socket_key socket) const noexcept;
 
     // Subscription bookkeeping used by session.
     local_channel& join(std::uint32_t app, std::string_view channel, session& s);
@@ -100,7 +99,7 @@ public:
 private:
     void answer(query_mail& q);
     void publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
-                       std::string_view except_socket_id);
+                       socket_key except);
 
     shard::shard& shard_;
     const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
@@ -108,7 +107,7 @@ private:
     // Per app: channel name -> local subscribers. Node-based, so local_channel addresses are
     // stable while sessions point at them.
     std::vector<std::unordered_map<std::string, local_channel, string_hash, std::equal_to<>>> channels_;
-    std::unordered_map<std::string, session*, string_hash, std::equal_to<>> by_socket_id_;
+    std::unordered_map<socket_key, session*> by_socket_;
     socket_id_generator ids_;
     simdjson::dom::parser json_;
     simdjson::dom::parser scratch_json_;

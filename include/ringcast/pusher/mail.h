@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ringcast/net/frame.h"
+#include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/shard.h"
 
 #include <cstdint>
@@ -19,7 +20,7 @@ struct publish_mail final : shard::mail {
     std::uint32_t app = 0;
     std::string channel;
     net::frame_ref frame;
-    std::string except_socket_id;
+    socket_key except = 0;
 };
 
 // -> owner: a shard gained (+1) or lost (-1) a local subscriber of a channel.
@@ -35,7 +36,7 @@ struct presence_join_mail final : shard::mail {
     std::string channel;
     std::string user_id;
     std::string user_info; // JSON text ("null" when absent)
-    std::string socket_id;
+    socket_key socket = 0;
     unsigned reply_to = 0;
 };
 
@@ -43,7 +44,7 @@ struct presence_join_mail final : shard::mail {
 struct presence_joined_mail final : shard::mail {
     std::uint32_t app = 0;
     std::string channel;
-    std::string socket_id;
+    socket_key socket = 0;
     std::string user_id;
     std::string presence_data; // the subscription_succeeded data (JSON text), or "" if refused
     std::string error;         // why it was refused
@@ -68,7 +69,7 @@ struct cache_set_mail final : shard::mail {
 struct cache_get_mail final : shard::mail {
     std::uint32_t app = 0;
     std::string channel;
-    std::string socket_id;
+    socket_key socket = 0;
     unsigned reply_to = 0;
 };
 
@@ -76,7 +77,7 @@ struct cache_get_mail final : shard::mail {
 struct cache_reply_mail final : shard::mail {
     std::uint32_t app = 0;
     std::string channel;
-    std::string socket_id;
+    socket_key socket = 0;
     net::frame_ref frame;
 };
 
@@ -91,14 +92,14 @@ struct user_presence_mail final : shard::mail {
 struct watch_mail final : shard::mail {
     std::uint32_t app = 0;
     std::vector<std::string> user_ids;
-    std::string socket_id;
+    socket_key socket = 0;
     unsigned watcher_shard = 0;
     bool add = true;
 };
 
 // user's owner -> watcher's shard: which watched users are online or offline (now, or changed).
 struct watch_status_mail final : shard::mail {
-    std::string socket_id;
+    socket_key socket = 0;
     std::vector<std::string> online;
     std::vector<std::string> offline;
 };

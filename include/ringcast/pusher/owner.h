@@ -57,7 +57,7 @@ private:
     };
     struct user_state {
         std::uint32_t connections = 0;
-        std::vector<std::pair<unsigned, std::string>> watchers; // (shard, socket_id)
+        std::vector<std::pair<unsigned, socket_key>> watchers; // (shard, socket)
     };
 
     static std::string key(std::uint32_t app, std::string_view name);

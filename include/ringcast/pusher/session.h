@@ -9,12 +9,14 @@
 
 #include "ringcast/pusher/codes.h"
 #include "ringcast/pusher/mail.h"
+#include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/shard.h"
 #include "ringcast/ws/decoder.h"
 
 #include <simdjson.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +29,7 @@ struct local_channel;
 
 class session final : public ws::message_sink {
 public:
-    session(context& ctx, shard::conn& c, std::uint32_t app, std::string socket_id);
+    session(context& ctx, shard::conn& c, std::uint32_t app, socket_key key);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -45,16 +47,17 @@ public:
     void on_cache_reply(const cache_reply_mail& m);
     void on_watch_status(const watch_status_mail& m);
 
-    const std::string& socket_id() const noexcept { return socket_id_; }
+    socket_key key() const noexcept { return key_; }
+    // "123.456", for signatures and logs (built on demand; only the key is stored).
+    std::string socket_id() const { return format_socket_id(key_); }
     std::uint32_t app() const noexcept { return app_; }
     shard::conn& connection() noexcept { return conn_; }
-    const std::string& user_id() const noexcept { return user_id_; }
+    const std::string& user_id() const noexcept { return view().user_id; }
 
     // Position of this session in each channel's member list, so leaving is O(1).
     struct subscription {
         local_channel* channel;
         std::uint32_t index;
-        std::string presence_user; // presence channels: who we joined as
     };
     std::vector<subscription>& subscriptions() noexcept { return subs_; }
 
@@ -75,6 +78,8 @@ private:
     void join_local(std::string_view channel, std::string presence_user);
     void unsubscribe_at(size_t i);
     [[nodiscard]] const subscription* find_subscription(std::string_view channel) const noexcept;
+    // Who this connection joined a presence channel as ("" for other channels).
+    [[nodiscard]] std::string_view presence_user(const local_channel* ch) const noexcept;
 
     // client_events.cpp
     void handle_client_event(std::string_view event, simdjson::dom::object message);
@@ -88,11 +93,9 @@ private:
     context& ctx_;
     shard::conn& conn_;
     std::uint32_t app_;
-    std::string socket_id_;
+    socket_key key_;
     ws::decoder decoder_;
     std::vector<subscription> subs_;
-    // Presence joins sent to the channel's owner and not answered yet: (channel, user id).
-    std::vector<std::pair<std::string, std::string>> pending_presence_;
     std::uint64_t opened_ms_ = 0;
     std::uint64_t last_seen_ms_ = 0;
     std::uint64_t ping_sent_ms_ = 0; // 0 = no ping outstanding
@@ -104,9 +107,28 @@ private:
     std::uint32_t message_count_ = 0;
 
     // pusher:signin
-    std::string user_id_;
-    std::string user_info_ = "null"; // JSON text
-    std::vector<std::string> watchlist_;
+    // What only some connections need (presence joins in flight, a signed-in user), allocated
+    // on first use so that a plain subscriber stays small.
+    struct extras {
+        // Presence joins sent to the channel's owner and not answered yet: (channel, user id).
+        std::vector<std::pair<std::string, std::string>> pending_presence;
+        std::string user_id;            // pusher:signin
+        std::string user_info = "null"; // JSON text
+        std::vector<std::string> watchlist;
+        // Presence channels joined, and as whom (the user id client events carry).
+        std::vector<std::pair<const local_channel*, std::string>> presence_users;
+    };
+    std::unique_ptr<extras> more_;
+    extras& more() {
+        if (!more_) {
+            more_ = std::make_unique<extras>();
+        }
+        return *more_;
+    }
+    const extras& view() const noexcept {
+        static const extras none;
+        return more_ ? *more_ : none;
+    }
     bool authorized_ = false; // signed in or joined a private/presence channel
     bool closing_ = false;
 };

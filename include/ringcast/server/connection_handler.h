@@ -35,11 +35,13 @@ public:
         ctx_.reload(settings);
     }
 
-
 private:
+    // conn::handler_tag values: what conn::session points to.
+    static constexpr std::uint8_t http_tag = 0;      // a state (below)
+    static constexpr std::uint8_t websocket_tag = 1; // a pusher::session
+
     struct state {
         std::unique_ptr<http::parser> http; // while the connection speaks HTTP
-        pusher::session* ws = nullptr;      // after the upgrade
         bool discard = false;               // closing: ignore further input
         bool mid_request = false;
         bool waiting = false;       // an API answer is being gathered from other shards

@@ -61,8 +61,9 @@ struct conn {
     std::uint32_t timer_due_s = 0;    // wheel second this conn is queued under (0 = none)
     std::uint64_t force_close_ms = 0; // when closing gracefully: give up waiting at this time
     net::write_queue out;
-    void* session = nullptr;    // the handler's per-connection state
-    void* send_state = nullptr; // the shard's iovec block while a send is in flight
+    void* session = nullptr;      // the handler's per-connection state
+    std::uint8_t handler_tag = 0; // the handler's note of what `session` points to
+    void* send_state = nullptr;   // the shard's iovec block while a send is in flight
 
     conn_id id() const noexcept { return {slot, generation}; }
 };
@@ -209,7 +210,6 @@ public:
     void stop_all();
     // Gives every shard new app settings, which must outlive the shards.
     void reload_all(const config::server* settings);
-
 
 private:
     unsigned count_;

@@ -36,8 +36,13 @@ TEST(channel_name, rejects_empty_names_and_other_characters) {
 TEST(socket_id, generated_ids_have_the_format_sdks_validate) {
     socket_id_generator gen(42);
     for (int i = 0; i < 1000; ++i) {
-        EXPECT_TRUE(valid_socket_id(gen.next()));
+        socket_key key = gen.next();
+        std::string text = format_socket_id(key);
+        EXPECT_TRUE(valid_socket_id(text));
+        EXPECT_EQ(parse_socket_id(text), key);
     }
+    EXPECT_EQ(parse_socket_id("99999999999.1"), 0u); // too large to be one of ours
+
     EXPECT_FALSE(valid_socket_id("1234"));
     EXPECT_FALSE(valid_socket_id(".1"));
     EXPECT_FALSE(valid_socket_id("1."));
