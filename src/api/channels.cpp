@@ -8,14 +8,6 @@
 
 namespace ringcast::api {
 
-namespace {
-void add_string(std::string& out, std::string_view s) {
-    out += '"';
-    http::append_json_escaped(out, s);
-    out += '"';
-}
-} // namespace
-
 api_error parse_info(std::string_view info, info_request& out) {
     while (!info.empty()) {
         size_t comma = info.find(',');
@@ -59,7 +51,7 @@ std::string channel_list_json(std::vector<pusher::channel_summary> channels, con
         if (i != 0) {
             out += ',';
         }
-        add_string(out, channels[i].name);
+        http::append_json_string(out, channels[i].name);
         out += ':';
         out += counts_json(channels[i], info);
     }
@@ -78,7 +70,7 @@ std::string channel_json(const pusher::channel_summary& channel, const info_requ
     }
     if (info.cache && channel.has_cache) {
         out += ",\"cache\":{\"data\":";
-        add_string(out, channel.cache_data);
+        http::append_json_string(out, channel.cache_data);
         out += ",\"ttl\":" + std::to_string(channel.cache_ttl_s) + "}";
     }
     out += '}';
@@ -92,7 +84,7 @@ std::string users_json(const std::vector<std::string>& ids) {
             out += ',';
         }
         out += "{\"id\":";
-        add_string(out, ids[i]);
+        http::append_json_string(out, ids[i]);
         out += '}';
     }
     out += "]}";

@@ -141,10 +141,7 @@ api_error parse_event_fields(simdjson::dom::object obj, const config::app& app, 
 std::string publish_event(pusher::context& ctx, std::uint32_t app, const event_request& ev) {
     for (const std::string& channel : ev.channels) {
         net::frame_ref frame = pusher::channel_event(ev.name, channel, ev.data);
-        pusher::channel_kind kind = pusher::kind_of(channel);
-        if (kind == pusher::channel_kind::cache || kind == pusher::channel_kind::private_cache ||
-            kind == pusher::channel_kind::presence_cache ||
-            kind == pusher::channel_kind::private_encrypted_cache) {
+        if (pusher::is_cache(pusher::kind_of(channel))) {
             // Remembered by the channel's owner, even when nobody is subscribed right now.
             auto set = std::make_unique<pusher::cache_set_mail>();
             set->app = app;

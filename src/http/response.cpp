@@ -71,6 +71,12 @@ void append_json_escaped(std::string& out, std::string_view text) {
     }
 }
 
+void append_json_string(std::string& out, std::string_view text) {
+    out += '"';
+    append_json_escaped(out, text);
+    out += '"';
+}
+
 std::string json_response(int status, std::string_view json_body, bool keep_alive,
                           std::string_view extra_headers) {
     std::string out;

@@ -35,6 +35,11 @@ bool is_presence(channel_kind k) noexcept {
     return k == channel_kind::presence || k == channel_kind::presence_cache;
 }
 
+bool is_cache(channel_kind k) noexcept {
+    return k == channel_kind::cache || k == channel_kind::private_cache ||
+           k == channel_kind::presence_cache || k == channel_kind::private_encrypted_cache;
+}
+
 bool needs_auth(channel_kind k) noexcept {
     return k != channel_kind::public_channel && k != channel_kind::cache && k != channel_kind::server_to_user;
 }

@@ -6,14 +6,6 @@
 
 namespace ringcast::pusher {
 
-namespace {
-void add_string(std::string& out, std::string_view s) {
-    out += '"';
-    http::append_json_escaped(out, s);
-    out += '"';
-}
-} // namespace
-
 net::frame_ref connection_established(std::string_view socket_id, std::uint32_t activity_timeout_s) {
     std::string inner = "{\"socket_id\":\"";
     inner += socket_id; // digits and a dot: nothing to escape
@@ -21,7 +13,7 @@ net::frame_ref connection_established(std::string_view socket_id, std::uint32_t 
     inner += std::to_string(activity_timeout_s);
     inner += '}';
     std::string msg = "{\"event\":\"pusher:connection_established\",\"data\":";
-    add_string(msg, inner);
+    http::append_json_string(msg, inner);
     msg += '}';
     return ws::text_frame(msg);
 }
@@ -30,7 +22,7 @@ net::frame_ref error(std::optional<std::uint16_t> code, std::string_view message
     std::string msg = "{\"event\":\"pusher:error\",\"data\":{\"code\":";
     msg += code ? std::to_string(*code) : std::string("null");
     msg += ",\"message\":";
-    add_string(msg, message);
+    http::append_json_string(msg, message);
     msg += "}}";
     return ws::text_frame(msg);
 }
@@ -45,7 +37,7 @@ net::frame_ref ping() {
 
 net::frame_ref subscription_succeeded(std::string_view channel) {
     std::string msg = "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":";
-    add_string(msg, channel);
+    http::append_json_string(msg, channel);
     msg += ",\"data\":\"{}\"}";
     return ws::text_frame(msg);
 }
@@ -56,7 +48,7 @@ net::frame_ref subscription_succeeded(std::string_view channel, std::string_view
 
 net::frame_ref cache_miss(std::string_view channel) {
     std::string msg = "{\"event\":\"pusher:cache_miss\",\"channel\":";
-    add_string(msg, channel);
+    http::append_json_string(msg, channel);
     msg += '}';
     return ws::text_frame(msg);
 }
@@ -68,7 +60,7 @@ net::frame_ref subscription_count(std::string_view channel, std::uint32_t count)
 
 net::frame_ref signin_success(std::string_view user_data) {
     std::string msg = "{\"event\":\"pusher:signin_success\",\"data\":{\"user_data\":";
-    add_string(msg, user_data);
+    http::append_json_string(msg, user_data);
     msg += "}}";
     return ws::text_frame(msg);
 }
@@ -91,7 +83,7 @@ net::frame_ref watchlist_events(const std::vector<std::string>& online,
             if (i != 0) {
                 msg += ',';
             }
-            add_string(msg, (*group)[i]);
+            http::append_json_string(msg, (*group)[i]);
         }
         msg += "]}";
     }
@@ -102,16 +94,16 @@ net::frame_ref watchlist_events(const std::vector<std::string>& online,
 net::frame_ref client_event(std::string_view event, std::string_view channel, std::string_view data_json,
                             std::string_view user_id) {
     std::string msg = "{\"event\":";
-    add_string(msg, event);
+    http::append_json_string(msg, event);
     msg += ",\"channel\":";
-    add_string(msg, channel);
+    http::append_json_string(msg, channel);
     if (!data_json.empty()) {
         msg += ",\"data\":";
         msg += data_json;
     }
     if (!user_id.empty()) {
         msg += ",\"user_id\":";
-        add_string(msg, user_id);
+        http::append_json_string(msg, user_id);
     }
     msg += '}';
     return ws::text_frame(msg);
@@ -120,11 +112,11 @@ net::frame_ref client_event(std::string_view event, std::string_view channel, st
 net::frame_ref subscription_error(std::string_view channel, std::string_view type, std::string_view message,
                                   int status) {
     std::string msg = "{\"event\":\"pusher:subscription_error\",\"channel\":";
-    add_string(msg, channel);
+    http::append_json_string(msg, channel);
     msg += ",\"data\":{\"type\":";
-    add_string(msg, type);
+    http::append_json_string(msg, type);
     msg += ",\"error\":";
-    add_string(msg, message);
+    http::append_json_string(msg, message);
     msg += ",\"status\":";
     msg += std::to_string(status);
     msg += "}}";
@@ -137,11 +129,11 @@ net::frame_ref channel_event(std::string_view event, std::string_view channel, s
     std::string msg;
     msg.reserve(40 + event.size() + channel.size() + data.size() + data.size() / 8);
     msg += "{\"event\":";
-    add_string(msg, event);
+    http::append_json_string(msg, event);
     msg += ",\"channel\":";
-    add_string(msg, channel);
+    http::append_json_string(msg, channel);
     msg += ",\"data\":";
-    add_string(msg, data);
+    http::append_json_string(msg, data);
     msg += '}';
     return ws::text_frame(msg);
 }

@@ -16,11 +16,6 @@ namespace {
 constexpr std::uint32_t count_throttle_threshold = 100;
 constexpr std::uint64_t count_throttle_ms = 5000;
 
-void add_string(std::string& out, std::string_view s) {
-    out += '"';
-    http::append_json_escaped(out, s);
-    out += '"';
-}
 } // namespace
 
 std::string owner_state::key(std::uint32_t app, std::string_view name) {
@@ -74,8 +69,8 @@ std::string owner_state::presence_data(const channel_state& st) const {
             hash += ',';
         }
         first = false;
-        add_string(ids, id);
-        add_string(hash, id);
+        http::append_json_string(ids, id);
+        http::append_json_string(hash, id);
         hash += ':';
         hash += mem.info;
     }
@@ -114,7 +109,7 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
     ctx_.owner().post(m.reply_to, std::move(reply));
     if (first_connection) {
         std::string data = "{\"user_id\":";
-        add_string(data, m.user_id);
+        http::append_json_string(data, m.user_id);
         data += ",\"user_info\":";
         data += m.user_info;
         data += '}';
@@ -135,7 +130,7 @@ void owner_state::on_presence_leave(const presence_leave_mail& m) {
     if (--it->second.connections == 0) {
         st->members.erase(it);
         std::string data = "{\"user_id\":";
-        add_string(data, m.user_id);
+        http::append_json_string(data, m.user_id);
         data += '}';
         ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_removed", m.channel, data), {});
     }

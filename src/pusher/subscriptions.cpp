@@ -28,11 +28,6 @@ bool data_object(simdjson::dom::element data, simdjson::dom::parser& scratch, st
     return !data.get_object().get(out);
 }
 
-bool is_cache(channel_kind k) {
-    return k == channel_kind::cache || k == channel_kind::private_cache ||
-           k == channel_kind::presence_cache || k == channel_kind::private_encrypted_cache;
-}
-
 // A presence member read from channel_data: {"user_id": "1" or 1, "user_info": {...}}.
 struct member_data {
     std::string user_id;
@@ -225,12 +220,7 @@ void session::handle_subscribe(simdjson::dom::element data) {
     join_local(channel, {});
     send(subscription_succeeded(channel));
     if (is_cache(kind)) {
-        auto get = std::make_unique<cache_get_mail>();
-        get->app = app_;
-        get->channel = std::string(channel);
-        get->socket = key_;
-        get->reply_to = ctx_.owner().index();
-        ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(get));
+        request_cached_event(channel);
     }
 }
 
@@ -258,13 +248,17 @@ void session::on_presence_joined(const presence_joined_mail& m) {
     join_local(m.channel, m.user_id);
     send(subscription_succeeded(m.channel, m.presence_data));
     if (kind_of(m.channel) == channel_kind::presence_cache) {
-        auto get = std::make_unique<cache_get_mail>();
-        get->app = app_;
-        get->channel = m.channel;
-        get->socket = key_;
-        get->reply_to = ctx_.owner().index();
-        ctx_.owner().post(ctx_.owner_of(app_, m.channel), std::move(get));
+        request_cached_event(m.channel);
     }
+}
+
+void session::request_cached_event(std::string_view channel) {
+    auto get = std::make_unique<cache_get_mail>();
+    get->app = app_;
+    get->channel = std::string(channel);
+    get->socket = key_;
+    get->reply_to = ctx_.owner().index();
+    ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(get));
 }
 
 void session::on_cache_reply(const cache_reply_mail& m) {

@@ -92,15 +92,19 @@ void session::handle_signin(simdjson::dom::element data) {
         send_error(code::watchlist_limit, "Watchlist limit exceeded. Only the first " +
                                               std::to_string(a.watchlist_limit) + " user IDs are accepted.");
     }
-    // One watch request per owner shard, each answered with the current status of its users.
+    post_watch(true);
+}
+
+void session::post_watch(bool add) {
     std::map<unsigned, std::unique_ptr<watch_mail>> by_owner;
-    for (const std::string& w : x.watchlist) {
+    for (const std::string& w : view().watchlist) {
         auto& m = by_owner[ctx_.user_owner_of(app_, w)];
         if (!m) {
             m = std::make_unique<watch_mail>();
             m->app = app_;
             m->socket = key_;
             m->watcher_shard = ctx_.owner().index();
+            m->add = add;
         }
         m->user_ids.push_back(w);
     }
@@ -123,21 +127,7 @@ void session::sign_out() {
     offline->user_id = x.user_id;
     offline->delta = -1;
     ctx_.owner().post(ctx_.user_owner_of(app_, x.user_id), std::move(offline));
-    std::map<unsigned, std::unique_ptr<watch_mail>> by_owner;
-    for (const std::string& w : x.watchlist) {
-        auto& m = by_owner[ctx_.user_owner_of(app_, w)];
-        if (!m) {
-            m = std::make_unique<watch_mail>();
-            m->app = app_;
-            m->socket = key_;
-            m->watcher_shard = ctx_.owner().index();
-            m->add = false;
-        }
-        m->user_ids.push_back(w);
-    }
-    for (auto& [owner, m] : by_owner) {
-        ctx_.owner().post(owner, std::move(m));
-    }
+    post_watch(false);
     x.watchlist.clear();
     x.user_id.clear();
 }

@@ -287,9 +287,7 @@ void connection_handler::handle_api(shard::conn& c, state& st, const http::reque
             return;
         }
 
-        if (info.cache && kind != pusher::channel_kind::cache &&
-            kind != pusher::channel_kind::private_cache && kind != pusher::channel_kind::presence_cache &&
-            kind != pusher::channel_kind::private_encrypted_cache) {
+        if (info.cache && !pusher::is_cache(kind)) {
             fail(400, "info=cache applies to cache channels only");
             return;
         }

@@ -20,5 +20,7 @@ namespace ringcast::http {
 
 // Appends `text` to `out` as the contents of a JSON string (quotes not included).
 void append_json_escaped(std::string& out, std::string_view text);
+// Appends `text` as a quoted JSON string.
+void append_json_string(std::string& out, std::string_view text);
 
 } // namespace ringcast::http

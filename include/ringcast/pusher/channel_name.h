@@ -24,6 +24,8 @@ enum class channel_kind : std::uint8_t {
 [[nodiscard]] channel_kind kind_of(std::string_view name) noexcept;
 
 [[nodiscard]] bool is_presence(channel_kind k) noexcept;
+// Cache channels of every flavour (cache-, private-cache-, private-encrypted-cache-, presence-cache-).
+[[nodiscard]] bool is_cache(channel_kind k) noexcept;
 // Kinds whose subscription needs an `auth` signature.
 [[nodiscard]] bool needs_auth(channel_kind k) noexcept;
 

@@ -77,6 +77,8 @@ private:
                                               std::string_view channel) const;
     void join_local(std::string_view channel, std::string presence_user);
     void unsubscribe_at(size_t i);
+    // Asks the channel's owner for its cached event (the answer is on_cache_reply).
+    void request_cached_event(std::string_view channel);
     [[nodiscard]] const subscription* find_subscription(std::string_view channel) const noexcept;
     // Who this connection joined a presence channel as ("" for other channels).
     [[nodiscard]] std::string_view presence_user(const local_channel* ch) const noexcept;
@@ -87,6 +89,8 @@ private:
     // users.cpp
     void handle_signin(simdjson::dom::element data);
     void sign_out();
+    // Starts or stops watching the signed-in user's watchlist, one mail per owner shard.
+    void post_watch(bool add);
 
     void schedule_timer();
 
