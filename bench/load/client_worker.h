@@ -1,0 +1,166 @@
+// A receiver thread: one io_uring ring, one provided-buffer ring, and a contiguous slice of the
+// run's connections. It opens them (TCP connect, WebSocket upgrade, Pusher handshake, subscribe),
+// then receives with one multishot recv per connection and does the least work per frame: read
+// the WebSocket header, find the "seq" and "t" numbers, set a bit, record a latency.
+//
+// Ownership: everything in here belongs to the thread running run(); other threads read only
+// `run_control` and, after the thread has been joined, the result and the bitmaps.
+#pragma once
+
+#include "histogram.h"
+#include "layout.h"
+#include "options.h"
+#include "run_control.h"
+#include "ws_wire.h"
+
+#include <liburing.h>
+#include <map>
+#include <netinet/in.h>
+#include <string>
+#include <vector>
+
+namespace ringcast::bench {
+
+enum class client_mode {
+    pusher, // the Pusher protocol over WebSocket
+    raw,    // TCP only: the ceiling's receivers count pre-framed frames
+};
+
+struct worker_config {
+    client_mode mode = client_mode::pusher;
+    const target* server = nullptr;
+    sockaddr_in address{};
+    std::uint32_t first_connection = 0; // global index of this worker's first connection
+    std::uint32_t connection_count = 0;
+    std::uint32_t concurrency = 64; // handshakes in flight in this worker
+    double connect_rate = 0;        // per second, this worker's share; 0 = unlimited
+    std::uint64_t connect_timeout_ns = 0;
+    layout channels;
+    std::uint64_t max_events = 0; // events tracked per connection (bitmap size); 0 = no tracking
+};
+
+struct worker_result {
+    std::uint32_t attempted = 0;
+    std::uint32_t established = 0; // subscribed (pusher) or connected (raw)
+    std::uint32_t failed = 0;
+    std::map<std::string, std::uint32_t> failures;    // reason -> connections that never got established
+    std::map<std::string, std::uint32_t> disconnects; // reason -> established connections lost later
+    histogram connect_latency;                        // ns from socket() to subscription_succeeded
+    histogram delivery_latency;                       // ns from the publisher's stamp to arrival
+    std::uint64_t deliveries = 0;                     // first copies of expected events (raw: frames)
+    std::uint64_t duplicates = 0;
+    std::uint64_t unexpected = 0; // stamped events this connection should not have received
+    std::uint64_t other_messages = 0;
+    std::uint64_t pusher_errors = 0;
+    std::string first_pusher_error;
+    std::uint64_t recv_completions = 0;
+    std::uint64_t nobufs = 0; // -ENOBUFS: the buffer ring ran dry (flow control, re-armed)
+    std::uint64_t first_established_ns = 0;
+    std::uint64_t last_established_ns = 0;
+    std::uint64_t last_delivery_ns = 0;
+    std::string setup_error; // the ring could not be created: nothing ran
+};
+
+class client_worker {
+public:
+    client_worker(worker_config config, run_control& control);
+    ~client_worker();
+    client_worker(const client_worker&) = delete;
+    client_worker& operator=(const client_worker&) = delete;
+
+    // The thread body: returns once control.quit is set (after closing every socket).
+    void run() noexcept;
+
+    [[nodiscard]] const worker_result& result() const noexcept { return result_; }
+    // For each connection that got established: events it should have received (by `published_ok`,
+    // indexed by seq) but did not. Call after run() has returned.
+    [[nodiscard]] std::uint64_t count_lost(const std::vector<std::uint8_t>& published_ok) const;
+    // Adds this worker's established connections to their event groups' counts. Safe once the
+    // worker has reported itself settled: `established` never changes after that.
+    void add_established_per_group(std::vector<std::uint64_t>& per_group) const;
+
+private:
+    enum class state : std::uint8_t {
+        idle,
+        connecting,
+        upgrading,
+        awaiting_established,
+        awaiting_subscribed,
+        subscribed,
+        raw_open,
+        closing,
+        closed,
+    };
+    struct connection {
+        int fd = -1;
+        state st = state::idle;
+        std::uint8_t inflight = 0; // operations whose final completion has not arrived
+        bool recv_armed = false;
+        bool send_busy = false;
+        bool established = false;
+        std::uint32_t group = 0;
+        std::uint64_t started_ns = 0;
+        std::string partial;  // bytes of an incomplete HTTP response or frame
+        std::string message;  // a fragmented text message being reassembled (rare)
+        std::string sending;  // the bytes of the send in flight
+        std::size_t sent = 0; // how much of `sending` the kernel took
+        std::string queued;   // what goes out after `sending`
+        std::string accept;   // the Sec-WebSocket-Accept the server must answer with
+    };
+    enum class op : std::uint8_t { connect = 1, send, recv, cancel };
+
+    static std::uint64_t user_data(op kind, std::uint32_t index) noexcept {
+        return (static_cast<std::uint64_t>(kind) << 32) | index;
+    }
+
+    bool setup_ring();
+    io_uring_sqe* sqe();
+    void open_more(std::uint64_t now);
+    void open_one(std::uint32_t index, std::uint64_t now);
+    void arm_recv(std::uint32_t index);
+    void send_bytes(std::uint32_t index);
+    void queue_text(connection& c, std::string_view payload);
+    void queue_frame(connection& c, ws_opcode opcode, std::string_view payload);
+
+    void on_completion(const io_uring_cqe& cqe);
+    void on_connect(std::uint32_t index, int res);
+    void on_send(std::uint32_t index, int res);
+    void on_recv(std::uint32_t index, const io_uring_cqe& cqe);
+    void on_bytes(std::uint32_t index, std::string_view data);
+    std::size_t on_frames(std::uint32_t index, std::string_view data);
+    void on_upgrade_response(std::uint32_t index, std::string_view data);
+    void on_text(std::uint32_t index, std::string_view payload);
+    void on_stamp(connection& c, std::uint32_t index, std::uint64_t seq, std::uint64_t t_ns);
+    void on_established(connection& c);
+
+    void fail(std::uint32_t index, const std::string& reason);
+    void release(std::uint32_t index);
+    void check_timeouts(std::uint64_t now);
+    void flush_delivered();
+    void teardown();
+
+    worker_config config_;
+    run_control& control_;
+    worker_result result_;
+
+    io_uring ring_{};
+    bool ring_ready_ = false;
+    io_uring_buf_ring* buffers_ = nullptr;
+    char* buffer_memory_ = nullptr;
+    unsigned buffers_returned_ = 0;
+
+    std::vector<connection> conns_;
+    std::vector<std::uint32_t> rearm_; // connections whose multishot recv ended and must be re-armed
+    std::vector<std::uint64_t> bits_;  // per connection: which seqs arrived
+    std::size_t words_per_connection_ = 0;
+
+    std::uint32_t next_to_open_ = 0;
+    std::uint32_t in_progress_ = 0;
+    std::uint64_t ramp_start_ns_ = 0;
+    std::uint64_t last_timeout_check_ns_ = 0;
+    std::uint64_t now_ns_ = 0;
+    std::uint64_t pending_delivered_ = 0;
+    bool settled_reported_ = false;
+};
+
+} // namespace ringcast::bench

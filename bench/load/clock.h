@@ -1,0 +1,31 @@
+// Time sources shared by the publisher and the receivers: both run in this process (or on this
+// machine), so CLOCK_MONOTONIC nanoseconds written into an event can be compared on arrival.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <linux/time_types.h>
+
+namespace ringcast::bench {
+
+[[nodiscard]] inline std::uint64_t now_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Unix seconds, for the HTTP API's auth_timestamp (the server checks it against its wall clock).
+[[nodiscard]] inline std::uint64_t unix_seconds() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec);
+}
+
+[[nodiscard]] inline __kernel_timespec to_kernel_timespec(std::uint64_t ns) noexcept {
+    __kernel_timespec ts{};
+    ts.tv_sec = static_cast<long long>(ns / 1'000'000'000ULL);
+    ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000ULL);
+    return ts;
+}
+
+} // namespace ringcast::bench

@@ -1,0 +1,218 @@
+// Command-line parsing for ringcast-bench. Values are checked here, once, so the scenarios can
+// trust them.
+#include "options.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <unistd.h>
+
+namespace ringcast::bench {
+
+namespace {
+
+constexpr const char* usage_text = R"(usage: ringcast-bench SCENARIO [options]
+       ringcast-bench report --out DIR RECORD.json...
+
+Scenarios (each bounded in connections and time):
+  connect   open N connections: TCP connect, WebSocket upgrade, pusher:connection_established,
+            subscribe to one public channel, wait for subscription_succeeded
+  fanout    N subscribers on one public channel; a publisher POSTs signed HTTP API events
+  channels  N subscribers, each on its own public channel; each event goes to --channels-per-event
+  ceiling   no server, no protocol: a raw io_uring sender writes pre-framed 66-byte WebSocket
+            frames to N loopback sockets, one frame per send and --coalesce frames per send
+
+Target (any Pusher-compatible server):
+  --host H (127.0.0.1)  --port P (8080)  --path PREFIX ("")
+  --app-id ID (bench)   --key KEY (bench-key)   --secret SECRET (bench-secret)
+
+Size and bounds:
+  --connections N (1000)      --threads T (one per core)   --concurrency C (256 handshakes)
+  --connect-rate R (0: no limit, per second)  --connect-timeout S (15)
+  --duration S (10)           --rate R (events/s; 0 = closed loop)  --window W (1)
+  --publishers K (4)          --batch B (1; >1 uses batch_events)   --payload-bytes B (0)
+  --channel NAME (bench)      --channels-per-event K (100)          --max-events N (auto)
+  --drain S (5)               --coalesce F (16)                     --sender-threads T (cores)
+
+Reporting:
+  --server-pid PID   read the server's RSS (/proc/PID/status) and CPU time (/proc/PID/stat)
+  --ceiling DPS      the one-frame-per-send ceiling at this N (from a ceiling run), for percent_of_ceiling
+  --ceiling-cpu US   the ceiling sender's CPU us per delivery at this N, for cpu_vs_ceiling
+  --label TEXT       name of the target in the record (e.g. "soketi 1.6")
+  --json FILE        write the JSON record there (default: stdout)
+  --quiet            no progress lines on stderr
+)";
+
+[[noreturn]] void fail(const std::string& message) {
+    std::fprintf(stderr, "ringcast-bench: %s\n(see ringcast-bench --help)\n", message.c_str());
+    std::exit(2);
+}
+
+template <class Number> Number parse_number(std::string_view flag, std::string_view text) {
+    Number value{};
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+        fail(std::string(flag) + ": not a number: '" + std::string(text) + "'");
+    }
+    return value;
+}
+
+unsigned online_cores() {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
+} // namespace
+
+options parse_options(int argc, char** argv) {
+    options o;
+    if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+        std::fputs(usage_text, argc < 2 ? stderr : stdout);
+        std::exit(argc < 2 ? 2 : 0);
+    }
+    o.scenario = argv[1];
+    if (o.scenario != "connect" && o.scenario != "fanout" && o.scenario != "channels" &&
+        o.scenario != "ceiling" && o.scenario != "report") {
+        fail("unknown scenario '" + o.scenario + "'");
+    }
+    for (int i = 2; i < argc; ++i) {
+        std::string_view flag = argv[i];
+        if (flag == "--quiet") {
+            o.quiet = true;
+            continue;
+        }
+        if (flag == "--help") {
+            std::fputs(usage_text, stdout);
+            std::exit(0);
+        }
+        if (!flag.starts_with("--")) {
+            if (o.scenario == "report") {
+                o.inputs.emplace_back(flag);
+                continue;
+            }
+            fail("unexpected argument '" + std::string(flag) + "'");
+        }
+        if (i + 1 >= argc) {
+            fail(std::string(flag) + " needs a value");
+        }
+        std::string_view v = argv[++i];
+        if (flag == "--host") {
+            o.server.host = v;
+        } else if (flag == "--port") {
+            o.server.port = parse_number<std::uint16_t>(flag, v);
+        } else if (flag == "--path") {
+            o.server.path = v;
+            while (!o.server.path.empty() && o.server.path.back() == '/') {
+                o.server.path.pop_back();
+            }
+            if (!o.server.path.empty() && o.server.path.front() != '/') {
+                o.server.path.insert(0, "/");
+            }
+        } else if (flag == "--app-id") {
+            o.server.app_id = v;
+        } else if (flag == "--key") {
+            o.server.app_key = v;
+        } else if (flag == "--secret") {
+            o.server.app_secret = v;
+        } else if (flag == "--connections") {
+            o.connections = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--threads") {
+            o.threads = parse_number<unsigned>(flag, v);
+        } else if (flag == "--concurrency") {
+            o.concurrency = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--connect-rate") {
+            o.connect_rate = parse_number<double>(flag, v);
+        } else if (flag == "--connect-timeout") {
+            o.connect_timeout_s = parse_number<double>(flag, v);
+        } else if (flag == "--duration") {
+            o.duration_s = parse_number<double>(flag, v);
+        } else if (flag == "--rate") {
+            o.rate = parse_number<double>(flag, v);
+        } else if (flag == "--window") {
+            o.window = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--publishers") {
+            o.publishers = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--batch") {
+            o.batch = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--payload-bytes") {
+            o.payload_bytes = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--channel") {
+            o.channel = v;
+        } else if (flag == "--channels-per-event") {
+            o.channels_per_event = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--max-events") {
+            o.max_events = parse_number<std::uint64_t>(flag, v);
+        } else if (flag == "--drain") {
+            o.drain_s = parse_number<double>(flag, v);
+        } else if (flag == "--coalesce") {
+            o.coalesce = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--sender-threads") {
+            o.sender_threads = parse_number<unsigned>(flag, v);
+        } else if (flag == "--server-pid") {
+            o.server_pid = parse_number<int>(flag, v);
+        } else if (flag == "--ceiling") {
+            o.ceiling_dps = parse_number<double>(flag, v);
+        } else if (flag == "--ceiling-cpu") {
+            o.ceiling_cpu_us = parse_number<double>(flag, v);
+        } else if (flag == "--label") {
+            o.label = v;
+        } else if (flag == "--json") {
+            o.json_path = v;
+        } else if (flag == "--out") {
+            o.out_dir = v;
+        } else {
+            fail("unknown option " + std::string(flag));
+        }
+    }
+
+    if (o.scenario == "report") {
+        if (o.out_dir.empty() || o.inputs.empty()) {
+            fail("report needs --out DIR and at least one record");
+        }
+        return o;
+    }
+    if (o.threads == 0) {
+        o.threads = online_cores();
+    }
+    if (o.sender_threads == 0) {
+        o.sender_threads = online_cores();
+    }
+    // The open-file limit here is 20000 per process; the ceiling's receivers and its forked sender
+    // are separate processes, so each side holds N sockets. Leave room for rings, pipes and stdio.
+    if (o.connections == 0 || o.connections > 19000) {
+        fail("--connections must be 1..19000 (one process holds at most ~19k sockets under a 20000 "
+             "open-file limit; run several bench processes for more)");
+    }
+    if (o.threads > 64 || o.sender_threads > 64) {
+        fail("--threads and --sender-threads must be at most 64");
+    }
+    if (o.duration_s <= 0 || o.duration_s > 600) {
+        fail("--duration must be in (0, 600] seconds");
+    }
+    if (o.connect_timeout_s <= 0 || o.connect_timeout_s > 600 || o.drain_s < 0 || o.drain_s > 120) {
+        fail("--connect-timeout must be in (0, 600], --drain in [0, 120]");
+    }
+    if (o.rate < 0 || o.window == 0 || o.publishers == 0 || o.publishers > 64) {
+        fail("--rate must be >= 0, --window >= 1, --publishers 1..64");
+    }
+    if (o.batch == 0 || o.batch > 10) {
+        fail("--batch must be 1..10 (the Pusher HTTP API allows 10 events per batch)");
+    }
+    if (o.channels_per_event == 0 || o.channels_per_event > 100) {
+        fail("--channels-per-event must be 1..100 (the Pusher HTTP API allows 100 channels per event)");
+    }
+    if (o.concurrency == 0) {
+        fail("--concurrency must be at least 1");
+    }
+    if (o.coalesce == 0 || o.coalesce > 1024) {
+        fail("--coalesce must be 1..1024");
+    }
+    if (o.payload_bytes > 10000) {
+        fail("--payload-bytes must be at most 10000 (the HTTP API refuses data over 10 KB)");
+    }
+    return o;
+}
+
+} // namespace ringcast::bench

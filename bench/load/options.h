@@ -1,0 +1,58 @@
+// Command-line options of ringcast-bench: the target server, the scenario's size and bounds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringcast::bench {
+
+struct target {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::string path; // the server's URL prefix (Reverb's server.path), e.g. "/ws"; empty for none
+    std::string app_id = "bench";
+    std::string app_key = "bench-key";
+    std::string app_secret = "bench-secret";
+};
+
+struct options {
+    std::string scenario;
+    target server;
+
+    std::uint32_t connections = 1000;
+    unsigned threads = 0;            // receiver threads; 0 = one per online core
+    std::uint32_t concurrency = 256; // handshakes in flight across all threads
+    double connect_rate = 0;         // new connections per second; 0 = as fast as `concurrency` allows
+    double connect_timeout_s = 15;
+
+    double duration_s = 10;
+    double rate = 0;                 // events per second; 0 = closed loop (next event once the last arrived)
+    std::uint32_t window = 1;        // closed loop: events allowed in flight (1 = one at a time)
+    std::uint32_t publishers = 4;    // keep-alive HTTP connections of the publisher
+    std::uint32_t batch = 1;         // events per request; > 1 uses POST /apps/{id}/batch_events
+    std::uint32_t payload_bytes = 0; // pad the event data to this many bytes; 0 = only the stamp
+    std::string channel = "bench";
+    std::uint32_t channels_per_event = 100; // `channels`: one event reaches this many channels
+    std::uint64_t max_events = 0;           // 0 = derived from rate, duration and memory
+    double drain_s = 5;
+
+    std::uint32_t coalesce = 16; // ceiling: frames per send in the coalesced phase
+    unsigned sender_threads = 0; // ceiling: 0 = one per online core
+
+    int server_pid = 0;
+    double ceiling_dps = 0;    // the one-frame-per-send ceiling at this connection count, if known
+    double ceiling_cpu_us = 0; // the ceiling sender's CPU µs per delivery at this count, if known
+    std::string label;         // what the target is, e.g. "ringcast 0.1.0"
+    std::string json_path;     // where the JSON record goes; empty = stdout
+    bool quiet = false;
+
+    // `report` subcommand
+    std::string out_dir;
+    std::vector<std::string> inputs;
+};
+
+// Parses argv; prints usage and exits on --help or on an error (exit code 2).
+[[nodiscard]] options parse_options(int argc, char** argv);
+
+} // namespace ringcast::bench

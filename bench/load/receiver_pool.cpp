@@ -1,0 +1,160 @@
+// Splitting connections over receiver threads and merging their results.
+#include "receiver_pool.h"
+
+#include "clock.h"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+
+namespace ringcast::bench {
+
+bool resolve_ipv4(const std::string& host, std::uint16_t port, sockaddr_in& out) {
+    out = sockaddr_in{};
+    out.sin_family = AF_INET;
+    out.sin_port = htons(port);
+    if (inet_pton(AF_INET, host.c_str(), &out.sin_addr) == 1) {
+        return true;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+        return false;
+    }
+    out.sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+    freeaddrinfo(found);
+    return true;
+}
+
+receiver_pool::receiver_pool(const options& o, client_mode mode, const sockaddr_in& address,
+                             const layout& channels, std::uint64_t max_events, run_control& control)
+    : control_(control), channels_(channels) {
+    unsigned threads = std::max(1U, std::min<unsigned>(o.threads, o.connections));
+    std::uint32_t first = 0;
+    for (unsigned t = 0; t < threads; ++t) {
+        // Contiguous slices keep each channel group's connections mostly on one thread.
+        std::uint32_t count = o.connections / threads + (t < o.connections % threads ? 1 : 0);
+        worker_config c;
+        c.mode = mode;
+        c.server = &o.server;
+        c.address = address;
+        c.first_connection = first;
+        c.connection_count = count;
+        c.concurrency = std::max<std::uint32_t>(1, o.concurrency / threads);
+        c.connect_rate = o.connect_rate / threads;
+        c.connect_timeout_ns = static_cast<std::uint64_t>(o.connect_timeout_s * 1e9);
+        c.channels = channels;
+        c.max_events = max_events;
+        workers_.push_back(std::make_unique<client_worker>(std::move(c), control));
+        first += count;
+    }
+}
+
+receiver_pool::~receiver_pool() {
+    stop();
+}
+
+void receiver_pool::start() {
+    started_ns_ = now_ns();
+    for (auto& w : workers_) {
+        threads_.emplace_back([worker = w.get()] { worker->run(); });
+        handles_.push_back(threads_.back().native_handle());
+    }
+}
+
+bool receiver_pool::wait_settled(std::uint64_t deadline_ns) const {
+    while (control_.settled_workers.load(std::memory_order_acquire) < workers_.size()) {
+        if (now_ns() >= deadline_ns) {
+            return false;
+        }
+        usleep(2000);
+    }
+    return true;
+}
+
+std::vector<std::uint64_t> receiver_pool::thread_cpu_ns() const {
+    std::vector<std::uint64_t> out;
+    for (pthread_t handle : handles_) {
+        clockid_t clock{};
+        timespec ts{};
+        // A thread's CPU clock can be read from another thread, with nanosecond resolution.
+        if (pthread_getcpuclockid(handle, &clock) == 0 && clock_gettime(clock, &ts) == 0) {
+            out.push_back(static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+                          static_cast<std::uint64_t>(ts.tv_nsec));
+        } else {
+            out.push_back(0);
+        }
+    }
+    return out;
+}
+
+std::vector<std::uint64_t> receiver_pool::subscribers_per_group() const {
+    std::vector<std::uint64_t> out(channels_.groups(), 0);
+    for (const auto& w : workers_) {
+        w->add_established_per_group(out);
+    }
+    return out;
+}
+
+void receiver_pool::stop() {
+    control_.quit.store(true, std::memory_order_release);
+    for (std::thread& t : threads_) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+}
+
+worker_result receiver_pool::merged() const {
+    worker_result all;
+    for (const auto& w : workers_) {
+        merge_result(all, w->result());
+    }
+    return all;
+}
+
+std::uint64_t receiver_pool::count_lost(const std::vector<std::uint8_t>& published_ok) const {
+    std::uint64_t lost = 0;
+    for (const auto& w : workers_) {
+        lost += w->count_lost(published_ok);
+    }
+    return lost;
+}
+
+void merge_result(worker_result& into, const worker_result& from) {
+    into.attempted += from.attempted;
+    into.established += from.established;
+    into.failed += from.failed;
+    for (const auto& [reason, n] : from.failures) {
+        into.failures[reason] += n;
+    }
+    for (const auto& [reason, n] : from.disconnects) {
+        into.disconnects[reason] += n;
+    }
+    into.connect_latency.merge(from.connect_latency);
+    into.delivery_latency.merge(from.delivery_latency);
+    into.deliveries += from.deliveries;
+    into.duplicates += from.duplicates;
+    into.unexpected += from.unexpected;
+    into.other_messages += from.other_messages;
+    if (into.pusher_errors == 0 && from.pusher_errors > 0) {
+        into.first_pusher_error = from.first_pusher_error;
+    }
+    into.pusher_errors += from.pusher_errors;
+    into.recv_completions += from.recv_completions;
+    into.nobufs += from.nobufs;
+    auto earliest = [](std::uint64_t a, std::uint64_t b) {
+        return a == 0 ? b : (b == 0 ? a : std::min(a, b));
+    };
+    into.first_established_ns = earliest(into.first_established_ns, from.first_established_ns);
+    into.last_established_ns = std::max(into.last_established_ns, from.last_established_ns);
+    into.last_delivery_ns = std::max(into.last_delivery_ns, from.last_delivery_ns);
+    if (into.setup_error.empty()) {
+        into.setup_error = from.setup_error;
+    }
+}
+
+} // namespace ringcast::bench

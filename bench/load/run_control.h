@@ -1,0 +1,25 @@
+// What the scenario's main thread, the publisher and the receiver threads share while a run is
+// in progress. Everything else stays inside the thread that owns it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace ringcast::bench {
+
+struct run_control {
+    // Receivers leave their loop (and close their sockets) once this is set.
+    std::atomic<bool> quit{false};
+    // Receivers whose every connection has either subscribed or failed.
+    std::atomic<std::uint32_t> settled_workers{0};
+    // First copies of expected events (or raw frames, in the ceiling) received by all receivers.
+    // Receivers add their local count once per loop iteration, not per frame, to keep the shared
+    // cache line cold.
+    std::atomic<std::uint64_t> delivered{0};
+    // The closed-loop publisher sleeps until `delivered` reaches this value; the receiver that gets
+    // there swaps it back to UINT64_MAX and writes `wake_fd`, so exactly one wake-up is sent.
+    std::atomic<std::uint64_t> wake_at{UINT64_MAX};
+    int wake_fd = -1;
+};
+
+} // namespace ringcast::bench

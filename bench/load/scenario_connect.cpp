@@ -1,0 +1,96 @@
+// `connect`: ramp N connections through the whole Pusher handshake and one subscription, then
+// measure how fast that went and what the server's RSS grew by per connection.
+#include "clock.h"
+#include "scenario_common.h"
+#include "scenarios.h"
+
+#include <unistd.h>
+
+namespace ringcast::bench {
+
+int run_connect(const options& o) {
+    machine_info machine = read_machine_info();
+    sockaddr_in address{};
+    if (!resolve_ipv4(o.server.host, o.server.port, address)) {
+        note(o, "cannot resolve %s", o.server.host.c_str());
+        return 1;
+    }
+    layout channels;
+    channels.channel = o.channel;
+    channels.connections = o.connections;
+
+    std::optional<std::uint64_t> rss_before;
+    if (o.server_pid > 0) {
+        rss_before = process_rss_bytes(o.server_pid);
+        if (!rss_before) {
+            note(o, "cannot read /proc/%d/status: is the server running?", o.server_pid);
+            return 1;
+        }
+    }
+    run_control control;
+    receiver_pool pool(o, client_mode::pusher, address, channels, 0, control);
+    cpu_window cpu;
+    note(o, "connect: opening %u connections to %s:%u", o.connections, o.server.host.c_str(), o.server.port);
+    pool.start();
+    cpu.begin(pool, o.server_pid);
+    // Every connection either subscribes or fails by its own timeout; the overall bound only
+    // guards against a bench bug.
+    std::uint64_t deadline =
+        now_ns() + static_cast<std::uint64_t>((o.connect_timeout_s * 2 + o.connections / 200.0) * 1e9);
+    bool settled = pool.wait_settled(deadline);
+    cpu.end(pool, o.server_pid);
+    // Give the server a moment to finish what it does after the last reply (e.g. free handshake
+    // buffers) before reading its RSS.
+    usleep(300'000);
+    std::optional<std::uint64_t> rss_after;
+    if (o.server_pid > 0) {
+        rss_after = process_rss_bytes(o.server_pid);
+    }
+    pool.stop();
+    worker_result r = pool.merged();
+
+    standard_figures f;
+    f.connects_per_second = connect_rate(r, pool.started_ns());
+    if (rss_before && rss_after && r.established > 0) {
+        f.rss_bytes_per_connection =
+            (static_cast<double>(*rss_after) - static_cast<double>(*rss_before)) / r.established;
+    }
+    json_writer w;
+    begin_record(w, o, machine);
+    w.key("figures").begin_object();
+    write_standard_figures(w, f);
+    w.key("established").value(r.established);
+    w.key("failed").value(r.failed);
+    w.key("server_rss_before_bytes").value(rss_before);
+    w.key("server_rss_after_bytes").value(rss_after);
+    if (auto server = cpu.server_cpu_ns(); server && r.established > 0) {
+        w.key("server_cpu_us_per_connection").value(static_cast<double>(*server) / 1000.0 / r.established);
+    } else {
+        w.key("server_cpu_us_per_connection").null();
+    }
+    w.end_object();
+    write_connections(w, r, f.connects_per_second);
+    cpu.write(w);
+    std::string error = r.setup_error;
+    if (error.empty() && !settled) {
+        error = "ramp did not settle in time";
+    }
+    if (error.empty() && r.failed > 0) {
+        error = std::to_string(r.failed) + " connections failed (see connections.failures)";
+    }
+    w.key("complete").value(error.empty());
+    w.key("error").value(error);
+
+    note(o, "connect: %u established, %u failed, %.0f connects/s, %s bytes RSS per connection%s",
+         r.established, r.failed, f.connects_per_second.value_or(0),
+         f.rss_bytes_per_connection
+             ? std::to_string(static_cast<long long>(*f.rss_bytes_per_connection)).c_str()
+             : "n/a",
+         cpu.bench_saturated() ? " (bench saturated: figures are a lower bound)" : "");
+    for (const auto& [reason, n] : r.failures) {
+        note(o, "  failure: %u x %s", n, reason.c_str());
+    }
+    return emit_record(w, o) && error.empty() ? 0 : 1;
+}
+
+} // namespace ringcast::bench
