@@ -34,6 +34,9 @@ int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        // Small frames must leave at once. Accepted sockets inherit TCP_NODELAY from the
+        // listener on Linux, which spares a setsockopt per connection.
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
             freeaddrinfo(res);
             return fd;
@@ -43,11 +46,6 @@ int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
     }
     freeaddrinfo(res);
     throw std::runtime_error("cannot listen on " + host + ":" + port_text + ": " + last_error);
-}
-
-void tune_accepted(int fd) noexcept {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 } // namespace ringcast::net

@@ -191,16 +191,19 @@ void connection_handler::handle_api(shard::conn& c, state& st, const http::reque
                           std::to_string(a.max_backend_events_per_second) + " published events per second");
             return;
         }
-        for (const api::event_request& ev : events) {
-
-            (void)api::publish_event(ctx_, app, ev);
-        }
         bool any_info = false;
         for (const auto& i : infos) {
             any_info = any_info || i.user_count || i.subscription_count;
         }
         if (!any_info) {
+            // Answer first: the reply is then the first send of this loop iteration, ahead of the
+            // fan-out's, so the publisher is not kept waiting behind thousands of subscribers.
             reply(c, st, http::json_response(200, "{}", keep), keep);
+        }
+        for (const api::event_request& ev : events) {
+            (void)api::publish_event(ctx_, app, ev);
+        }
+        if (!any_info) {
             return;
         }
         // Counts come from each channel's owner, asked after the publish was queued.

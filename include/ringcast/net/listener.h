@@ -8,11 +8,9 @@
 
 namespace ringcast::net {
 
-// Returns the listening fd; throws std::runtime_error naming the address on failure.
+// Returns the listening fd; throws std::runtime_error naming the address on failure. The
+// socket has TCP_NODELAY, which accepted connections inherit: Pusher frames are small and
+// latency-sensitive, and we coalesce writes ourselves, so Nagle would only add delay.
 [[nodiscard]] int listen_reuseport(const std::string& host, std::uint16_t port, int backlog = 4096);
-
-// Per-connection socket options applied right after accept (TCP_NODELAY: Pusher frames are
-// small and latency-sensitive; we coalesce ourselves, so Nagle only adds delay).
-void tune_accepted(int fd) noexcept;
 
 } // namespace ringcast::net
