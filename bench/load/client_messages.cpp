@@ -207,6 +207,7 @@ void client_worker::on_text(std::uint32_t index, std::string_view payload) {
 void client_worker::on_established(connection& c) {
     c.established = true;
     ++result_.established;
+    control_.established.fetch_add(1, std::memory_order_relaxed);
     --in_progress_;
     if (result_.first_established_ns == 0) {
         result_.first_established_ns = now_ns_;

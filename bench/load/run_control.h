@@ -12,6 +12,8 @@ struct run_control {
     std::atomic<bool> quit{false};
     // Receivers whose every connection has either subscribed or failed.
     std::atomic<std::uint32_t> settled_workers{0};
+    // Connections that completed the handshake and subscribed, for progress read mid-ramp.
+    std::atomic<std::uint32_t> established{0};
     // First copies of expected events (or raw frames, in the ceiling) received by all receivers.
     // Receivers add their local count once per loop iteration, not per frame, to keep the shared
     // cache line cold.
