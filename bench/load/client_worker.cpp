@@ -24,8 +24,6 @@ constexpr unsigned sq_entries = 4096;
 // Multishot receives can post many completions per loop iteration; a large CQ keeps the kernel
 // from having to spill into its overflow list.
 constexpr unsigned cq_entries = 32768;
-// How long the loop sleeps with nothing to do: short enough to notice `quit` and timeouts promptly.
-constexpr std::uint64_t idle_wait_ns = 10'000'000;
 
 std::string errno_name(int err) {
     switch (err) {
@@ -58,6 +56,9 @@ client_worker::client_worker(worker_config config, run_control& control)
     }
     for (std::uint32_t i = 0; i < config_.connection_count; ++i) {
         conns_[i].group = config_.channels.group_of_connection(config_.first_connection + i);
+    }
+    if (config_.peers.mode == peer_mode::presence) {
+        tallies_.resize(static_cast<std::size_t>(config_.connection_count) * config_.channels.per_event);
     }
 }
 
@@ -138,7 +139,7 @@ void client_worker::run() noexcept {
         }
         rearm_.clear();
 
-        std::uint64_t wait_ns = idle_wait_ns;
+        std::uint64_t wait_ns = act(now_ns_);
         if (config_.connect_rate > 0 && next_to_open_ < conns_.size()) {
             // Wake in time for the next paced connect.
             auto due =
@@ -368,6 +369,10 @@ void client_worker::fail(std::uint32_t index, const std::string& reason) {
         ++result_.failures[reason];
         --in_progress_;
     }
+    if (c.member == member_state::joining) {
+        --joining_; // nobody will answer this join now
+    }
+    c.member = member_state::out;
     c.st = state::closing;
     c.partial.clear();
     c.message.clear();
@@ -406,6 +411,11 @@ void client_worker::check_timeouts(std::uint64_t now) {
 }
 
 void client_worker::flush_delivered() {
+    if (pending_owed_ > 0) {
+        // Before the deliveries: a drain that sees them must already see what they were owed for.
+        control_.owed.fetch_add(pending_owed_, std::memory_order_acq_rel);
+        pending_owed_ = 0;
+    }
     if (pending_delivered_ == 0) {
         return;
     }
