@@ -41,6 +41,8 @@ std::uint64_t client_worker::act(std::uint64_t now) {
             }
         }
         if (!quiet_reported_ && joining_ == 0) {
+            // What the last leaves owe must be visible before the drain may see this worker quiet.
+            flush_owed();
             quiet_reported_ = true;
             control_.quiet_workers.fetch_add(1, std::memory_order_acq_rel);
         }

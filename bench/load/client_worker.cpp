@@ -410,12 +410,16 @@ void client_worker::check_timeouts(std::uint64_t now) {
     }
 }
 
-void client_worker::flush_delivered() {
+void client_worker::flush_owed() {
     if (pending_owed_ > 0) {
-        // Before the deliveries: a drain that sees them must already see what they were owed for.
         control_.owed.fetch_add(pending_owed_, std::memory_order_acq_rel);
         pending_owed_ = 0;
     }
+}
+
+void client_worker::flush_delivered() {
+    // Before the deliveries: a drain that sees them must already see what they were owed for.
+    flush_owed();
     if (pending_delivered_ == 0) {
         return;
     }

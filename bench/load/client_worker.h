@@ -205,6 +205,7 @@ private:
     void fail(std::uint32_t index, const std::string& reason);
     void release(std::uint32_t index);
     void check_timeouts(std::uint64_t now);
+    void flush_owed();
     void flush_delivered();
     void teardown();
 
