@@ -13,10 +13,12 @@
 #include "layout.h"
 #include "options.h"
 #include "run_control.h"
+#include "tls_session.h"
 #include "ws_wire.h"
 
 #include <liburing.h>
 #include <map>
+#include <memory>
 #include <netinet/in.h>
 #include <string>
 #include <vector>
@@ -149,6 +151,7 @@ private:
         std::string accept;    // the Sec-WebSocket-Accept the server must answer with
         std::string socket_id; // presence churners sign every join with it
         peer_count peer;
+        std::unique_ptr<tls_session> tls; // --tls: everything sent and received goes through it
     };
     // What one presence observer saw of one member of its group.
     struct member_tally {
@@ -178,6 +181,9 @@ private:
     void on_send(std::uint32_t index, int res);
     void on_recv(std::uint32_t index, const io_uring_cqe& cqe);
     void on_bytes(std::uint32_t index, std::string_view data);
+    void on_cipher(std::uint32_t index, std::string_view data);
+    // --tls: moves the session's ciphertext into the send buffers and starts a send if none is out.
+    void flush_tls(std::uint32_t index);
     std::size_t on_frames(std::uint32_t index, std::string_view data);
     void on_upgrade_response(std::uint32_t index, std::string_view data);
     void on_text(std::uint32_t index, std::string_view payload);
@@ -231,6 +237,8 @@ private:
     std::uint64_t now_ns_ = 0;
     std::uint64_t pending_delivered_ = 0;
     bool settled_reported_ = false;
+
+    std::string tls_plain_; // --tls: what one receive decrypted to (reused)
 
     std::vector<std::uint32_t> actors_; // connections that act, fixed when `go` is first seen
     std::vector<member_tally> tallies_; // presence: per connection, one per slot of its group

@@ -2,6 +2,8 @@
 // trust them.
 #include "options.h"
 
+#include "tls_session.h"
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +35,10 @@ Scenarios (each bounded in connections and time):
 Target (any Pusher-compatible server):
   --host H (127.0.0.1)  --port P (8080)  --path PREFIX ("")
   --app-id ID (bench)   --key KEY (bench-key)   --secret SECRET (bench-secret)
+  --tls                 wss:// and https:// (TLS 1.2+; the certificate must name --host and chain
+                        to the system's roots, or to --ca FILE)
+  --ca FILE             CA certificate(s) to verify the server against (implies --tls)
+  --tls-insecure        accept any certificate, e.g. a self-signed test one (implies --tls)
 
 Size and bounds:
   --connections N (1000)      --threads T (one per core)   --concurrency C (256 handshakes)
@@ -127,6 +133,11 @@ options parse_options(int argc, char** argv) {
             o.public_channels = true;
             continue;
         }
+        if (flag == "--tls" || flag == "--tls-insecure") {
+            o.server.tls = true;
+            o.server.tls_insecure = o.server.tls_insecure || flag == "--tls-insecure";
+            continue;
+        }
         if (flag == "--help") {
             std::fputs(usage_text, stdout);
             std::exit(0);
@@ -154,6 +165,9 @@ options parse_options(int argc, char** argv) {
             if (!o.server.path.empty() && o.server.path.front() != '/') {
                 o.server.path.insert(0, "/");
             }
+        } else if (flag == "--ca") {
+            o.server.ca_file = v;
+            o.server.tls = true;
         } else if (flag == "--app-id") {
             o.server.app_id = v;
         } else if (flag == "--key") {
@@ -267,6 +281,13 @@ options parse_options(int argc, char** argv) {
     }
     if (o.scenario == "presence" || o.scenario == "whisper") {
         check_peer_options(o);
+    }
+    if (o.server.tls && o.scenario != "ceiling") {
+        std::string error;
+        o.server.tls_ctx = tls_context::create(o.server.tls_insecure, o.server.ca_file, error);
+        if (!o.server.tls_ctx) {
+            fail("--tls: " + error);
+        }
     }
     return o;
 }

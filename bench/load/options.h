@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ringcast::bench {
+
+class tls_context;
 
 struct target {
     std::string host = "127.0.0.1";
@@ -14,6 +17,11 @@ struct target {
     std::string app_id = "bench";
     std::string app_key = "bench-key";
     std::string app_secret = "bench-secret";
+    bool tls = false;          // wss:// and https:// (OpenSSL over the bench's own io_uring I/O)
+    bool tls_insecure = false; // accept any certificate
+    std::string ca_file;       // verify against these CA certificates instead of the system's
+    // Created once from the three above by parse_options when --tls is given; shared read-only.
+    std::shared_ptr<const tls_context> tls_ctx;
 };
 
 struct options {
