@@ -126,7 +126,7 @@ std::string run_notes(const element& r) {
     note_count("/figures/echoed_to_sender", "client events echoed to their sender");
     note_count("/figures/joins_refused", "joins refused");
     note_count("/figures/presence_payloads_not_sane", "wrong presence payloads");
-    note_count("/figures/skipped_actions", "actions skipped (behind schedule)");
+    note_count("/figures/skipped_actions", "actions skipped (still joining, or behind schedule)");
     if (!text(r, "/first_publish_error").empty()) {
         notes += "publish errors; ";
     }
