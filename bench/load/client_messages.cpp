@@ -2,6 +2,7 @@
 // handshake messages, and the per-event work (stamp, bitmap, latency) that must stay minimal.
 #include "client_worker.h"
 
+#include "client_requests.h"
 #include "clock.h"
 
 #include <algorithm>
@@ -163,31 +164,22 @@ std::size_t client_worker::on_frames(std::uint32_t index, std::string_view data)
 void client_worker::on_text(std::uint32_t index, std::string_view payload) {
     connection& c = conns_[index];
     if (c.st == state::subscribed) {
+        if (config_.peers.mode == peer_mode::presence) {
+            on_presence_message(index, payload);
+            return;
+        }
         stamp s;
         if (find_stamp(payload, s)) {
             on_stamp(c, index, s.seq, s.t_ns);
             return;
         }
-        std::string_view name = event_name(payload);
-        if (name == "pusher:ping") {
-            queue_text(c, R"({"event":"pusher:pong","data":{}})");
-        } else if (name == "pusher:error") {
-            if (result_.pusher_errors++ == 0) {
-                result_.first_pusher_error.assign(payload.substr(0, 200));
-            }
-        } else {
-            ++result_.other_messages;
-        }
+        on_control(c, payload);
         return;
     }
     std::string_view name = event_name(payload);
     if (c.st == state::awaiting_established) {
         if (name == "pusher:connection_established") {
-            std::string subscribe = R"({"event":"pusher:subscribe","data":{"channel":")";
-            subscribe += config_.channels.channel_of(config_.first_connection + index);
-            subscribe += R"(","auth":""}})";
-            c.st = state::awaiting_subscribed;
-            queue_text(c, subscribe);
+            on_connection_established(index, payload);
         } else if (name == "pusher:error") {
             fail(index, "pusher:error before connection_established: " + std::string(payload.substr(0, 120)));
         }
@@ -198,9 +190,50 @@ void client_worker::on_text(std::uint32_t index, std::string_view payload) {
             c.st = state::subscribed;
             result_.connect_latency.record(now_ns_ - c.started_ns);
             on_established(c);
+            if (config_.peers.mode == peer_mode::presence) {
+                check_presence(index, payload);
+            }
         } else if (name == "pusher:subscription_error" || name == "pusher:error") {
             fail(index, std::string(name) + ": " + std::string(payload.substr(0, 120)));
         }
+    }
+}
+
+void client_worker::on_connection_established(std::uint32_t index, std::string_view payload) {
+    connection& c = conns_[index];
+    const layout& channels = config_.channels;
+    std::string_view socket_id = find_socket_id(payload);
+    if (channels.needs_auth() && socket_id.empty()) {
+        fail(index, "connection_established without a socket_id");
+        return;
+    }
+    if (config_.peers.mode == peer_mode::presence && !is_observer(index)) {
+        // A churner: established once connected; it joins and leaves on the paced schedule.
+        c.socket_id = socket_id;
+        c.st = state::subscribed;
+        result_.connect_latency.record(now_ns_ - c.started_ns);
+        on_established(c);
+        return;
+    }
+    std::string channel = channels.channel_of(global(index));
+    std::string member;
+    if (config_.peers.mode == peer_mode::presence) {
+        member = presence_member("o" + std::to_string(global(index)), 0, now_ns_);
+    }
+    c.st = state::awaiting_subscribed;
+    queue_text(c, subscribe_message(*config_.server, socket_id, channel, channels.needs_auth(), member));
+}
+
+void client_worker::on_control(connection& c, std::string_view payload) {
+    std::string_view name = event_name(payload);
+    if (name == "pusher:ping") {
+        queue_text(c, R"({"event":"pusher:pong","data":{}})");
+    } else if (name == "pusher:error") {
+        if (result_.pusher_errors++ == 0) {
+            result_.first_pusher_error.assign(payload.substr(0, 200));
+        }
+    } else {
+        ++result_.other_messages;
     }
 }
 
@@ -220,7 +253,18 @@ void client_worker::on_stamp(connection& c, std::uint32_t index, std::uint64_t s
         ++result_.deliveries;
         return;
     }
-    if (seq >= config_.max_events || config_.channels.group_of_event(seq) != c.group) {
+    if (config_.peers.mode == peer_mode::whisper) {
+        // A whisper's seq is (sender's count) x group size + sender's slot: its own slot means
+        // the server sent the event back to its sender, which the protocol forbids (spec §1.10).
+        if (seq % config_.channels.per_event == config_.channels.slot_of(global(index))) {
+            ++result_.echoed;
+            return;
+        }
+    } else if (config_.channels.group_of_event(seq) != c.group) {
+        ++result_.unexpected;
+        return;
+    }
+    if (seq >= config_.max_events) {
         ++result_.unexpected;
         return;
     }
@@ -231,6 +275,10 @@ void client_worker::on_stamp(connection& c, std::uint32_t index, std::uint64_t s
         return;
     }
     word |= bit;
+    record_delivery(t_ns);
+}
+
+void client_worker::record_delivery(std::uint64_t t_ns) {
     ++result_.deliveries;
     ++pending_delivered_;
     // The stamp was taken on this machine's monotonic clock: arrival minus stamp is the delivery

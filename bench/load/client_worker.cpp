@@ -24,8 +24,6 @@ constexpr unsigned sq_entries = 4096;
 // Multishot receives can post many completions per loop iteration; a large CQ keeps the kernel
 // from having to spill into its overflow list.
 constexpr unsigned cq_entries = 32768;
-// How long the loop sleeps with nothing to do: short enough to notice `quit` and timeouts promptly.
-constexpr std::uint64_t idle_wait_ns = 10'000'000;
 
 std::string errno_name(int err) {
     switch (err) {
@@ -58,6 +56,9 @@ client_worker::client_worker(worker_config config, run_control& control)
     }
     for (std::uint32_t i = 0; i < config_.connection_count; ++i) {
         conns_[i].group = config_.channels.group_of_connection(config_.first_connection + i);
+    }
+    if (config_.peers.mode == peer_mode::presence) {
+        tallies_.resize(static_cast<std::size_t>(config_.connection_count) * config_.channels.per_event);
     }
 }
 
@@ -138,7 +139,7 @@ void client_worker::run() noexcept {
         }
         rearm_.clear();
 
-        std::uint64_t wait_ns = idle_wait_ns;
+        std::uint64_t wait_ns = act(now_ns_);
         if (config_.connect_rate > 0 && next_to_open_ < conns_.size()) {
             // Wake in time for the next paced connect.
             auto due =
@@ -234,9 +235,41 @@ void client_worker::send_bytes(std::uint32_t index) {
 void client_worker::queue_frame(connection& c, ws_opcode opcode, std::string_view payload) {
     // The mask only has to be unpredictable to an attacker; a benchmark has none.
     auto mask = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&c) * 2654435761U);
+    auto index = static_cast<std::uint32_t>(&c - conns_.data());
+    if (c.tls) {
+        std::string frame;
+        append_masked_frame(frame, opcode, payload, mask);
+        if (!c.tls->send(frame)) {
+            fail(index, c.tls->error());
+            return;
+        }
+        flush_tls(index);
+        return;
+    }
     append_masked_frame(c.send_busy ? c.queued : c.sending, opcode, payload, mask);
     if (!c.send_busy) {
-        send_bytes(static_cast<std::uint32_t>(&c - conns_.data()));
+        send_bytes(index);
+    }
+}
+
+void client_worker::flush_tls(std::uint32_t index) {
+    connection& c = conns_[index];
+    c.tls->take_output(c.send_busy ? c.queued : c.sending);
+    if (!c.send_busy && !c.sending.empty()) {
+        send_bytes(index);
+    }
+}
+
+void client_worker::on_cipher(std::uint32_t index, std::string_view data) {
+    connection& c = conns_[index];
+    tls_plain_.clear();
+    if (!c.tls->receive(data, tls_plain_)) {
+        fail(index, c.tls->error());
+        return;
+    }
+    flush_tls(index); // handshake flights; nothing once established
+    if (!tls_plain_.empty() && c.st != state::closing) {
+        on_bytes(index, tls_plain_); // it copies what it keeps: the buffer is reused next time
     }
 }
 
@@ -284,10 +317,21 @@ void client_worker::on_connect(std::uint32_t index, int res) {
     }
     std::string key = websocket_key((static_cast<std::uint64_t>(config_.first_connection) + index) ^ now_ns_);
     c.accept = websocket_accept(key);
-    c.sending = upgrade_request(config_.server->host, config_.server->port, config_.server->path,
-                                config_.server->app_key, key);
-    c.sent = 0;
+    std::string upgrade = upgrade_request(config_.server->host, config_.server->port, config_.server->path,
+                                          config_.server->app_key, key);
     c.st = state::upgrading;
+    c.sent = 0;
+    if (config_.server->tls_ctx) {
+        // The upgrade waits inside the session until the handshake is through.
+        c.tls = std::make_unique<tls_session>();
+        if (!c.tls->start(*config_.server->tls_ctx, config_.server->host) || !c.tls->send(upgrade)) {
+            fail(index, c.tls->error());
+            return;
+        }
+        flush_tls(index);
+        return;
+    }
+    c.sending = std::move(upgrade);
     send_bytes(index);
 }
 
@@ -325,7 +369,12 @@ void client_worker::on_recv(std::uint32_t index, const io_uring_cqe& cqe) {
         auto bid = static_cast<unsigned short>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
         char* data = buffer_memory_ + static_cast<std::size_t>(bid) * buffer_size;
         if (cqe.res > 0 && c.st != state::closing && c.st != state::closed) {
-            on_bytes(index, std::string_view(data, static_cast<std::size_t>(cqe.res)));
+            std::string_view bytes(data, static_cast<std::size_t>(cqe.res));
+            if (c.tls) {
+                on_cipher(index, bytes);
+            } else {
+                on_bytes(index, bytes);
+            }
         }
         // Hand the buffer back at once (published to the kernel once per loop iteration).
         io_uring_buf_ring_add(buffers_, data, buffer_size, bid, io_uring_buf_ring_mask(buffer_count),
@@ -368,6 +417,10 @@ void client_worker::fail(std::uint32_t index, const std::string& reason) {
         ++result_.failures[reason];
         --in_progress_;
     }
+    if (c.member == member_state::joining) {
+        --joining_; // nobody will answer this join now
+    }
+    c.member = member_state::out;
     c.st = state::closing;
     c.partial.clear();
     c.message.clear();
@@ -391,6 +444,7 @@ void client_worker::release(std::uint32_t index) {
         c.st = state::closed;
         c.sending.clear();
         c.sending.shrink_to_fit();
+        c.tls.reset();
     }
 }
 
@@ -405,7 +459,16 @@ void client_worker::check_timeouts(std::uint64_t now) {
     }
 }
 
+void client_worker::flush_owed() {
+    if (pending_owed_ > 0) {
+        control_.owed.fetch_add(pending_owed_, std::memory_order_acq_rel);
+        pending_owed_ = 0;
+    }
+}
+
 void client_worker::flush_delivered() {
+    // Before the deliveries: a drain that sees them must already see what they were owed for.
+    flush_owed();
     if (pending_delivered_ == 0) {
         return;
     }

@@ -1,7 +1,9 @@
 // A receiver thread: one io_uring ring, one provided-buffer ring, and a contiguous slice of the
 // run's connections. It opens them (TCP connect, WebSocket upgrade, Pusher handshake, subscribe),
 // then receives with one multishot recv per connection and does the least work per frame: read
-// the WebSocket header, find the "seq" and "t" numbers, set a bit, record a latency.
+// the WebSocket header, find the "seq" and "t" numbers, set a bit, record a latency. In `presence`
+// and `whisper` its connections also act on a paced schedule: presence churners join and leave
+// their channel, whisperers send client events to the other members of theirs.
 //
 // Ownership: everything in here belongs to the thread running run(); other threads read only
 // `run_control` and, after the thread has been joined, the result and the bitmaps.
@@ -11,10 +13,12 @@
 #include "layout.h"
 #include "options.h"
 #include "run_control.h"
+#include "tls_session.h"
 #include "ws_wire.h"
 
 #include <liburing.h>
 #include <map>
+#include <memory>
 #include <netinet/in.h>
 #include <string>
 #include <vector>
@@ -26,8 +30,19 @@ enum class client_mode {
     raw,    // TCP only: the ceiling's receivers count pre-framed frames
 };
 
+// What connections do besides receiving: nothing (fanout, channels, connect), presence churn, or
+// client events between the members of a group.
+enum class peer_mode : std::uint8_t { none, presence, whisper };
+
+struct peer_plan {
+    peer_mode mode = peer_mode::none;
+    std::uint32_t observers = 0; // presence: the first `observers` of each group stay subscribed
+    double action_rate = 0;      // per acting connection: client events/s, or joins + leaves/s
+};
+
 struct worker_config {
     client_mode mode = client_mode::pusher;
+    peer_plan peers;
     const target* server = nullptr;
     sockaddr_in address{};
     std::uint32_t first_connection = 0; // global index of this worker's first connection
@@ -59,6 +74,24 @@ struct worker_result {
     std::uint64_t last_established_ns = 0;
     std::uint64_t last_delivery_ns = 0;
     std::string setup_error; // the ring could not be created: nothing ran
+
+    // presence and whisper
+    std::uint64_t actions = 0;         // client events sent; joins and leaves sent
+    std::uint64_t skipped_actions = 0; // not sent: the connection was still joining, or far behind schedule
+    std::uint64_t echoed = 0;          // client events the server sent back to their own sender
+    std::uint64_t member_added = 0;    // first copies seen by observers
+    std::uint64_t member_removed = 0;
+    std::uint64_t joins_refused = 0;     // pusher:error or subscription_error in answer to a join
+    std::uint64_t presence_checked = 0;  // presence subscription_succeeded payloads read
+    std::uint64_t presence_not_sane = 0; // ... whose count, ids or own id were wrong
+    std::string first_presence_problem;
+};
+
+// Per connection (by global index), what it did in `presence` or `whisper`: what its peers must
+// have seen. Gathered from every worker once they have stopped.
+struct peer_count {
+    std::uint32_t sent = 0; // client events sent; joins acknowledged with subscription_succeeded
+    std::uint32_t left = 0; // presence: unsubscribes sent after a join
 };
 
 class client_worker {
@@ -78,6 +111,14 @@ public:
     // Adds this worker's established connections to their event groups' counts. Safe once the
     // worker has reported itself settled: `established` never changes after that.
     void add_established_per_group(std::vector<std::uint64_t>& per_group) const;
+    // Adds this worker's established observers (presence) or members (whisper) per group.
+    void add_peers_per_group(std::vector<std::uint64_t>& per_group) const;
+    // After run(): writes each connection's peer_count at its global index.
+    void add_peer_counts(std::vector<peer_count>& by_connection) const;
+    // After run(): what this worker's established connections should have seen from their peers
+    // (by `by_connection`) and did not (lost), or saw more often than sent (duplicated).
+    void count_peer_deliveries(const std::vector<peer_count>& by_connection, std::uint64_t& lost,
+                               std::uint64_t& duplicated) const;
 
 private:
     enum class state : std::uint8_t {
@@ -91,23 +132,36 @@ private:
         closing,
         closed,
     };
+    enum class member_state : std::uint8_t { out, joining, in }; // a presence churner
     struct connection {
         int fd = -1;
         state st = state::idle;
+        member_state member = member_state::out;
         std::uint8_t inflight = 0; // operations whose final completion has not arrived
         bool recv_armed = false;
         bool send_busy = false;
         bool established = false;
         std::uint32_t group = 0;
         std::uint64_t started_ns = 0;
-        std::string partial;  // bytes of an incomplete HTTP response or frame
-        std::string message;  // a fragmented text message being reassembled (rare)
-        std::string sending;  // the bytes of the send in flight
-        std::size_t sent = 0; // how much of `sending` the kernel took
-        std::string queued;   // what goes out after `sending`
-        std::string accept;   // the Sec-WebSocket-Accept the server must answer with
+        std::string partial;   // bytes of an incomplete HTTP response or frame
+        std::string message;   // a fragmented text message being reassembled (rare)
+        std::string sending;   // the bytes of the send in flight
+        std::size_t sent = 0;  // how much of `sending` the kernel took
+        std::string queued;    // what goes out after `sending`
+        std::string accept;    // the Sec-WebSocket-Accept the server must answer with
+        std::string socket_id; // presence churners sign every join with it
+        peer_count peer;
+        std::unique_ptr<tls_session> tls; // --tls: everything sent and received goes through it
+    };
+    // What one presence observer saw of one member of its group.
+    struct member_tally {
+        std::uint32_t added = 0;
+        std::uint32_t removed = 0;
+        bool present = false;
     };
     enum class op : std::uint8_t { connect = 1, send, recv, cancel };
+    // How long the loop sleeps with nothing to do: short enough to notice `quit` and timeouts promptly.
+    static constexpr std::uint64_t idle_wait_ns = 10'000'000;
 
     static std::uint64_t user_data(op kind, std::uint32_t index) noexcept {
         return (static_cast<std::uint64_t>(kind) << 32) | index;
@@ -127,15 +181,37 @@ private:
     void on_send(std::uint32_t index, int res);
     void on_recv(std::uint32_t index, const io_uring_cqe& cqe);
     void on_bytes(std::uint32_t index, std::string_view data);
+    void on_cipher(std::uint32_t index, std::string_view data);
+    // --tls: moves the session's ciphertext into the send buffers and starts a send if none is out.
+    void flush_tls(std::uint32_t index);
     std::size_t on_frames(std::uint32_t index, std::string_view data);
     void on_upgrade_response(std::uint32_t index, std::string_view data);
     void on_text(std::uint32_t index, std::string_view payload);
     void on_stamp(connection& c, std::uint32_t index, std::uint64_t seq, std::uint64_t t_ns);
     void on_established(connection& c);
+    void on_connection_established(std::uint32_t index, std::string_view payload);
+    void on_control(connection& c, std::string_view payload);
+    void on_presence_message(std::uint32_t index, std::string_view payload);
+    void on_member_event(std::uint32_t index, std::string_view payload, bool added);
+    void check_presence(std::uint32_t index, std::string_view payload);
+    void record_delivery(std::uint64_t t_ns);
+
+    [[nodiscard]] std::uint32_t global(std::uint32_t index) const noexcept {
+        return config_.first_connection + index;
+    }
+    [[nodiscard]] bool is_observer(std::uint32_t index) const noexcept {
+        return config_.channels.slot_of(global(index)) < config_.peers.observers;
+    }
+    // Paced actions: returns how long until the next one is due.
+    std::uint64_t act(std::uint64_t now);
+    void act_one(std::uint32_t index);
+    void join(std::uint32_t index);
+    void leave(std::uint32_t index);
 
     void fail(std::uint32_t index, const std::string& reason);
     void release(std::uint32_t index);
     void check_timeouts(std::uint64_t now);
+    void flush_owed();
     void flush_delivered();
     void teardown();
 
@@ -161,6 +237,17 @@ private:
     std::uint64_t now_ns_ = 0;
     std::uint64_t pending_delivered_ = 0;
     bool settled_reported_ = false;
+
+    std::string tls_plain_; // --tls: what one receive decrypted to (reused)
+
+    std::vector<std::uint32_t> actors_; // connections that act, fixed when `go` is first seen
+    std::vector<member_tally> tallies_; // presence: per connection, one per slot of its group
+    std::uint64_t act_start_ns_ = 0;
+    std::uint64_t actions_due_done_ = 0; // scheduled actions taken (sent or skipped)
+    std::uint64_t pending_owed_ = 0;
+    std::uint32_t joining_ = 0;
+    bool wound_down_ = false;
+    bool quiet_reported_ = false;
 };
 
 } // namespace ringcast::bench

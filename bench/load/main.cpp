@@ -24,5 +24,8 @@ int main(int argc, char** argv) {
     if (o.scenario == "ceiling") {
         return run_ceiling(o);
     }
+    if (o.scenario == "presence" || o.scenario == "whisper") {
+        return run_peers(o);
+    }
     return run_fanout(o);
 }

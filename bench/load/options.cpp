@@ -2,6 +2,8 @@
 // trust them.
 #include "options.h"
 
+#include "tls_session.h"
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -20,13 +22,23 @@ Scenarios (each bounded in connections and time):
   connect   open N connections: TCP connect, WebSocket upgrade, pusher:connection_established,
             subscribe to one public channel, wait for subscription_succeeded
   fanout    N subscribers on one public channel; a publisher POSTs signed HTTP API events
-  channels  N subscribers, each on its own public channel; each event goes to --channels-per-event
+  channels  N subscribers, each on its own private channel (signed auth; --public for public
+            channels); each event goes to --channels-per-event of them
+  presence  N connections in groups of --group-size on presence-bench-K: --observers per group stay
+            subscribed and count member_added/member_removed, the others join and leave
+            (pusher:subscribe / pusher:unsubscribe) at --rate joins + leaves per second in total
+  whisper   N connections in groups of --group-size on private-whisper-K; each sends client-bench
+            events at --rate per second (at most --client-event-limit) to the others of its group
   ceiling   no server, no protocol: a raw io_uring sender writes pre-framed 66-byte WebSocket
             frames to N loopback sockets, one frame per send and --coalesce frames per send
 
 Target (any Pusher-compatible server):
   --host H (127.0.0.1)  --port P (8080)  --path PREFIX ("")
   --app-id ID (bench)   --key KEY (bench-key)   --secret SECRET (bench-secret)
+  --tls                 wss:// and https:// (TLS 1.2+; the certificate must name --host and chain
+                        to the system's roots, or to --ca FILE)
+  --ca FILE             CA certificate(s) to verify the server against (implies --tls)
+  --tls-insecure        accept any certificate, e.g. a self-signed test one (implies --tls)
 
 Size and bounds:
   --connections N (1000)      --threads T (one per core)   --concurrency C (256 handshakes)
@@ -35,6 +47,13 @@ Size and bounds:
   --publishers K (4)          --batch B (1; >1 uses batch_events)   --payload-bytes B (0)
   --channel NAME (bench)      --channels-per-event K (100)          --max-events N (auto)
   --drain S (5)               --coalesce F (16)                     --sender-threads T (cores)
+  --public (channels: public channels, no auth)
+  --group-size G (presence 10, whisper 2; presence at most the server's member limit, 100 by default)
+  --observers K (2: presence members per channel that stay)
+  --client-event-limit L (10: the server's client events per second per connection; whisper
+                          refuses a --rate above it)
+  presence: --rate is joins + leaves per second over all churners (default 100); whisper: client
+  events per second per connection (default 5)
 
 Reporting:
   --server-pid PID   read the server's RSS (/proc/PID/status) and CPU time (/proc/PID/stat)
@@ -64,6 +83,32 @@ unsigned online_cores() {
     return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
+// presence and whisper: the group shape and a bounded action rate.
+void check_peer_options(options& o) {
+    const bool presence = o.scenario == "presence";
+    if (o.group_size == 0) {
+        o.group_size = presence ? 10 : 2;
+    }
+    if (o.rate == 0) {
+        o.rate = presence ? 100 : 5;
+    }
+    if (o.group_size < 2 || o.group_size > 1000 || o.group_size > o.connections) {
+        fail("--group-size must be 2..1000 and at most --connections");
+    }
+    if (presence && (o.observers == 0 || o.observers >= o.group_size)) {
+        fail("--observers must be at least 1 and less than --group-size (the others churn)");
+    }
+    if (presence && o.rate > 20000) {
+        fail("--rate (presence: joins + leaves per second in total) must be at most 20000");
+    }
+    if (!presence && (o.client_event_limit == 0 || o.rate > o.client_event_limit)) {
+        fail("--rate (whisper: client events per second per connection) must be at most "
+             "--client-event-limit (" +
+             std::to_string(o.client_event_limit) +
+             "): the server refuses events past its per-connection limit (Pusher's is 10/s)");
+    }
+}
+
 } // namespace
 
 options parse_options(int argc, char** argv) {
@@ -74,13 +119,23 @@ options parse_options(int argc, char** argv) {
     }
     o.scenario = argv[1];
     if (o.scenario != "connect" && o.scenario != "fanout" && o.scenario != "channels" &&
-        o.scenario != "ceiling" && o.scenario != "report") {
+        o.scenario != "presence" && o.scenario != "whisper" && o.scenario != "ceiling" &&
+        o.scenario != "report") {
         fail("unknown scenario '" + o.scenario + "'");
     }
     for (int i = 2; i < argc; ++i) {
         std::string_view flag = argv[i];
         if (flag == "--quiet") {
             o.quiet = true;
+            continue;
+        }
+        if (flag == "--public") {
+            o.public_channels = true;
+            continue;
+        }
+        if (flag == "--tls" || flag == "--tls-insecure") {
+            o.server.tls = true;
+            o.server.tls_insecure = o.server.tls_insecure || flag == "--tls-insecure";
             continue;
         }
         if (flag == "--help") {
@@ -110,6 +165,9 @@ options parse_options(int argc, char** argv) {
             if (!o.server.path.empty() && o.server.path.front() != '/') {
                 o.server.path.insert(0, "/");
             }
+        } else if (flag == "--ca") {
+            o.server.ca_file = v;
+            o.server.tls = true;
         } else if (flag == "--app-id") {
             o.server.app_id = v;
         } else if (flag == "--key") {
@@ -144,6 +202,12 @@ options parse_options(int argc, char** argv) {
             o.channels_per_event = parse_number<std::uint32_t>(flag, v);
         } else if (flag == "--max-events") {
             o.max_events = parse_number<std::uint64_t>(flag, v);
+        } else if (flag == "--group-size") {
+            o.group_size = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--observers") {
+            o.observers = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--client-event-limit") {
+            o.client_event_limit = parse_number<std::uint32_t>(flag, v);
         } else if (flag == "--drain") {
             o.drain_s = parse_number<double>(flag, v);
         } else if (flag == "--coalesce") {
@@ -211,6 +275,19 @@ options parse_options(int argc, char** argv) {
     }
     if (o.payload_bytes > 10000) {
         fail("--payload-bytes must be at most 10000 (the HTTP API refuses data over 10 KB)");
+    }
+    if (o.channel.empty()) {
+        o.channel = o.scenario == "whisper" ? "whisper" : "bench";
+    }
+    if (o.scenario == "presence" || o.scenario == "whisper") {
+        check_peer_options(o);
+    }
+    if (o.server.tls && o.scenario != "ceiling") {
+        std::string error;
+        o.server.tls_ctx = tls_context::create(o.server.tls_insecure, o.server.ca_file, error);
+        if (!o.server.tls_ctx) {
+            fail("--tls: " + error);
+        }
     }
     return o;
 }

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ringcast::bench {
+
+class tls_context;
 
 struct target {
     std::string host = "127.0.0.1";
@@ -14,6 +17,11 @@ struct target {
     std::string app_id = "bench";
     std::string app_key = "bench-key";
     std::string app_secret = "bench-secret";
+    bool tls = false;          // wss:// and https:// (OpenSSL over the bench's own io_uring I/O)
+    bool tls_insecure = false; // accept any certificate
+    std::string ca_file;       // verify against these CA certificates instead of the system's
+    // Created once from the three above by parse_options when --tls is given; shared read-only.
+    std::shared_ptr<const tls_context> tls_ctx;
 };
 
 struct options {
@@ -32,8 +40,12 @@ struct options {
     std::uint32_t publishers = 4;    // keep-alive HTTP connections of the publisher
     std::uint32_t batch = 1;         // events per request; > 1 uses POST /apps/{id}/batch_events
     std::uint32_t payload_bytes = 0; // pad the event data to this many bytes; 0 = only the stamp
-    std::string channel = "bench";
+    std::string channel;             // channel name base; empty = "bench" ("whisper" for `whisper`)
     std::uint32_t channels_per_event = 100; // `channels`: one event reaches this many channels
+    bool public_channels = false;           // `channels`: public instead of private (signed) channels
+    std::uint32_t group_size = 0;           // presence, whisper: connections per channel; 0 = default
+    std::uint32_t observers = 2;            // presence: connections per channel that stay subscribed
+    std::uint32_t client_event_limit = 10;  // whisper: the server's client events per second per connection
     std::uint64_t max_events = 0;           // 0 = derived from rate, duration and memory
     double drain_s = 5;
 

@@ -3,6 +3,7 @@
 
 #include "api_request.h"
 #include "clock.h"
+#include "tls_session.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -44,6 +45,8 @@ struct http_conn {
     std::uint64_t first_seq = 0;
     std::uint32_t count = 0;
     std::uint64_t sent_ns = 0;
+    std::unique_ptr<tls_session> tls; // --tls: requests and responses go through it
+    std::string cipher;               // --tls: what one receive got, before decryption
 };
 
 class publisher {
@@ -85,6 +88,8 @@ private:
     void on_recv(std::uint32_t index, int res, std::uint64_t now);
     void finish(http_conn& c, int status, std::string_view body, std::uint64_t now);
     void reconnect(http_conn& c);
+    // Connects (and with --tls, completes the handshake); false with `error` when it cannot.
+    bool open(http_conn& c, std::string& error);
     void on_connection_error(std::uint32_t index, const std::string& why, std::uint64_t now);
 
     const target& server_;
@@ -115,9 +120,9 @@ io_uring_sqe* publisher::sqe() {
 publish_result publisher::run() {
     for (http_conn& c : conns_) {
         c.in.resize(response_buffer);
-        c.fd = connect_tcp(server_.host, server_.port);
-        if (c.fd < 0) {
-            result_.setup_error = "publisher cannot connect: " + std::string(std::strerror(-c.fd));
+        std::string error;
+        if (!open(c, error)) {
+            result_.setup_error = "publisher cannot connect: " + error;
             return std::move(result_);
         }
     }
@@ -258,6 +263,14 @@ void publisher::send_request(std::uint32_t index, std::uint64_t now) {
                            ? batch_body(plan_.channels, c.first_seq, c.count, stamp, plan_.payload_bytes)
                            : event_body(plan_.channels, c.first_seq, stamp, plan_.payload_bytes);
     c.out = signed_post(server_, plan_.batch > 1 ? "batch_events" : "events", body, unix_seconds());
+    if (c.tls) {
+        std::string plain;
+        plain.swap(c.out);
+        if (!c.tls->send(plain)) {
+            c.out.clear(); // the request still counts as sent: it fails below, with the TLS error
+        }
+        c.tls->take_output(c.out);
+    }
     c.sent = 0;
     c.used = 0;
     c.sent_ns = stamp;
@@ -281,7 +294,11 @@ void publisher::send_request(std::uint32_t index, std::uint64_t now) {
 void publisher::arm_recv(std::uint32_t index) {
     http_conn& c = conns_[index];
     io_uring_sqe* s = sqe();
-    io_uring_prep_recv(s, c.fd, c.in.data() + c.used, c.in.size() - c.used, 0);
+    if (c.tls) {
+        io_uring_prep_recv(s, c.fd, c.cipher.data(), c.cipher.size(), 0);
+    } else {
+        io_uring_prep_recv(s, c.fd, c.in.data() + c.used, c.in.size() - c.used, 0);
+    }
     io_uring_sqe_set_data64(s, user_data(op::recv, index));
     ++c.inflight;
 }
@@ -317,7 +334,21 @@ void publisher::on_recv(std::uint32_t index, int res, std::uint64_t now) {
             now);
         return;
     }
-    c.used += static_cast<std::size_t>(res);
+    std::size_t got = static_cast<std::size_t>(res);
+    if (c.tls) {
+        std::string plain;
+        if (!c.tls->receive(std::string_view(c.cipher.data(), got), plain)) {
+            on_connection_error(index, c.tls->error(), now);
+            return;
+        }
+        if (plain.size() > c.in.size() - c.used) {
+            on_connection_error(index, "response over 64 KiB", now);
+            return;
+        }
+        std::memcpy(c.in.data() + c.used, plain.data(), plain.size());
+        got = plain.size();
+    }
+    c.used += got;
     std::string_view have(c.in.data(), c.used);
     std::size_t head_end = have.find("\r\n\r\n");
     if (head_end != std::string_view::npos) {
@@ -399,9 +430,27 @@ void publisher::reconnect(http_conn& c) {
     if (c.fd >= 0) {
         close(c.fd);
     }
-    c.fd = connect_tcp(server_.host, server_.port);
-    c.broken = c.fd < 0;
+    std::string error;
+    c.broken = !open(c, error);
     c.used = 0;
+}
+
+bool publisher::open(http_conn& c, std::string& error) {
+    c.fd = connect_tcp(server_.host, server_.port);
+    if (c.fd < 0) {
+        error = std::strerror(-c.fd);
+        return false;
+    }
+    if (!server_.tls_ctx) {
+        return true;
+    }
+    c.tls = std::make_unique<tls_session>();
+    c.cipher.resize(response_buffer);
+    if (!c.tls->start(*server_.tls_ctx, server_.host)) {
+        error = c.tls->error();
+        return false;
+    }
+    return tls_handshake_blocking(c.fd, *c.tls, error);
 }
 
 } // namespace

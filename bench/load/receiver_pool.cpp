@@ -30,7 +30,8 @@ bool resolve_ipv4(const std::string& host, std::uint16_t port, sockaddr_in& out)
 }
 
 receiver_pool::receiver_pool(const options& o, client_mode mode, const sockaddr_in& address,
-                             const layout& channels, std::uint64_t max_events, run_control& control)
+                             const layout& channels, std::uint64_t max_events, run_control& control,
+                             peer_plan peers)
     : control_(control), channels_(channels) {
     unsigned threads = std::max(1U, std::min<unsigned>(o.threads, o.connections));
     std::uint32_t first = 0;
@@ -48,6 +49,7 @@ receiver_pool::receiver_pool(const options& o, client_mode mode, const sockaddr_
         c.connect_timeout_ns = static_cast<std::uint64_t>(o.connect_timeout_s * 1e9);
         c.channels = channels;
         c.max_events = max_events;
+        c.peers = peers;
         workers_.push_back(std::make_unique<client_worker>(std::move(c), control));
         first += count;
     }
@@ -99,6 +101,14 @@ std::vector<std::uint64_t> receiver_pool::subscribers_per_group() const {
     return out;
 }
 
+std::vector<std::uint64_t> receiver_pool::peers_per_group() const {
+    std::vector<std::uint64_t> out(channels_.groups(), 0);
+    for (const auto& w : workers_) {
+        w->add_peers_per_group(out);
+    }
+    return out;
+}
+
 void receiver_pool::stop() {
     control_.quit.store(true, std::memory_order_release);
     for (std::thread& t : threads_) {
@@ -124,6 +134,16 @@ std::uint64_t receiver_pool::count_lost(const std::vector<std::uint8_t>& publish
     return lost;
 }
 
+void receiver_pool::count_peer_deliveries(std::uint64_t& lost, std::uint64_t& duplicated) const {
+    std::vector<peer_count> by_connection(channels_.connections);
+    for (const auto& w : workers_) {
+        w->add_peer_counts(by_connection);
+    }
+    for (const auto& w : workers_) {
+        w->count_peer_deliveries(by_connection, lost, duplicated);
+    }
+}
+
 void merge_result(worker_result& into, const worker_result& from) {
     into.attempted += from.attempted;
     into.established += from.established;
@@ -140,11 +160,25 @@ void merge_result(worker_result& into, const worker_result& from) {
     into.duplicates += from.duplicates;
     into.unexpected += from.unexpected;
     into.other_messages += from.other_messages;
-    if (into.pusher_errors == 0 && from.pusher_errors > 0) {
-        into.first_pusher_error = from.first_pusher_error;
-    }
-    into.pusher_errors += from.pusher_errors;
+    // Counted problems keep the first example of any worker that had one.
+    auto add_problems = [](std::uint64_t& n, std::string& first, std::uint64_t more,
+                           const std::string& example) {
+        if (n == 0 && more > 0) {
+            first = example;
+        }
+        n += more;
+    };
+    add_problems(into.pusher_errors, into.first_pusher_error, from.pusher_errors, from.first_pusher_error);
     into.recv_completions += from.recv_completions;
+    into.actions += from.actions;
+    into.skipped_actions += from.skipped_actions;
+    into.echoed += from.echoed;
+    into.member_added += from.member_added;
+    into.member_removed += from.member_removed;
+    into.joins_refused += from.joins_refused;
+    into.presence_checked += from.presence_checked;
+    add_problems(into.presence_not_sane, into.first_presence_problem, from.presence_not_sane,
+                 from.first_presence_problem);
     into.nobufs += from.nobufs;
     auto earliest = [](std::uint64_t a, std::uint64_t b) {
         return a == 0 ? b : (b == 0 ? a : std::min(a, b));

@@ -18,7 +18,7 @@ namespace ringcast::bench {
 class receiver_pool {
 public:
     receiver_pool(const options& o, client_mode mode, const sockaddr_in& address, const layout& channels,
-                  std::uint64_t max_events, run_control& control);
+                  std::uint64_t max_events, run_control& control, peer_plan peers = {});
     ~receiver_pool();
     receiver_pool(const receiver_pool&) = delete;
     receiver_pool& operator=(const receiver_pool&) = delete;
@@ -30,13 +30,20 @@ public:
     [[nodiscard]] std::vector<std::uint64_t> thread_cpu_ns() const;
     // Established connections of each event group (valid once settled).
     [[nodiscard]] std::vector<std::uint64_t> subscribers_per_group() const;
+    // presence, whisper: established observers (or members) of each group (valid once settled).
+    [[nodiscard]] std::vector<std::uint64_t> peers_per_group() const;
     // Tells the threads to close everything and joins them.
     void stop();
 
     // After stop():
     [[nodiscard]] worker_result merged() const;
     [[nodiscard]] std::uint64_t count_lost(const std::vector<std::uint8_t>& published_ok) const;
+    // presence, whisper: what connections missed of their peers' actions, and saw too often.
+    void count_peer_deliveries(std::uint64_t& lost, std::uint64_t& duplicated) const;
     [[nodiscard]] std::uint64_t started_ns() const noexcept { return started_ns_; }
+    [[nodiscard]] std::uint32_t threads() const noexcept {
+        return static_cast<std::uint32_t>(workers_.size());
+    }
 
 private:
     run_control& control_;

@@ -66,17 +66,31 @@ void begin_record(json_writer& w, const options& o, const machine_info& m) {
         w.key("concurrency").value(o.concurrency);
         w.key("connect_rate").value(o.connect_rate);
     }
-    if (o.scenario == "fanout" || o.scenario == "channels") {
+    const bool peers = o.scenario == "presence" || o.scenario == "whisper";
+    if (o.scenario == "fanout" || o.scenario == "channels" || peers) {
         w.key("duration_s").value(o.duration_s);
+        // presence: joins + leaves per second in total; whisper: client events per second per
+        // connection; otherwise events per second (0 = closed loop).
         w.key("rate").value(o.rate);
+        w.key("channel").value(o.channel);
+    }
+    if (o.scenario == "fanout" || o.scenario == "channels") {
         w.key("mode").value(o.rate > 0 ? "open-loop" : "closed-loop");
         w.key("window").value(o.window);
         w.key("batch").value(o.batch);
         w.key("publishers").value(o.publishers);
         w.key("payload_bytes").value(o.payload_bytes);
-        w.key("channel").value(o.channel);
         if (o.scenario == "channels") {
             w.key("channels_per_event").value(o.channels_per_event);
+            w.key("private").value(!o.public_channels);
+        }
+    }
+    if (peers) {
+        w.key("group_size").value(o.group_size);
+        if (o.scenario == "presence") {
+            w.key("observers").value(o.observers);
+        } else {
+            w.key("client_event_limit").value(o.client_event_limit);
         }
     }
     if (o.server_pid > 0) {

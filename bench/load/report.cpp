@@ -108,6 +108,43 @@ std::string load_notes(const element& r) {
     return notes;
 }
 
+// What the notes column says about a delivery run: load, then anything that went wrong.
+std::string run_notes(const element& r) {
+    std::string notes = load_notes(r);
+    if (!notes.empty()) {
+        notes += "; ";
+    }
+    auto note_count = [&](std::string_view pointer, std::string_view what) {
+        if (number(r, pointer).value_or(0) > 0) {
+            notes += count(number(r, pointer)) + " " + std::string(what) + "; ";
+        }
+    };
+    note_count("/figures/late_events", "events sent late");
+    note_count("/figures/stalls", "stalls");
+    note_count("/figures/disconnected", "disconnected");
+    note_count("/connections/failed", "failed to subscribe");
+    note_count("/figures/echoed_to_sender", "client events echoed to their sender");
+    note_count("/figures/joins_refused", "joins refused");
+    note_count("/figures/presence_payloads_not_sane", "wrong presence payloads");
+    note_count("/figures/skipped_actions", "actions skipped (still joining, or behind schedule)");
+    if (!text(r, "/first_publish_error").empty()) {
+        notes += "publish errors; ";
+    }
+    if (!notes.empty()) {
+        notes.resize(notes.size() - 2);
+    }
+    return notes;
+}
+
+// "p50 | p90 | p99 | p99.9 | max | lost | dup | " of a delivery run.
+std::string latency_and_losses(const element& r) {
+    std::string out;
+    for (std::string_view p : {"p50", "p90", "p99", "p999", "max"}) {
+        out += micros(number(r, "/figures/latency_us/" + std::string(p))) + " | ";
+    }
+    return out + count(number(r, "/figures/lost")) + " | " + count(number(r, "/figures/duplicated")) + " | ";
+}
+
 struct loaded {
     std::string path;
     std::string raw;
@@ -166,6 +203,7 @@ int run_report(const options& o) {
     std::vector<const loaded*> ceilings;
     std::vector<const loaded*> connects;
     std::vector<const loaded*> fanouts;
+    std::vector<const loaded*> peers;
     for (const loaded& r : records) {
         std::string scenario = text(r.root, "/scenario");
         if (scenario == "ceiling") {
@@ -174,6 +212,8 @@ int run_report(const options& o) {
             connects.push_back(&r);
         } else if (scenario == "fanout" || scenario == "channels") {
             fanouts.push_back(&r);
+        } else if (scenario == "presence" || scenario == "whisper") {
+            peers.push_back(&r);
         }
     }
     auto by_connections = [](const loaded* a, const loaded* b) {
@@ -182,6 +222,7 @@ int run_report(const options& o) {
     std::stable_sort(ceilings.begin(), ceilings.end(), by_connections);
     std::stable_sort(connects.begin(), connects.end(), by_connections);
     std::stable_sort(fanouts.begin(), fanouts.end(), by_connections);
+    std::stable_sort(peers.begin(), peers.end(), by_connections);
 
     const element& first = records.front().root;
     std::ostringstream md;
@@ -232,50 +273,51 @@ int run_report(const options& o) {
         md << "\n";
     }
     if (!fanouts.empty()) {
-        md << "**Fan-out** — publisher on the signed HTTP API, subscribers on public channels; "
+        md << "**Fan-out** — publisher on the signed HTTP API; `fanout` subscribers share one public "
+           << "channel, `channels` subscribers each have their own (private unless marked public); "
            << "latency from the publisher's stamp to arrival:\n\n"
            << "| target | scenario | subscribers | events | deliveries/s | % of ceiling "
            << "| server CPU µs/delivery | × ceiling CPU | p50 | p90 | p99 | p99.9 | max (µs) "
            << "| lost | dup | notes |\n"
            << "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
         for (const loaded* r : fanouts) {
-            std::string notes;
-            notes = load_notes(r->root);
-            if (!notes.empty()) {
-                notes += "; ";
+            std::string notes = run_notes(r->root);
+            std::string scenario = text(r->root, "/scenario");
+            if (scenario == "channels" && !flag(r->root, "/parameters/private")) {
+                scenario += " (public)";
             }
-            if (number(r->root, "/figures/late_events").value_or(0) > 0) {
-                notes += count(number(r->root, "/figures/late_events")) + " events sent late; ";
-            }
-            if (number(r->root, "/figures/stalls").value_or(0) > 0) {
-                notes += count(number(r->root, "/figures/stalls")) + " stalls; ";
-            }
-            if (number(r->root, "/figures/disconnected").value_or(0) > 0) {
-                notes += count(number(r->root, "/figures/disconnected")) + " disconnected; ";
-            }
-            if (number(r->root, "/connections/failed").value_or(0) > 0) {
-                notes += count(number(r->root, "/connections/failed")) + " failed to subscribe; ";
-            }
-            std::string publish_error = text(r->root, "/first_publish_error");
-            if (!publish_error.empty()) {
-                notes += "publish errors; ";
-            }
-            if (!notes.empty()) {
-                notes.resize(notes.size() - 2);
-            }
-            md << "| " << text(r->root, "/label") << " | " << text(r->root, "/scenario") << " | "
+            md << "| " << text(r->root, "/label") << " | " << scenario << " | "
                << count(number(r->root, "/figures/subscribers")) << " | " << rate_label(r->root) << " | "
                << count(number(r->root, "/figures/deliveries_per_second")) << " | "
                << fixed(number(r->root, "/figures/percent_of_ceiling"), 0) << " | "
                << fixed(number(r->root, "/figures/server_cpu_us_per_delivery"), 2) << " | "
-               << fixed(number(r->root, "/figures/cpu_vs_ceiling"), 2) << " | "
-               << micros(number(r->root, "/figures/latency_us/p50")) << " | "
-               << micros(number(r->root, "/figures/latency_us/p90")) << " | "
-               << micros(number(r->root, "/figures/latency_us/p99")) << " | "
-               << micros(number(r->root, "/figures/latency_us/p999")) << " | "
-               << micros(number(r->root, "/figures/latency_us/max")) << " | "
-               << count(number(r->root, "/figures/lost")) << " | "
-               << count(number(r->root, "/figures/duplicated")) << " | " << notes << " |\n";
+               << fixed(number(r->root, "/figures/cpu_vs_ceiling"), 2) << " | " << latency_and_losses(r->root)
+               << notes << " |\n";
+        }
+        md << "\n";
+    }
+
+    if (!peers.empty()) {
+        md << "**Presence and client events** — `presence`: observers on each presence channel count "
+           << "`member_added`/`member_removed` while the other members join and leave (latency: join sent "
+           << "to `member_added` seen); `whisper`: members of each private channel send `client-` events "
+           << "to the others (latency: sent to received):\n\n"
+           << "| target | scenario | connections | channels × members | actions | deliveries/s "
+           << "| server CPU µs/delivery | p50 | p90 | p99 | p99.9 | max (µs) | lost | dup | notes |\n"
+           << "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+        for (const loaded* r : peers) {
+            bool presence = text(r->root, "/scenario") == "presence";
+            std::string actions =
+                presence ? count(number(r->root, "/parameters/rate")) + " joins + leaves/s, " +
+                               count(number(r->root, "/parameters/observers")) + " observers per channel"
+                         : fixed(number(r->root, "/parameters/rate"), 0) + " events/s per connection";
+            md << "| " << text(r->root, "/label") << " | " << text(r->root, "/scenario") << " | "
+               << count(number(r->root, "/parameters/connections")) << " | "
+               << count(number(r->root, "/figures/groups")) << " × "
+               << count(number(r->root, "/figures/group_size")) << " | " << actions << " | "
+               << count(number(r->root, "/figures/deliveries_per_second")) << " | "
+               << fixed(number(r->root, "/figures/server_cpu_us_per_delivery"), 2) << " | "
+               << latency_and_losses(r->root) << run_notes(r->root) << " |\n";
         }
         md << "\n";
     }

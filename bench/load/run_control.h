@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 namespace ringcast::bench {
 
@@ -22,6 +23,18 @@ struct run_control {
     // there swaps it back to UINT64_MAX and writes `wake_fd`, so exactly one wake-up is sent.
     std::atomic<std::uint64_t> wake_at{UINT64_MAX};
     int wake_fd = -1;
+
+    // `presence` and `whisper`: connections act (join/leave, send client events) between `go` and
+    // `wind_down`. Before setting `go` the main thread fills `peers_per_group`: the established
+    // connections of each group that must see one action (observers, or all members), read by
+    // the receivers only after they saw `go` (release/acquire).
+    std::atomic<bool> go{false};
+    std::atomic<bool> wind_down{false};
+    std::vector<std::uint64_t> peers_per_group;
+    // Deliveries the actions so far should cause (added like `delivered`, once per loop iteration).
+    std::atomic<std::uint64_t> owed{0};
+    // Receivers that have nothing left to do after `wind_down` (presence: every churner has left).
+    std::atomic<std::uint32_t> quiet_workers{0};
 };
 
 } // namespace ringcast::bench

@@ -119,4 +119,120 @@ std::optional<double> connect_rate(const worker_result& r, std::uint64_t started
            (static_cast<double>(r.last_established_ns - started_ns) / 1e9);
 }
 
+bool resolve_target(const options& o, sockaddr_in& address) {
+    if (resolve_ipv4(o.server.host, o.server.port, address)) {
+        return true;
+    }
+    note(o, "cannot resolve %s", o.server.host.c_str());
+    return false;
+}
+
+bool open_connections(const options& o, receiver_pool& pool, json_writer& w) {
+    note(o, "%s: opening %u connections to %s:%u", o.scenario.c_str(), o.connections, o.server.host.c_str(),
+         o.server.port);
+    pool.start();
+    std::uint64_t deadline =
+        now_ns() + static_cast<std::uint64_t>((o.connect_timeout_s * 2 + o.connections / 200.0) * 1e9);
+    if (pool.wait_settled(deadline)) {
+        return true;
+    }
+    pool.stop();
+    worker_result r = pool.merged();
+    w.key("figures").begin_object();
+    write_standard_figures(w, {});
+    w.end_object();
+    write_connections(w, r, connect_rate(r, pool.started_ns()));
+    w.key("complete").value(false);
+    w.key("error").value("connections did not settle in time");
+    note(o, "connections did not settle in time");
+    [[maybe_unused]] bool written = emit_record(w, o);
+    return false;
+}
+
+void drain(const options& o, const run_control& control, std::uint64_t owed, std::uint32_t quiet_workers) {
+    std::uint64_t start = now_ns();
+    std::uint64_t last = control.delivered.load();
+    std::uint64_t last_change = start;
+    while (true) {
+        std::uint64_t now = now_ns();
+        std::uint64_t got = control.delivered.load();
+        bool quiet = control.quiet_workers.load() >= quiet_workers;
+        if (quiet_workers > 0) {
+            owed = control.owed.load();
+        }
+        if ((quiet && got >= owed) || now - start >= static_cast<std::uint64_t>(o.drain_s * 1e9)) {
+            return;
+        }
+        if (got != last || !quiet) {
+            last = got;
+            last_change = now;
+        } else if (now - last_change > 1'000'000'000) {
+            return;
+        }
+        usleep(1000);
+    }
+}
+
+standard_figures delivery_figures(const options& o, const worker_result& r, const cpu_window& cpu,
+                                  std::uint64_t start_ns, std::uint64_t pool_started_ns) {
+    standard_figures f;
+    double window_s =
+        r.last_delivery_ns > start_ns ? static_cast<double>(r.last_delivery_ns - start_ns) / 1e9 : 0;
+    if (r.deliveries > 0 && window_s > 0) {
+        f.deliveries_per_second = static_cast<double>(r.deliveries) / window_s;
+    }
+    if (auto server = cpu.server_cpu_ns(); server && r.deliveries > 0) {
+        f.server_cpu_us_per_delivery =
+            static_cast<double>(*server) / 1000.0 / static_cast<double>(r.deliveries);
+    }
+    f.connects_per_second = connect_rate(r, pool_started_ns);
+    if (r.delivery_latency.count() > 0) {
+        f.latency = summarize_us(r.delivery_latency);
+    }
+    if (o.ceiling_dps > 0) {
+        f.ceiling_deliveries_per_second = o.ceiling_dps;
+        if (f.deliveries_per_second) {
+            f.percent_of_ceiling = 100.0 * *f.deliveries_per_second / o.ceiling_dps;
+        }
+    }
+    return f;
+}
+
+std::uint64_t disconnected(const worker_result& r) {
+    std::uint64_t n = 0;
+    for (const auto& [reason, count] : r.disconnects) {
+        n += count;
+    }
+    return n;
+}
+
+void write_receiver_sections(json_writer& w, const worker_result& r, const standard_figures& f,
+                             const cpu_window& cpu) {
+    w.key("latency_spectrum_us");
+    write_spectrum(w, r.delivery_latency);
+    w.key("pusher_errors").value(r.pusher_errors);
+    w.key("first_pusher_error").value(r.first_pusher_error);
+    w.key("receiver").begin_object();
+    w.key("recv_completions").value(r.recv_completions);
+    w.key("enobufs").value(r.nobufs);
+    w.key("other_messages").value(r.other_messages);
+    w.end_object();
+    write_connections(w, r, f.connects_per_second);
+    cpu.write(w);
+}
+
+void note_delivery_summary(const options& o, const standard_figures& f, const cpu_window& cpu) {
+    if (f.latency) {
+        note(o, "  latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f", f.latency->p50,
+             f.latency->p90, f.latency->p99, f.latency->p999, f.latency->max);
+    }
+    if (f.server_cpu_us_per_delivery) {
+        note(o, "  server CPU: %.3f us per delivery", *f.server_cpu_us_per_delivery);
+    }
+    if (cpu.bench_saturated()) {
+        note(o, "  WARNING: a receiver thread was %.0f%% busy: the bench may be the bottleneck",
+             cpu.busiest_receiver_percent());
+    }
+}
+
 } // namespace ringcast::bench

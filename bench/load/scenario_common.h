@@ -59,4 +59,32 @@ void write_connections(json_writer& w, const worker_result& r, std::optional<dou
 // Connections per second over the ramp: established / (last subscription_succeeded - start).
 [[nodiscard]] std::optional<double> connect_rate(const worker_result& r, std::uint64_t started_ns);
 
+// Resolves --host and --port into `address`; says so and returns false when it cannot.
+[[nodiscard]] bool resolve_target(const options& o, sockaddr_in& address);
+
+// Starts the pool and waits for every connection to subscribe or fail. When the ramp does not
+// settle, stops the pool, writes the incomplete record (begun in `w`) and returns false.
+[[nodiscard]] bool open_connections(const options& o, receiver_pool& pool, json_writer& w);
+
+// Waits until `delivered` reaches `owed` (with `quiet_workers` > 0: until that many receivers are
+// quiet and `delivered` reaches control.owed), or nothing new arrived for a second, or --drain passed.
+void drain(const options& o, const run_control& control, std::uint64_t owed, std::uint32_t quiet_workers = 0);
+
+// The delivery figures of a run whose measured window began at `start_ns`: deliveries per second
+// up to the last arrival, server CPU per delivery, latency, connects per second, the ceiling.
+[[nodiscard]] standard_figures delivery_figures(const options& o, const worker_result& r,
+                                                const cpu_window& cpu, std::uint64_t start_ns,
+                                                std::uint64_t pool_started_ns);
+
+// Disconnects of established connections, over all reasons.
+[[nodiscard]] std::uint64_t disconnected(const worker_result& r);
+
+// Writes what the receivers saw besides the figures: the latency spectrum, Pusher errors, receive
+// counters, the connection section and the load section.
+void write_receiver_sections(json_writer& w, const worker_result& r, const standard_figures& f,
+                             const cpu_window& cpu);
+
+// Progress lines for a delivery run's latency, server CPU and receiver saturation.
+void note_delivery_summary(const options& o, const standard_figures& f, const cpu_window& cpu);
+
 } // namespace ringcast::bench

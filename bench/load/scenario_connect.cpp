@@ -17,8 +17,7 @@ namespace ringcast::bench {
 int run_connect(const options& o) {
     machine_info machine = read_machine_info();
     sockaddr_in address{};
-    if (!resolve_ipv4(o.server.host, o.server.port, address)) {
-        note(o, "cannot resolve %s", o.server.host.c_str());
+    if (!resolve_target(o, address)) {
         return 1;
     }
     layout channels;

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -31,34 +30,12 @@ std::uint64_t event_cap(const options& o) {
     return std::min<std::uint64_t>(by_memory, 10'000'000);
 }
 
-// Waits until every owed delivery arrived, or nothing new arrived for a second, or drain_s passed.
-void drain(const options& o, const run_control& control, std::uint64_t owed) {
-    std::uint64_t start = now_ns();
-    std::uint64_t last = control.delivered.load();
-    std::uint64_t last_change = start;
-    while (true) {
-        std::uint64_t now = now_ns();
-        std::uint64_t got = control.delivered.load();
-        if (got >= owed || now - start >= static_cast<std::uint64_t>(o.drain_s * 1e9)) {
-            return;
-        }
-        if (got != last) {
-            last = got;
-            last_change = now;
-        } else if (now - last_change > 1'000'000'000) {
-            return;
-        }
-        usleep(1000);
-    }
-}
-
 } // namespace
 
 int run_fanout(const options& o) {
     machine_info machine = read_machine_info();
     sockaddr_in address{};
-    if (!resolve_ipv4(o.server.host, o.server.port, address)) {
-        note(o, "cannot resolve %s", o.server.host.c_str());
+    if (!resolve_target(o, address)) {
         return 1;
     }
     if (o.scenario == "channels" && o.batch > 1) {
@@ -66,7 +43,8 @@ int run_fanout(const options& o) {
         return 1;
     }
     layout channels;
-    channels.channel = o.channel;
+    // `channels` uses private channels (signed subscriptions) unless --public says otherwise.
+    channels.channel = o.scenario == "channels" && !o.public_channels ? "private-" + o.channel : o.channel;
     channels.connections = o.connections;
     channels.per_connection = o.scenario == "channels";
     channels.per_event = channels.per_connection ? o.channels_per_event : o.connections;
@@ -75,26 +53,9 @@ int run_fanout(const options& o) {
     run_control control;
     control.wake_fd = eventfd(0, EFD_CLOEXEC);
     receiver_pool pool(o, client_mode::pusher, address, channels, max_events, control);
-    note(o, "%s: opening %u subscribers to %s:%u", o.scenario.c_str(), o.connections, o.server.host.c_str(),
-         o.server.port);
-    pool.start();
-    std::uint64_t deadline =
-        now_ns() + static_cast<std::uint64_t>((o.connect_timeout_s * 2 + o.connections / 200.0) * 1e9);
-    bool settled = pool.wait_settled(deadline);
-
     json_writer w;
     begin_record(w, o, machine);
-    if (!settled) {
-        pool.stop();
-        worker_result r = pool.merged();
-        w.key("figures").begin_object();
-        write_standard_figures(w, {});
-        w.end_object();
-        write_connections(w, r, connect_rate(r, pool.started_ns()));
-        w.key("complete").value(false);
-        w.key("error").value("subscribers did not settle in time");
-        note(o, "subscribers did not settle in time");
-        [[maybe_unused]] bool written = emit_record(w, o);
+    if (!open_connections(o, pool, w)) {
         return 1;
     }
     std::vector<std::uint64_t> per_group = pool.subscribers_per_group();
@@ -133,28 +94,9 @@ int run_fanout(const options& o) {
     p.ok.resize(std::min<std::uint64_t>(p.ok.size(), p.events_sent));
     std::uint64_t lost = pool.count_lost(p.ok);
 
-    standard_figures f;
-    double window_s =
-        r.last_delivery_ns > p.start_ns ? static_cast<double>(r.last_delivery_ns - p.start_ns) / 1e9 : 0;
-    if (r.deliveries > 0 && window_s > 0) {
-        f.deliveries_per_second = static_cast<double>(r.deliveries) / window_s;
-    }
-    if (auto server = cpu.server_cpu_ns(); server && r.deliveries > 0) {
-        f.server_cpu_us_per_delivery =
-            static_cast<double>(*server) / 1000.0 / static_cast<double>(r.deliveries);
-    }
-    f.connects_per_second = connect_rate(r, pool.started_ns());
-    if (r.delivery_latency.count() > 0) {
-        f.latency = summarize_us(r.delivery_latency);
-    }
+    standard_figures f = delivery_figures(o, r, cpu, p.start_ns, pool.started_ns());
     f.lost = lost;
     f.duplicated = r.duplicates;
-    if (o.ceiling_dps > 0) {
-        f.ceiling_deliveries_per_second = o.ceiling_dps;
-        if (f.deliveries_per_second) {
-            f.percent_of_ceiling = 100.0 * *f.deliveries_per_second / o.ceiling_dps;
-        }
-    }
     double sending_s =
         p.last_send_ns > p.start_ns ? static_cast<double>(p.last_send_ns - p.start_ns) / 1e9 : 0;
 
@@ -175,9 +117,7 @@ int run_fanout(const options& o) {
     w.key("expected_deliveries").value(p.expected_deliveries);
     w.key("deliveries").value(r.deliveries);
     w.key("unexpected").value(r.unexpected);
-    w.key("disconnected")
-        .value(std::accumulate(r.disconnects.begin(), r.disconnects.end(), std::uint64_t{0},
-                               [](std::uint64_t n, const auto& entry) { return n + entry.second; }));
+    w.key("disconnected").value(disconnected(r));
     w.key("late_events").value(p.late_events);
     w.key("stalls").value(p.stalls);
     w.key("max_events_reached").value(p.events_sent >= max_events);
@@ -191,31 +131,17 @@ int run_fanout(const options& o) {
                       *f.deliveries_per_second)
                 : std::nullopt);
     w.end_object();
-    w.key("latency_spectrum_us");
-    write_spectrum(w, r.delivery_latency);
     w.key("http_statuses").begin_object();
     for (const auto& [status, n] : p.statuses) {
         w.key(std::to_string(status)).value(n);
     }
     w.end_object();
     w.key("first_publish_error").value(p.first_error);
-    w.key("pusher_errors").value(r.pusher_errors);
-    w.key("first_pusher_error").value(r.first_pusher_error);
-    w.key("receiver").begin_object();
-    w.key("recv_completions").value(r.recv_completions);
-    w.key("enobufs").value(r.nobufs);
-    w.key("other_messages").value(r.other_messages);
-    w.end_object();
-    write_connections(w, r, f.connects_per_second);
-    cpu.write(w);
-    std::uint64_t disconnected = 0;
-    for (const auto& [reason, count] : r.disconnects) {
-        disconnected += count;
-    }
+    write_receiver_sections(w, r, f, cpu);
     // The run finished either way; a record that is not "complete" says why its figures are suspect.
     std::string error = !p.setup_error.empty() ? p.setup_error : r.setup_error;
-    if (error.empty() && disconnected > 0) {
-        error = std::to_string(disconnected) + " subscribers were disconnected during the run";
+    if (error.empty() && disconnected(r) > 0) {
+        error = std::to_string(disconnected(r)) + " subscribers were disconnected during the run";
     }
     if (error.empty() && p.events_ok < p.events_sent) {
         error =
@@ -235,19 +161,9 @@ int run_fanout(const options& o) {
          static_cast<unsigned long long>(p.events_ok), static_cast<unsigned long long>(r.deliveries),
          f.deliveries_per_second.value_or(0), static_cast<unsigned long long>(lost),
          static_cast<unsigned long long>(r.duplicates));
-    if (f.latency) {
-        note(o, "  latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f", f.latency->p50,
-             f.latency->p90, f.latency->p99, f.latency->p999, f.latency->max);
-    }
-    if (f.server_cpu_us_per_delivery) {
-        note(o, "  server CPU: %.3f us per delivery", *f.server_cpu_us_per_delivery);
-    }
+    note_delivery_summary(o, f, cpu);
     if (!p.first_error.empty()) {
         note(o, "  first publish error: %s", p.first_error.c_str());
-    }
-    if (cpu.bench_saturated()) {
-        note(o, "  WARNING: a receiver thread was %.0f%% busy: the bench may be the bottleneck",
-             cpu.busiest_receiver_percent());
     }
     if (!complete) {
         note(o, "  problem: %s", error.c_str());

@@ -13,15 +13,21 @@ namespace {
 
 constexpr std::uint64_t max_payload = 16ULL << 20;
 
-// Parses the decimal number that follows a key, skipping the closing quote (escaped or not),
-// the colon and spaces. Returns false when no digit follows within a few characters.
-bool number_after(std::string_view text, std::size_t pos, std::uint64_t& out, std::size_t& end) noexcept {
+// Skips what separates a key from its value in (possibly escaped) JSON: \" : and spaces.
+std::size_t skip_separators(std::string_view text, std::size_t pos) noexcept {
     std::size_t skipped = 0;
     while (pos < text.size() && skipped < 6 &&
            (text[pos] == '\\' || text[pos] == '"' || text[pos] == ':' || text[pos] == ' ')) {
         ++pos;
         ++skipped;
     }
+    return pos;
+}
+
+// Parses the decimal number that follows a key, skipping the closing quote (escaped or not),
+// the colon and spaces. Returns false when no digit follows within a few characters.
+bool number_after(std::string_view text, std::size_t pos, std::uint64_t& out, std::size_t& end) noexcept {
+    pos = skip_separators(text, pos);
     if (pos >= text.size() || text[pos] < '0' || text[pos] > '9') {
         return false;
     }
@@ -215,6 +221,60 @@ bool find_stamp(std::string_view payload, stamp& out) noexcept {
         }
     }
     return false;
+}
+
+std::string_view find_socket_id(std::string_view payload) noexcept {
+    std::size_t pos = payload.find("socket_id");
+    if (pos == std::string_view::npos) {
+        return {};
+    }
+    pos = skip_separators(payload, pos + 9);
+    std::size_t end = pos;
+    while (end < payload.size() && payload[end] != '"' && payload[end] != '\\') {
+        ++end;
+    }
+    return payload.substr(pos, end - pos);
+}
+
+bool find_user(std::string_view payload, char& kind, std::uint32_t& number) noexcept {
+    std::size_t pos = payload.find("user_id");
+    if (pos == std::string_view::npos) {
+        return false;
+    }
+    pos = skip_separators(payload, pos + 7);
+    std::uint64_t value = 0;
+    std::size_t end = 0;
+    if (pos >= payload.size() || !number_after(payload, pos + 1, value, end) || value > UINT32_MAX) {
+        return false;
+    }
+    kind = payload[pos];
+    number = static_cast<std::uint32_t>(value);
+    return true;
+}
+
+bool read_presence(std::string_view payload, std::string_view own_id, presence_summary& out) noexcept {
+    std::size_t pos = payload.find("\"count");
+    std::size_t end = 0;
+    if (pos == std::string_view::npos || !number_after(payload, pos + 6, out.count, end)) {
+        return false;
+    }
+    std::size_t open = payload.find('[', payload.find("\"ids"));
+    std::size_t close = open == std::string_view::npos ? open : payload.find(']', open);
+    if (close == std::string_view::npos) {
+        return false;
+    }
+    // User ids are strings of letters and digits here: entries are the commas plus one.
+    std::string_view ids = payload.substr(open + 1, close - open - 1);
+    out.listed = ids.empty() ? 0 : 1 + static_cast<std::uint64_t>(std::count(ids.begin(), ids.end(), ','));
+    out.has_self = false;
+    for (pos = ids.find(own_id); pos != std::string_view::npos; pos = ids.find(own_id, pos + 1)) {
+        std::size_t after = pos + own_id.size();
+        if (pos > 0 && ids[pos - 1] == '"' &&
+            (after == ids.size() || ids[after] == '"' || ids[after] == '\\')) {
+            out.has_self = true;
+        }
+    }
+    return true;
 }
 
 } // namespace ringcast::bench

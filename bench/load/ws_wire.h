@@ -58,4 +58,21 @@ struct stamp {
 };
 [[nodiscard]] bool find_stamp(std::string_view payload, stamp& out) noexcept;
 
+// The socket_id in pusher:connection_established's data (a JSON string), or empty.
+[[nodiscard]] std::string_view find_socket_id(std::string_view payload) noexcept;
+
+// A bench user id after "user_id" (member_added, member_removed): a letter ('u' for churners,
+// 'o' for observers) and the connection number, e.g. "u12".
+[[nodiscard]] bool find_user(std::string_view payload, char& kind, std::uint32_t& number) noexcept;
+
+// What a presence channel's subscription_succeeded says: {"presence":{"ids":[...],"hash":{...},
+// "count":N}}. `listed` counts the entries of "ids"; `has_self` says whether `own_id` is one of them.
+struct presence_summary {
+    std::uint64_t count = 0;
+    std::uint64_t listed = 0;
+    bool has_self = false;
+};
+[[nodiscard]] bool read_presence(std::string_view payload, std::string_view own_id,
+                                 presence_summary& out) noexcept;
+
 } // namespace ringcast::bench
