@@ -69,6 +69,7 @@ std::string probe_kernel() {
         const char* name;
     } const needed[] = {{IORING_OP_ACCEPT, "ACCEPT"},
                         {IORING_OP_RECV, "RECV"},
+                        {IORING_OP_SEND, "SEND"},
                         {IORING_OP_SENDMSG, "SENDMSG"},
                         {IORING_OP_TIMEOUT, "TIMEOUT"},
                         {IORING_OP_MSG_RING, "MSG_RING"},
