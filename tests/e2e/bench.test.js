@@ -1,0 +1,108 @@
+'use strict';
+
+// ringcast-bench against a real 2-thread ringcast, every scenario small and short: the bench
+// keeps working (so `scripts/bench` does not rot), and under its load the server loses and
+// duplicates nothing. Correctness only: no figure here is a timing assertion.
+
+const assert = require('node:assert/strict');
+const { execFile } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { describe, it, before, after } = require('node:test');
+const { useServer } = require('./lib/server');
+
+const BENCH_BIN =
+  process.env.RINGCAST_BENCH_BIN || path.resolve(__dirname, '..', '..', 'build', 'bench', 'load', 'ringcast-bench');
+const BENCH_APP = {
+  id: 'bench',
+  key: 'bench-key',
+  secret: 'bench-secret',
+  accept_client_events_from: 'members',
+  max_client_events_per_second: 100,
+  max_presence_members: 100,
+};
+const T = { timeout: 60000 };
+// ringcast-bench is built with the benchmarks (libbenchmark-dev); without it there is nothing to run.
+const missing = fs.existsSync(BENCH_BIN) ? false : `${BENCH_BIN} is not built`;
+
+function runBench(args) {
+  return new Promise((resolve) => {
+    execFile(BENCH_BIN, args, { timeout: 50000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (error.code ?? error.signal) : 0, stderr });
+    });
+  });
+}
+
+describe('ringcast-bench scenarios against ringcast', { skip: missing }, () => {
+  const srv = useServer({ threads: 2, apps: [BENCH_APP] });
+  let dir;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-e2e-'));
+  });
+  after(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Runs one scenario and returns its record, after the checks every scenario shares.
+  async function scenario(server, name, args) {
+    const file = path.join(dir, `${name}.json`);
+    const common = ['--port', String(server.port), '--threads', '2', '--quiet', '--drain', '3'];
+    const run = await runBench([name, ...common, ...args, '--server-pid', String(server.child.pid), '--json', file]);
+    assert.ok(fs.existsSync(file), `no record from ${name} (exit ${run.code}):\n${run.stderr}`);
+    const record = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.equal(record.error, '', `${name}: ${record.error}\n${run.stderr}`);
+    assert.equal(record.complete, true, `${name} did not complete:\n${run.stderr}`);
+    assert.equal(run.code, 0, `${name} exited with ${run.code}:\n${run.stderr}`);
+    assert.equal(record.scenario, name);
+    return record;
+  }
+
+  function assertDelivered(record) {
+    const f = record.figures;
+    assert.ok(f.deliveries_per_second > 0, 'nothing was delivered');
+    assert.equal(f.lost, 0, 'events lost');
+    assert.equal(f.duplicated, 0, 'events duplicated');
+    for (const k of ['p50', 'p90', 'p99', 'p999', 'max']) assert.equal(typeof f.latency_us[k], 'number', k);
+  }
+
+  it('connect: every connection subscribes, memory and CPU are read from /proc', T, srv.wrap(async (t, server) => {
+    const r = await scenario(server, 'connect', ['--connections', '300']);
+    assert.equal(r.figures.established, 300);
+    assert.equal(r.figures.failed, 0);
+    assert.ok(r.figures.connects_per_second > 0);
+    assert.ok(r.figures.rss_bytes_per_connection !== null);
+  }));
+
+  it('fanout: 300 subscribers, open loop and closed loop, batch_events too', T, srv.wrap(async (t, server) => {
+    assertDelivered(await scenario(server, 'fanout', ['--connections', '300', '--rate', '50', '--duration', '1']));
+    assertDelivered(
+      await scenario(server, 'fanout', ['--connections', '300', '--rate', '0', '--window', '4', '--duration', '1']),
+    );
+    assertDelivered(
+      await scenario(server, 'fanout', ['--connections', '300', '--rate', '20', '--batch', '5', '--duration', '1']),
+    );
+  }));
+
+  it('channels: private channels with signed auth', T, srv.wrap(async (t, server) => {
+    const r = await scenario(server, 'channels', [
+      '--connections', '200', '--channels-per-event', '20', '--rate', '50', '--duration', '1',
+    ]);
+    assertDelivered(r);
+  }));
+
+  it('presence: joins and leaves are seen exactly once by every observer', T, srv.wrap(async (t, server) => {
+    const r = await scenario(server, 'presence', [
+      '--connections', '200', '--group-size', '20', '--observers', '4', '--rate', '100', '--duration', '2',
+    ]);
+    assertDelivered(r);
+  }));
+
+  it('whisper: client events reach the other members, never the sender', T, srv.wrap(async (t, server) => {
+    const r = await scenario(server, 'whisper', [
+      '--connections', '200', '--group-size', '4', '--rate', '5', '--duration', '2',
+    ]);
+    assertDelivered(r);
+  }));
+});
