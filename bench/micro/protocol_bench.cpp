@@ -3,12 +3,14 @@
 #include "ringcast/api/signature.h"
 #include "ringcast/core/crypto.h"
 #include "ringcast/net/write_queue.h"
+#include "ringcast/pusher/context.h"
 #include "ringcast/pusher/messages.h"
 #include "ringcast/shard/spsc_queue.h"
 #include "ringcast/ws/decoder.h"
 
 #include <benchmark/benchmark.h>
 
+#include <random>
 #include <string>
 
 using namespace ringcast;
@@ -99,6 +101,50 @@ static void fanout_queue_shared_frame(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
 }
 BENCHMARK(fanout_queue_shared_frame)->Arg(100)->Arg(10000);
+
+// What a session does with each client message: parse the JSON envelope (simdjson DOM, as in
+// session::on_text) and read the event name and its data fields.
+static void client_envelope_parse(benchmark::State& state) {
+    simdjson::dom::parser json;
+    std::string message = R"({"event":"pusher:subscribe","data":{"auth":"278d425bdf160c739803:)"
+                          R"(58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4",)"
+                          R"("channel":"private-orders.1234"}})";
+    for (auto _ : state) {
+        simdjson::dom::element root;
+        std::string_view event, channel, auth;
+        if (json.parse(message.data(), message.size()).get(root) || root["event"].get_string().get(event) ||
+            root["data"]["channel"].get_string().get(channel) ||
+            root["data"]["auth"].get_string().get(auth)) {
+            state.SkipWithError("the envelope did not parse");
+            break;
+        }
+        benchmark::DoNotOptimize(channel.size() + auth.size() + event.size());
+    }
+}
+BENCHMARK(client_envelope_parse);
+
+// Finding a channel's local subscribers by name among N channels (every publish and subscribe).
+static void channel_lookup(benchmark::State& state) {
+    auto n = static_cast<size_t>(state.range(0));
+    pusher::channel_map channels;
+    std::vector<std::string> names;
+    for (size_t i = 0; i < n; ++i) {
+        names.push_back("private-App.Models.User." + std::to_string(i));
+        channels.emplace(names.back(), pusher::local_channel{names.back(), 0, {}});
+    }
+    std::mt19937 pick(42);
+    std::vector<std::string_view> lookups;
+    for (size_t i = 0; i < 1024; ++i) {
+        lookups.push_back(names[pick() % n]);
+    }
+    for (auto _ : state) {
+        for (std::string_view name : lookups) {
+            benchmark::DoNotOptimize(channels.find(name));
+        }
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * lookups.size()));
+}
+BENCHMARK(channel_lookup)->Arg(100)->Arg(100000);
 
 static void hmac_private_channel_auth(benchmark::State& state) {
     for (auto _ : state) {

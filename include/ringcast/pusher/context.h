@@ -44,6 +44,10 @@ struct local_channel {
     std::vector<session*> members;
 };
 
+// Channel name -> local subscribers, found by string_view without building a string. Node-based,
+// so local_channel addresses stay stable while sessions point at them.
+using channel_map = std::unordered_map<std::string, local_channel, string_hash, std::equal_to<>>;
+
 class context {
 public:
     context(shard::shard& owner, const config::server& settings, shared_counters& counters);
@@ -104,9 +108,7 @@ private:
     shard::shard& shard_;
     const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
     shared_counters& counters_;
-    // Per app: channel name -> local subscribers. Node-based, so local_channel addresses are
-    // stable while sessions point at them.
-    std::vector<std::unordered_map<std::string, local_channel, string_hash, std::equal_to<>>> channels_;
+    std::vector<channel_map> channels_; // per app
     std::unordered_map<socket_key, session*> by_socket_;
     socket_id_generator ids_;
     simdjson::dom::parser json_;
