@@ -97,13 +97,15 @@ class WsClient {
   }
 
   // Opens a WebSocket. Rejects if the handshake fails (non-101 answer, reset, timeout).
-  static connect(url, { timeout = DEFAULT_TIMEOUT_MS, autoPong = true, headers } = {}) {
+  // ca: CA certificate(s) to verify a wss:// server against (nginx.test.js).
+  static connect(url, { timeout = DEFAULT_TIMEOUT_MS, autoPong = true, headers, ca } = {}) {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, {
         perMessageDeflate: false,
         handshakeTimeout: timeout,
         autoPong,
         headers,
+        ...(ca ? { ca } : {}),
       });
       const client = new WsClient(ws, url);
       let settled = false;
