@@ -25,19 +25,22 @@ set title "1,000 connections"
 plot 'latency.dat' index 0 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 10/s", \
      'latency.dat' index 1 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 100/s", \
      'latency.dat' index 2 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
-     'latency.dat' index 3 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, window 16"
+     'latency.dat' index 3 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, window 16", \
+     'latency.dat' index 4 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 3,000/s"
 set title "5,000 connections"
-plot 'latency.dat' index 4 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 10/s", \
-     'latency.dat' index 5 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 20/s", \
-     'latency.dat' index 6 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
-     'latency.dat' index 7 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, window 16", \
-     'latency.dat' index 8 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, channels, 500/s"
+plot 'latency.dat' index 5 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 10/s", \
+     'latency.dat' index 6 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 20/s", \
+     'latency.dat' index 7 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
+     'latency.dat' index 8 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, window 16", \
+     'latency.dat' index 9 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 600/s", \
+     'latency.dat' index 10 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, channels, 500/s"
 set title "10,000 connections"
 set xlabel 'percentile'
-plot 'latency.dat' index 9 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 5/s", \
-     'latency.dat' index 10 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 10/s", \
-     'latency.dat' index 11 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
-     'latency.dat' index 12 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, window 16"
+plot 'latency.dat' index 11 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 5/s", \
+     'latency.dat' index 12 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 10/s", \
+     'latency.dat' index 13 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
+     'latency.dat' index 14 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, window 16", \
+     'latency.dat' index 15 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 300/s"
 unset multiplot
 unset xtics
 set xtics
