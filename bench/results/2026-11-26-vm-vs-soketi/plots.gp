@@ -24,14 +24,16 @@ set ylabel 'latency (µs)'
 set title "1,000 connections"
 plot 'latency.dat' index 0 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 100/s", \
      'latency.dat' index 1 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
-     'latency.dat' index 2 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, 100/s", \
-     'latency.dat' index 3 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, closed loop, one at a time"
+     'latency.dat' index 2 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, channels, 100/s", \
+     'latency.dat' index 3 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, 100/s", \
+     'latency.dat' index 4 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, closed loop, one at a time", \
+     'latency.dat' index 5 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, channels, 100/s"
 set title "5,000 connections"
 set xlabel 'percentile'
-plot 'latency.dat' index 4 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 100/s", \
-     'latency.dat' index 5 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
-     'latency.dat' index 6 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, 100/s", \
-     'latency.dat' index 7 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, closed loop, one at a time"
+plot 'latency.dat' index 6 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, 100/s", \
+     'latency.dat' index 7 using (1/(1-$1/100)):2 with lines lw 2 title "ringcast 0.1.0, closed loop, one at a time", \
+     'latency.dat' index 8 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, 100/s", \
+     'latency.dat' index 9 using (1/(1-$1/100)):2 with lines lw 2 title "soketi 1.6.1, closed loop, one at a time"
 unset multiplot
 unset xtics
 set xtics
@@ -52,8 +54,10 @@ plot 'scaling.dat' index 0 using 1:2 with linespoints lw 2 pt 7 title "ceiling, 
      'scaling.dat' index 1 using 1:2 with linespoints lw 2 pt 7 title "ceiling, 16 frames per send", \
      'scaling.dat' index 2 using 1:2 with points ps 1.5 pt 5 title "ringcast 0.1.0 fanout, fixed rates", \
      'scaling.dat' index 3 using 1:2 with linespoints lw 2 pt 7 title "ringcast 0.1.0 fanout, closed loop, one at a time (saturation)", \
-     'scaling.dat' index 4 using 1:2 with points ps 1.5 pt 5 title "soketi 1.6.1 fanout, fixed rates", \
-     'scaling.dat' index 5 using 1:2 with linespoints lw 2 pt 7 title "soketi 1.6.1 fanout, closed loop, one at a time (saturation)"
+     'scaling.dat' index 4 using 1:2 with points ps 1.5 pt 5 title "ringcast 0.1.0 channels, fixed rates", \
+     'scaling.dat' index 5 using 1:2 with points ps 1.5 pt 5 title "soketi 1.6.1 fanout, fixed rates", \
+     'scaling.dat' index 6 using 1:2 with linespoints lw 2 pt 7 title "soketi 1.6.1 fanout, closed loop, one at a time (saturation)", \
+     'scaling.dat' index 7 using 1:2 with points ps 1.5 pt 5 title "soketi 1.6.1 channels, fixed rates"
 set output 'cpu_per_delivery.png'
 set title 'Server (or ceiling sender) CPU per delivery against connection count'
 set ylabel 'CPU µs per delivery'
@@ -61,5 +65,7 @@ plot 'scaling.dat' index 0 using 1:3 with linespoints lw 2 pt 7 title "ceiling, 
      'scaling.dat' index 1 using 1:3 with linespoints lw 2 pt 7 title "ceiling, 16 frames per send", \
      'scaling.dat' index 2 using 1:3 with points ps 1.5 pt 5 title "ringcast 0.1.0 fanout, fixed rates", \
      'scaling.dat' index 3 using 1:3 with linespoints lw 2 pt 7 title "ringcast 0.1.0 fanout, closed loop, one at a time (saturation)", \
-     'scaling.dat' index 4 using 1:3 with points ps 1.5 pt 5 title "soketi 1.6.1 fanout, fixed rates", \
-     'scaling.dat' index 5 using 1:3 with linespoints lw 2 pt 7 title "soketi 1.6.1 fanout, closed loop, one at a time (saturation)"
+     'scaling.dat' index 4 using 1:3 with points ps 1.5 pt 5 title "ringcast 0.1.0 channels, fixed rates", \
+     'scaling.dat' index 5 using 1:3 with points ps 1.5 pt 5 title "soketi 1.6.1 fanout, fixed rates", \
+     'scaling.dat' index 6 using 1:3 with linespoints lw 2 pt 7 title "soketi 1.6.1 fanout, closed loop, one at a time (saturation)", \
+     'scaling.dat' index 7 using 1:3 with points ps 1.5 pt 5 title "soketi 1.6.1 channels, fixed rates"
