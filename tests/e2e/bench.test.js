@@ -11,20 +11,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { describe, it, before, after } = require('node:test');
 const { useServer } = require('./lib/server');
+const { BENCH_BIN, BENCH_APP, benchMissing } = require('./lib/bench');
 
-const BENCH_BIN =
-  process.env.RINGCAST_BENCH_BIN || path.resolve(__dirname, '..', '..', 'build', 'bench', 'load', 'ringcast-bench');
-const BENCH_APP = {
-  id: 'bench',
-  key: 'bench-key',
-  secret: 'bench-secret',
-  accept_client_events_from: 'members',
-  max_client_events_per_second: 100,
-  max_presence_members: 100,
-};
 const T = { timeout: 60000 };
-// ringcast-bench is built with the benchmarks (libbenchmark-dev); without it there is nothing to run.
-const missing = fs.existsSync(BENCH_BIN) ? false : `${BENCH_BIN} is not built`;
+const missing = benchMissing();
 
 function runBench(args) {
   return new Promise((resolve) => {

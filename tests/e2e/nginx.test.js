@@ -21,26 +21,15 @@ const { useServer, freePort, DEFAULT_APP } = require('./lib/server');
 const { WsClient, connectPusher, closeAll } = require('./lib/ws');
 const { PusherServer, triggerOk } = require('./lib/pusher');
 const { signedQuery } = require('./lib/http');
+const { BENCH_BIN, BENCH_APP, benchMissing } = require('./lib/bench');
 const { privateAuth } = require('./lib/auth');
 const { withTimeout, deferred, uniqueName, sleep } = require('./lib/util');
 
 const T = { timeout: 30000 };
 const WAIT_MS = 5000;
 const CHILD = path.join(__dirname, 'lib', 'pusher_child.js');
-const BENCH_BIN =
-  process.env.RINGCAST_BENCH_BIN || path.resolve(__dirname, '..', '..', 'build', 'bench', 'load', 'ringcast-bench');
-
 // Whispers need Reverb's "members" mode (also ringcast's default, spelled out here on purpose).
 const APP = { ...DEFAULT_APP, accept_client_events_from: 'members' };
-// The app ringcast-bench uses by default (same fields as bench.test.js).
-const BENCH_APP = {
-  id: 'bench',
-  key: 'bench-key',
-  secret: 'bench-secret',
-  accept_client_events_from: 'members',
-  max_client_events_per_second: 100,
-  max_presence_members: 100,
-};
 
 // The chapter's block as written (its comments included). The test edits it with exact string
 // replacements, each asserted to match once, so a drift from the chapter fails loudly.
@@ -72,15 +61,11 @@ server {
     }
 }
 `;
-const CHAPTER_LOCATION_APP = `    location /app {
-        proxy_pass http://reverb;
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection "Upgrade";
-        proxy_set_header Host $host;
-        proxy_cache_bypass $http_upgrade;
-    }
-`;
+// The chapter's `location /app` block, which must reach nginx unchanged.
+const CHAPTER_LOCATION_APP = CHAPTER_BLOCK.slice(
+  CHAPTER_BLOCK.indexOf('    location /app {'),
+  CHAPTER_BLOCK.indexOf('    }\n', CHAPTER_BLOCK.indexOf('    location /app {')) + '    }\n'.length,
+);
 
 // nginx lives in /usr/sbin, which an unprivileged user's PATH often lacks.
 function findTool(name) {
@@ -105,7 +90,7 @@ const skip = !NGINX
   : !OPENSSL
     ? 'openssl is not installed (scripts/setup --tests installs it)'
     : false;
-const benchMissing = fs.existsSync(BENCH_BIN) ? false : `${BENCH_BIN} is not built`;
+const benchSkip = benchMissing();
 
 function replaceOnce(text, from, to) {
   const parts = text.split(from);
@@ -576,7 +561,7 @@ describe("the chapter's nginx block in front of ringcast, over TLS", { skip }, (
     }
   }));
 
-  it('ringcast-bench fanout with --tls --ca through nginx: 100 subscribers, nothing lost or duplicated', { timeout: 60000, skip: benchMissing }, wrap(async () => {
+  it('ringcast-bench fanout with --tls --ca through nginx: 100 subscribers, nothing lost or duplicated', { timeout: 60000, skip: benchSkip }, wrap(async () => {
     const file = path.join(dir, 'fanout.json');
     const args = [
       'fanout', '--tls', '--ca', tls.cert, '--host', 'localhost', '--port', String(nginx.port),
