@@ -1,5 +1,6 @@
 // The events endpoint: limits and messages follow hosted Pusher (spec section 2).
 #include "ringcast/api/events.h"
+#include "ringcast/core/json.h"
 
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/channel_name.h"
@@ -22,7 +23,7 @@ api_error add_channel(std::string_view name, const config::app& app, event_reque
 api_error parse_event(simdjson::dom::parser& json, std::string_view body, const config::app& app,
                       event_request& out) {
     simdjson::dom::element root;
-    if (auto err = json.parse(body.data(), body.size()).get(root)) {
+    if (auto err = core::parse_json(json, body).get(root)) {
         return {400, std::string("Request body is not valid JSON: ") + simdjson::error_message(err)};
     }
     simdjson::dom::object obj;
@@ -35,7 +36,7 @@ api_error parse_event(simdjson::dom::parser& json, std::string_view body, const 
 api_error parse_batch(simdjson::dom::parser& json, std::string_view body, const config::app& app,
                       std::vector<event_request>& out) {
     simdjson::dom::element root;
-    if (auto err = json.parse(body.data(), body.size()).get(root)) {
+    if (auto err = core::parse_json(json, body).get(root)) {
         return {400, std::string("Request body is not valid JSON: ") + simdjson::error_message(err)};
     }
     simdjson::dom::array batch;

@@ -1,5 +1,6 @@
 // Session life cycle: frames in, dispatch, liveness and authorization timers.
 #include "ringcast/pusher/session.h"
+#include "ringcast/core/json.h"
 
 #include "ringcast/core/log.h"
 #include "ringcast/net/frame.h"
@@ -105,7 +106,7 @@ void session::on_text(std::string_view message) {
     }
 
     simdjson::dom::element root;
-    if (auto err = ctx_.json().parse(message.data(), message.size()).get(root)) {
+    if (auto err = core::parse_json(ctx_.json(), message).get(root)) {
         send_error(std::string("Invalid JSON: ") + simdjson::error_message(err));
         return;
     }

@@ -1,5 +1,6 @@
 // pusher:subscribe / pusher:unsubscribe: channel kinds, signatures, presence, cache channels.
 #include "ringcast/core/crypto.h"
+#include "ringcast/core/json.h"
 #include "ringcast/core/log.h"
 #include "ringcast/pusher/channel_name.h"
 #include "ringcast/pusher/context.h"
@@ -39,7 +40,7 @@ member_data parse_channel_data(simdjson::dom::parser& scratch, std::string_view 
     member_data m;
     simdjson::dom::element root;
     simdjson::dom::object obj;
-    if (scratch.parse(text.data(), text.size()).get(root) || root.get_object().get(obj)) {
+    if (core::parse_json(scratch, text).get(root) || root.get_object().get(obj)) {
         m.error = "channel_data must be a JSON object with user_id";
         return m;
     }

@@ -26,6 +26,10 @@ const READY_TIMEOUT_MS = 10000;
 const READY_POLL_MS = 50;
 const STOP_GRACE_MS = 5000;
 const LOG_LIMIT = 2 * 1024 * 1024;
+// What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print when the server is a
+// sanitized build (scripts/test runs the suite against one too): any of it fails the test file.
+const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/;
+const SANITIZER_ENV = ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'];
 
 // The default application used by most tests (values mirror the brief / Reverb defaults).
 const DEFAULT_APP = Object.freeze({
@@ -161,6 +165,9 @@ class RingcastServer {
         ...this.extraArgs,
       ];
       const env = { PATH: process.env.PATH || '/usr/bin:/bin', ...this.env };
+      for (const name of SANITIZER_ENV) {
+        if (process.env[name] && env[name] === undefined) env[name] = process.env[name];
+      }
       const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;
       child.stdout.on('data', (c) => this.appendLog('stdout', c));
@@ -259,6 +266,10 @@ class RingcastServer {
       fs.rmSync(this.tmpDir, { recursive: true, force: true });
       this.tmpDir = null;
       this.configPath = null;
+    }
+    if (SANITIZER_REPORT.test(this.log())) {
+      this.dumpLog('sanitizer report');
+      throw new Error('the sanitized ringcast reported an error (see its output above)');
     }
     return this.exitInfo;
   }

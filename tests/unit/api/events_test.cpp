@@ -45,6 +45,8 @@ TEST(events, malformed_requests_are_400) {
     api::event_request ev;
     EXPECT_EQ(parse("{", ev).status, 400);
     EXPECT_EQ(parse("[]", ev).status, 400);
+    EXPECT_EQ(parse(std::string_view{}, ev).status, 400); // empty, null data: no memcpy from null
+    EXPECT_EQ(parse("", ev).status, 400);
     EXPECT_EQ(parse(R"({"data":"x","channel":"c"})", ev).status, 400);
     EXPECT_EQ(parse(R"({"name":"e","channel":"c"})", ev).status, 400);
     EXPECT_EQ(parse(R"({"name":"e","data":"x"})", ev).status, 400);
