@@ -7,7 +7,7 @@ const { describe, it } = require('node:test');
 const { useServer, DEFAULT_APP } = require('./lib/server');
 const { WsClient, connectPusher, rawConnectPusher, closeAll, OP, SOCKET_ID_RE } = require('./lib/ws');
 const { createRestClient, triggerOk } = require('./lib/pusher');
-const { uniqueName, sleep } = require('./lib/util');
+const { uniqueName, sleep, waitUntil } = require('./lib/util');
 
 const T = { timeout: 20000 };
 
@@ -410,7 +410,9 @@ describe('Pusher protocol over WebSocket', () => {
       };
       c.ws.on('message', answer);
       try {
-        await sleep(4500);
+        // The timer wheel ticks once a second, so with a 1 s interval the pings come 1-2 s (and on
+        // a loaded machine a little more) after the last pong: wait for two of them, not a time.
+        await waitUntil(() => pings >= 2 || c.closeInfo !== null, { timeout: 9000, label: 'two pings' });
         assert.equal(c.closeInfo, null, `closed: ${JSON.stringify(c.closeInfo)}`);
         assert.ok(pings >= 2, `expected the server to keep pinging, got ${pings} pings`);
         await assertPingPong(c, 'after several liveness rounds');
