@@ -63,9 +63,7 @@ void send_phase(const std::vector<int>& fds, std::vector<std::uint32_t>& offset,
         }
     }
     while (inflight > 0) {
-        __kernel_timespec ts = to_kernel_timespec(10'000'000);
-        io_uring_cqe* first = nullptr;
-        io_uring_submit_and_wait_timeout(&ring, &first, 1, &ts, nullptr);
+        submit_and_wait_ns(ring, 10'000'000);
         bool more_time = now_ns() < deadline;
         unsigned head = 0;
         unsigned seen = 0;
@@ -93,6 +91,22 @@ void send_phase(const std::vector<int>& fds, std::vector<std::uint32_t>& offset,
     io_uring_queue_exit(&ring);
 }
 
+// All `size` bytes through read(2) or write(2), retrying short transfers and EINTR.
+template <class Byte, class Io> bool transfer_exact(int fd, Byte* p, std::size_t size, Io io) {
+    while (size > 0) {
+        ssize_t n = io(fd, p, size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 } // namespace
 
 std::string ceiling_frame() {
@@ -107,35 +121,11 @@ std::string ceiling_frame() {
 }
 
 bool write_exact(int fd, const void* data, std::size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-        ssize_t n = write(fd, p, size);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
+    return transfer_exact(fd, static_cast<const char*>(data), size, ::write);
 }
 
 bool read_exact(int fd, void* data, std::size_t size) {
-    char* p = static_cast<char*>(data);
-    while (size > 0) {
-        ssize_t n = read(fd, p, size);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
+    return transfer_exact(fd, static_cast<char*>(data), size, ::read);
 }
 
 int run_ceiling_sender(int listen_fd, std::uint32_t connections, unsigned threads,

@@ -146,9 +146,7 @@ void client_worker::run() noexcept {
                 ramp_start_ns_ + static_cast<std::uint64_t>(next_to_open_ * 1e9 / config_.connect_rate);
             wait_ns = due > now_ns_ ? std::min<std::uint64_t>(due - now_ns_, idle_wait_ns) : 0;
         }
-        __kernel_timespec ts = to_kernel_timespec(wait_ns);
-        io_uring_cqe* first = nullptr;
-        io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+        submit_and_wait_ns(ring_, wait_ns);
 
         unsigned head = 0;
         unsigned seen = 0;

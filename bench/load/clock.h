@@ -4,7 +4,7 @@
 
 #include <cstdint>
 #include <ctime>
-#include <linux/time_types.h>
+#include <liburing.h>
 
 namespace ringcast::bench {
 
@@ -21,11 +21,14 @@ namespace ringcast::bench {
     return static_cast<std::uint64_t>(ts.tv_sec);
 }
 
-[[nodiscard]] inline __kernel_timespec to_kernel_timespec(std::uint64_t ns) noexcept {
+// Submits what is queued and waits for one completion or `ns` nanoseconds, whichever comes
+// first: the one wait of every bench loop (receivers, publisher, ceiling sender).
+inline void submit_and_wait_ns(io_uring& ring, std::uint64_t ns) noexcept {
     __kernel_timespec ts{};
     ts.tv_sec = static_cast<long long>(ns / 1'000'000'000ULL);
     ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000ULL);
-    return ts;
+    io_uring_cqe* first = nullptr;
+    io_uring_submit_and_wait_timeout(&ring, &first, 1, &ts, nullptr);
 }
 
 } // namespace ringcast::bench

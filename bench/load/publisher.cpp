@@ -177,9 +177,7 @@ publish_result publisher::run() {
             }
             wait = std::min(wait, stop_sending_at > now ? stop_sending_at - now : 0);
         }
-        __kernel_timespec ts = to_kernel_timespec(wait);
-        io_uring_cqe* first = nullptr;
-        io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+        submit_and_wait_ns(ring_, wait);
         unsigned head = 0;
         unsigned seen = 0;
         io_uring_cqe* cqe = nullptr;
