@@ -47,11 +47,7 @@ void send_phase(const std::vector<int>& fds, std::vector<std::uint32_t>& offset,
         }
     }
     auto submit_send = [&](std::size_t i) {
-        io_uring_sqe* s = io_uring_get_sqe(&ring);
-        while (s == nullptr) {
-            io_uring_submit(&ring);
-            s = io_uring_get_sqe(&ring);
-        }
+        io_uring_sqe* s = next_sqe(ring);
         io_uring_prep_send(s, fds[i], frames.data() + offset[i], frames.size() - offset[i], MSG_NOSIGNAL);
         io_uring_sqe_set_data64(s, i);
     };

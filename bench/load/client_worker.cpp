@@ -110,13 +110,7 @@ bool client_worker::setup_ring() {
 }
 
 io_uring_sqe* client_worker::sqe() {
-    io_uring_sqe* s = io_uring_get_sqe(&ring_);
-    while (s == nullptr) {
-        // The SQ is full: hand what we have to the kernel and take the freed slot.
-        io_uring_submit(&ring_);
-        s = io_uring_get_sqe(&ring_);
-    }
-    return s;
+    return next_sqe(ring_);
 }
 
 void client_worker::run() noexcept {

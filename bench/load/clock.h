@@ -1,5 +1,6 @@
 // Time sources shared by the publisher and the receivers: both run in this process (or on this
 // machine), so CLOCK_MONOTONIC nanoseconds written into an event can be compared on arrival.
+// Also the two ring calls every bench loop makes: take a submission slot, and wait with a timeout.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,16 @@ namespace ringcast::bench {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     return static_cast<std::uint64_t>(ts.tv_sec);
+}
+
+// A free submission slot; when the queue is full, hands what is queued to the kernel first.
+[[nodiscard]] inline io_uring_sqe* next_sqe(io_uring& ring) noexcept {
+    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    while (s == nullptr) {
+        io_uring_submit(&ring);
+        s = io_uring_get_sqe(&ring);
+    }
+    return s;
 }
 
 // Submits what is queued and waits for one completion or `ns` nanoseconds, whichever comes

@@ -109,12 +109,7 @@ private:
 };
 
 io_uring_sqe* publisher::sqe() {
-    io_uring_sqe* s = io_uring_get_sqe(&ring_);
-    while (s == nullptr) {
-        io_uring_submit(&ring_);
-        s = io_uring_get_sqe(&ring_);
-    }
-    return s;
+    return next_sqe(ring_);
 }
 
 publish_result publisher::run() {
