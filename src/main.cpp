@@ -77,10 +77,12 @@ void reload(shard::shard_group& group, std::vector<std::unique_ptr<config::serve
             char** argv, char** envp) {
     config::load_result loaded = config::load(argc, argv, envp);
     if (!loaded.value) {
-        RC_LOG_ERROR("SIGHUP: the configuration has an error, keeping the running one: %s", loaded.error.c_str());
+        RC_LOG_ERROR("SIGHUP: the configuration has an error, keeping the running one: %s",
+                     loaded.error.c_str());
         return;
     }
-    if (loaded.value->settings.apps.size() + generations.back()->apps.size() > pusher::shared_counters::max_apps) {
+    if (loaded.value->settings.apps.size() + generations.back()->apps.size() >
+        pusher::shared_counters::max_apps) {
         RC_LOG_ERROR("SIGHUP: too many apps (at most %zu over the server's lifetime); restart instead",
                      pusher::shared_counters::max_apps);
         return;

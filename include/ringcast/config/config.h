@@ -27,7 +27,6 @@ struct app {
     // shards use do not move, but it is found by neither key nor id.
     bool removed = false;
 
-
     // Seconds of server silence after which pusher-js pings; sent in connection_established.
     std::uint32_t activity_timeout_s = 30;
     // Seconds of client silence after which the server pings (Reverb's ping_interval).
@@ -79,7 +78,6 @@ struct app {
     std::uint32_t max_backend_events_per_second = 0;
     std::uint32_t max_read_requests_per_second = 0;
 };
-
 
 struct server {
     std::string host = "0.0.0.0";
