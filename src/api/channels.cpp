@@ -1,7 +1,7 @@
 // JSON answers of the channel-information endpoints.
 #include "ringcast/api/channels.h"
 
-#include "ringcast/http/response.h"
+#include "ringcast/core/json_writer.h"
 #include "ringcast/pusher/channel_name.h"
 
 #include <algorithm>
@@ -51,7 +51,7 @@ std::string channel_list_json(std::vector<pusher::channel_summary> channels, con
         if (i != 0) {
             out += ',';
         }
-        http::append_json_string(out, channels[i].name);
+        core::append_json_string(out, channels[i].name);
         out += ':';
         out += counts_json(channels[i], info);
     }
@@ -70,7 +70,7 @@ std::string channel_json(const pusher::channel_summary& channel, const info_requ
     }
     if (info.cache && channel.has_cache) {
         out += ",\"cache\":{\"data\":";
-        http::append_json_string(out, channel.cache_data);
+        core::append_json_string(out, channel.cache_data);
         out += ",\"ttl\":" + std::to_string(channel.cache_ttl_s) + "}";
     }
     out += '}';
@@ -84,7 +84,7 @@ std::string users_json(const std::vector<std::string>& ids) {
             out += ',';
         }
         out += "{\"id\":";
-        http::append_json_string(out, ids[i]);
+        core::append_json_string(out, ids[i]);
         out += '}';
     }
     out += "]}";

@@ -1,5 +1,7 @@
-// Response serialisation and JSON string escaping.
+// Response serialisation.
 #include "ringcast/http/response.h"
+
+#include "ringcast/core/json_writer.h"
 
 namespace ringcast::http {
 
@@ -39,44 +41,6 @@ std::string_view reason_phrase(int status) noexcept {
     }
 }
 
-void append_json_escaped(std::string& out, std::string_view text) {
-    static constexpr char hex[] = "0123456789abcdef";
-    for (char ch : text) {
-        auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out.push_back(hex[c >> 4]);
-                out.push_back(hex[c & 0xf]);
-            } else {
-                out.push_back(static_cast<char>(c));
-            }
-        }
-    }
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-    out += '"';
-    append_json_escaped(out, text);
-    out += '"';
-}
-
 std::string json_response(int status, std::string_view json_body, bool keep_alive,
                           std::string_view extra_headers) {
     std::string out;
@@ -97,7 +61,7 @@ std::string json_response(int status, std::string_view json_body, bool keep_aliv
 std::string json_error(int status, std::string_view message, bool keep_alive,
                        std::string_view extra_headers) {
     std::string body = "{\"error\":\"";
-    append_json_escaped(body, message);
+    core::append_json_escaped(body, message);
     body += "\"}";
     return json_response(status, body, keep_alive, extra_headers);
 }

@@ -1,7 +1,7 @@
 // Encoders for the fixed server messages.
 #include "ringcast/pusher/messages.h"
 
-#include "ringcast/http/response.h"
+#include "ringcast/core/json_writer.h"
 #include "ringcast/ws/frame_encoder.h"
 
 namespace ringcast::pusher {
@@ -13,7 +13,7 @@ net::frame_ref connection_established(std::string_view socket_id, std::uint32_t 
     inner += std::to_string(activity_timeout_s);
     inner += '}';
     std::string msg = "{\"event\":\"pusher:connection_established\",\"data\":";
-    http::append_json_string(msg, inner);
+    core::append_json_string(msg, inner);
     msg += '}';
     return ws::text_frame(msg);
 }
@@ -22,7 +22,7 @@ net::frame_ref error(std::optional<std::uint16_t> code, std::string_view message
     std::string msg = "{\"event\":\"pusher:error\",\"data\":{\"code\":";
     msg += code ? std::to_string(*code) : std::string("null");
     msg += ",\"message\":";
-    http::append_json_string(msg, message);
+    core::append_json_string(msg, message);
     msg += "}}";
     return ws::text_frame(msg);
 }
@@ -37,7 +37,7 @@ net::frame_ref ping() {
 
 net::frame_ref subscription_succeeded(std::string_view channel) {
     std::string msg = "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":";
-    http::append_json_string(msg, channel);
+    core::append_json_string(msg, channel);
     msg += ",\"data\":\"{}\"}";
     return ws::text_frame(msg);
 }
@@ -48,7 +48,7 @@ net::frame_ref subscription_succeeded(std::string_view channel, std::string_view
 
 net::frame_ref cache_miss(std::string_view channel) {
     std::string msg = "{\"event\":\"pusher:cache_miss\",\"channel\":";
-    http::append_json_string(msg, channel);
+    core::append_json_string(msg, channel);
     msg += '}';
     return ws::text_frame(msg);
 }
@@ -60,7 +60,7 @@ net::frame_ref subscription_count(std::string_view channel, std::uint32_t count)
 
 net::frame_ref signin_success(std::string_view user_data) {
     std::string msg = "{\"event\":\"pusher:signin_success\",\"data\":{\"user_data\":";
-    http::append_json_string(msg, user_data);
+    core::append_json_string(msg, user_data);
     msg += "}}";
     return ws::text_frame(msg);
 }
@@ -83,7 +83,7 @@ net::frame_ref watchlist_events(const std::vector<std::string>& online,
             if (i != 0) {
                 msg += ',';
             }
-            http::append_json_string(msg, (*group)[i]);
+            core::append_json_string(msg, (*group)[i]);
         }
         msg += "]}";
     }
@@ -94,16 +94,16 @@ net::frame_ref watchlist_events(const std::vector<std::string>& online,
 net::frame_ref client_event(std::string_view event, std::string_view channel, std::string_view data_json,
                             std::string_view user_id) {
     std::string msg = "{\"event\":";
-    http::append_json_string(msg, event);
+    core::append_json_string(msg, event);
     msg += ",\"channel\":";
-    http::append_json_string(msg, channel);
+    core::append_json_string(msg, channel);
     if (!data_json.empty()) {
         msg += ",\"data\":";
         msg += data_json;
     }
     if (!user_id.empty()) {
         msg += ",\"user_id\":";
-        http::append_json_string(msg, user_id);
+        core::append_json_string(msg, user_id);
     }
     msg += '}';
     return ws::text_frame(msg);
@@ -112,11 +112,11 @@ net::frame_ref client_event(std::string_view event, std::string_view channel, st
 net::frame_ref subscription_error(std::string_view channel, std::string_view type, std::string_view message,
                                   int status) {
     std::string msg = "{\"event\":\"pusher:subscription_error\",\"channel\":";
-    http::append_json_string(msg, channel);
+    core::append_json_string(msg, channel);
     msg += ",\"data\":{\"type\":";
-    http::append_json_string(msg, type);
+    core::append_json_string(msg, type);
     msg += ",\"error\":";
-    http::append_json_string(msg, message);
+    core::append_json_string(msg, message);
     msg += ",\"status\":";
     msg += std::to_string(status);
     msg += "}}";
@@ -129,11 +129,11 @@ net::frame_ref channel_event(std::string_view event, std::string_view channel, s
     std::string msg;
     msg.reserve(40 + event.size() + channel.size() + data.size() + data.size() / 8);
     msg += "{\"event\":";
-    http::append_json_string(msg, event);
+    core::append_json_string(msg, event);
     msg += ",\"channel\":";
-    http::append_json_string(msg, channel);
+    core::append_json_string(msg, channel);
     msg += ",\"data\":";
-    http::append_json_string(msg, data);
+    core::append_json_string(msg, data);
     msg += '}';
     return ws::text_frame(msg);
 }

@@ -1,7 +1,7 @@
 // Owner-side handling of presence, cache channels, subscription counts and watchlists.
 #include "ringcast/pusher/owner.h"
 
-#include "ringcast/http/response.h"
+#include "ringcast/core/json_writer.h"
 #include "ringcast/pusher/channel_name.h"
 #include "ringcast/pusher/context.h"
 #include "ringcast/pusher/messages.h"
@@ -69,8 +69,8 @@ std::string owner_state::presence_data(const channel_state& st) const {
             hash += ',';
         }
         first = false;
-        http::append_json_string(ids, id);
-        http::append_json_string(hash, id);
+        core::append_json_string(ids, id);
+        core::append_json_string(hash, id);
         hash += ':';
         hash += mem.info;
     }
@@ -109,7 +109,7 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
     ctx_.owner().post(m.reply_to, std::move(reply));
     if (first_connection) {
         std::string data = "{\"user_id\":";
-        http::append_json_string(data, m.user_id);
+        core::append_json_string(data, m.user_id);
         data += ",\"user_info\":";
         data += m.user_info;
         data += '}';
@@ -130,7 +130,7 @@ void owner_state::on_presence_leave(const presence_leave_mail& m) {
     if (--it->second.connections == 0) {
         st->members.erase(it);
         std::string data = "{\"user_id\":";
-        http::append_json_string(data, m.user_id);
+        core::append_json_string(data, m.user_id);
         data += '}';
         ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_removed", m.channel, data), {});
     }

@@ -18,9 +18,4 @@ namespace ringcast::http {
 [[nodiscard]] std::string json_error(int status, std::string_view message, bool keep_alive,
                                      std::string_view extra_headers = {});
 
-// Appends `text` to `out` as the contents of a JSON string (quotes not included).
-void append_json_escaped(std::string& out, std::string_view text);
-// Appends `text` as a quoted JSON string.
-void append_json_string(std::string& out, std::string_view text);
-
 } // namespace ringcast::http
