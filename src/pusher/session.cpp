@@ -2,6 +2,7 @@
 #include "ringcast/pusher/session.h"
 #include "ringcast/core/json.h"
 
+#include "detail.h"
 #include "ringcast/core/log.h"
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/context.h"
@@ -11,6 +12,20 @@
 #include <algorithm>
 
 namespace ringcast::pusher {
+
+bool detail::data_object(simdjson::dom::element data, simdjson::dom::parser& scratch, std::string& copy,
+                         simdjson::dom::object& out) {
+
+    if (data.is_string()) {
+        copy = std::string(data.get_string().value_unsafe());
+        simdjson::dom::element inner;
+        if (scratch.parse(copy).get(inner)) {
+            return false;
+        }
+        return !inner.get_object().get(out);
+    }
+    return !data.get_object().get(out);
+}
 
 session::session(context& ctx, shard::conn& c, std::uint32_t app, socket_key key)
     : ctx_(ctx), conn_(c), app_(app), key_(key), decoder_(ctx.app(app).max_message_size) {
@@ -145,7 +160,7 @@ void session::on_text(std::string_view message) {
     }
     if (event == "pusher:signin") {
         if (!has_data) {
-            send_error(code::unauthorized, "pusher:signin needs data with auth and user_data");
+            refuse_signin("pusher:signin needs data with auth and user_data");
         } else {
             handle_signin(data);
         }

@@ -1,4 +1,5 @@
 // pusher:subscribe / pusher:unsubscribe: channel kinds, signatures, presence, cache channels.
+#include "detail.h"
 #include "ringcast/core/crypto.h"
 #include "ringcast/core/json.h"
 #include "ringcast/core/log.h"
@@ -13,21 +14,6 @@
 namespace ringcast::pusher {
 
 namespace {
-
-// Returns data as an object; some clients (pusher-websocket-java) send it JSON-encoded as a
-// string, which Reverb accepts too, so a string is parsed once more with `scratch`.
-bool data_object(simdjson::dom::element data, simdjson::dom::parser& scratch, std::string& copy,
-                 simdjson::dom::object& out) {
-    if (data.is_string()) {
-        copy = std::string(data.get_string().value_unsafe());
-        simdjson::dom::element inner;
-        if (scratch.parse(copy).get(inner)) {
-            return false;
-        }
-        return !inner.get_object().get(out);
-    }
-    return !data.get_object().get(out);
-}
 
 // A presence member read from channel_data: {"user_id": "1" or 1, "user_info": {...}}.
 struct member_data {
@@ -135,7 +121,8 @@ void session::handle_subscribe(simdjson::dom::element data) {
     std::string copy;
     simdjson::dom::object obj;
     std::string_view channel;
-    if (!data_object(data, ctx_.scratch_json(), copy, obj) || obj["channel"].get_string().get(channel)) {
+    if (!detail::data_object(data, ctx_.scratch_json(), copy, obj) ||
+        obj["channel"].get_string().get(channel)) {
         send_error("pusher:subscribe needs data.channel (a string)");
         return;
     }
@@ -277,7 +264,8 @@ void session::handle_unsubscribe(simdjson::dom::element data) {
     std::string copy;
     simdjson::dom::object obj;
     std::string_view channel;
-    if (!data_object(data, ctx_.scratch_json(), copy, obj) || obj["channel"].get_string().get(channel)) {
+    if (!detail::data_object(data, ctx_.scratch_json(), copy, obj) ||
+        obj["channel"].get_string().get(channel)) {
         send_error("pusher:unsubscribe needs data.channel (a string)");
         return;
     }

@@ -1,5 +1,7 @@
 // pusher:signin, the signed-in user's server-to-user channel, and watchlists.
+#include "detail.h"
 #include "ringcast/core/crypto.h"
+#include "ringcast/core/log.h"
 #include "ringcast/pusher/channel_name.h"
 #include "ringcast/pusher/context.h"
 #include "ringcast/pusher/messages.h"
@@ -10,36 +12,39 @@
 
 namespace ringcast::pusher {
 
+// A refused sign-in ends the connection: pusher:error 4009, then close 4009. 4000-4099 tells
+// pusher-js not to reconnect with the same parameters, which is right for credentials that will
+// not get better by retrying (soketi does the same); leaving the connection open would let a
+// client probe signatures at the WebSocket's message rate.
+void session::refuse_signin(std::string_view message) {
+    RC_LOG_DEBUG("%s: pusher:signin refused: %.*s", socket_id().c_str(), static_cast<int>(message.size()),
+                 message.data());
+    close_with(code::unauthorized, message);
+}
+
 void session::handle_signin(simdjson::dom::element data) {
     const config::app& a = ctx_.app(app_);
     simdjson::dom::object obj;
     std::string copy;
-    if (data.is_string()) {
-        copy = std::string(data.get_string().value_unsafe());
-        simdjson::dom::element inner;
-        if (ctx_.scratch_json().parse(copy).get(inner) || inner.get_object().get(obj)) {
-            send_error(code::unauthorized, "pusher:signin data must be an object with auth and user_data");
-            return;
-        }
-    } else if (data.get_object().get(obj)) {
-        send_error(code::unauthorized, "pusher:signin data must be an object with auth and user_data");
+    if (!detail::data_object(data, ctx_.scratch_json(), copy, obj)) {
+        refuse_signin("pusher:signin data must be an object with auth and user_data");
         return;
     }
     std::string_view auth;
     std::string_view user_data;
     if (obj["auth"].get_string().get(auth) || obj["user_data"].get_string().get(user_data)) {
-        send_error(code::unauthorized, "pusher:signin needs auth and user_data (a JSON string)");
+        refuse_signin("pusher:signin needs auth and user_data (a JSON string)");
         return;
     }
     std::string to_sign = socket_id() + "::user::" + std::string(user_data);
     size_t colon = auth.find(':');
     if (colon == std::string_view::npos || auth.substr(0, colon) != a.key) {
-        send_error(code::unauthorized, "Invalid auth for pusher:signin: should be '" + a.key + ":signature'");
+        refuse_signin("Invalid auth for pusher:signin: should be '" + a.key + ":signature'");
         return;
     }
     if (!core::constant_time_equal(core::hmac_sha256_hex(a.secret, to_sign), auth.substr(colon + 1))) {
-        send_error(code::unauthorized, "Invalid signature: Expected HMAC SHA256 hex digest of " + to_sign +
-                                           ", but got " + std::string(auth.substr(colon + 1)));
+        refuse_signin("Invalid signature: Expected HMAC SHA256 hex digest of " + to_sign + ", but got " +
+                      std::string(auth.substr(colon + 1)));
         return;
     }
     // user_data is parsed by the second parser; copy it first, the views above live in the first.
@@ -50,12 +55,12 @@ void session::handle_signin(simdjson::dom::element data) {
     std::string_view id;
     if (p.parse(user_data_copy).get(root) || root.get_object().get(user) || user["id"].get_string().get(id) ||
         id.empty()) {
-        send_error(code::unauthorized, "user_data must be a JSON object with a non-empty string \"id\"");
+        refuse_signin("user_data must be a JSON object with a non-empty string \"id\"");
         return;
     }
     extras& x = more();
     if (!x.user_id.empty() && x.user_id != id) {
-        send_error(code::unauthorized, "This connection is already signed in as user " + x.user_id);
+        refuse_signin("This connection is already signed in as user " + x.user_id);
         return;
     }
     bool first = x.user_id.empty();

@@ -143,44 +143,53 @@ describe('users', () => {
       }
     }));
 
-    it('refuses a bad signature or bad user_data with pusher:error 4009 and keeps the connection', T, srv.wrap(async (t, server) => {
-      const c = await connectPusher(server.wsUrl());
-      try {
-        const good = JSON.stringify({ id: 'ok-user' });
-        const cases = [
-          ['signed with another secret', good, { auth: `${APP.key}:${hmacHex('wrong', `${c.socketId}::user::${good}`)}` }],
-          ['signed for another socket', good, { auth: userAuth(APP, '1.2', good).auth }],
-          ['another key', good, { auth: `other-key:${userAuth(APP, c.socketId, good).auth.split(':')[1]}` }],
-          ['no auth', good, { auth: '' }],
-          ['user_data not JSON', '{"id":', {}],
-          ['user_data without id', JSON.stringify({ user_info: { name: 'x' } }), {}],
-          ['empty id', JSON.stringify({ id: '' }), {}],
-          ['numeric id', JSON.stringify({ id: 5 }), {}],
-        ];
-        for (const [why, userData, opts] of cases) {
-          const reply = await signinRaw(c, APP, userData, opts);
-          expectPusherError(reply, 4009, why);
-          assert.ok(c.isOpen, `${why}: the connection stays open`);
+    it('refuses a bad signature or bad user_data with pusher:error 4009, then closes with 4009', T, srv.wrap(async (t, server) => {
+      const good = JSON.stringify({ id: 'ok-user' });
+      const cases = [
+        ['signed with another secret', good, (c) => ({ auth: `${APP.key}:${hmacHex('wrong', `${c.socketId}::user::${good}`)}` })],
+        ['signed for another socket', good, () => ({ auth: userAuth(APP, '1.2', good).auth })],
+        ['another key', good, (c) => ({ auth: `other-key:${userAuth(APP, c.socketId, good).auth.split(':')[1]}` })],
+        ['no auth', good, () => ({ auth: '' })],
+        ['user_data not JSON', '{"id":', () => ({})],
+        ['user_data without id', JSON.stringify({ user_info: { name: 'x' } }), () => ({})],
+        ['empty id', JSON.stringify({ id: '' }), () => ({})],
+        ['numeric id', JSON.stringify({ id: 5 }), () => ({})],
+      ];
+      for (const [why, userData, opts] of cases) {
+        const c = await connectPusher(server.wsUrl());
+        try {
+          expectPusherError(await signinRaw(c, APP, userData, opts(c)), 4009, why);
+          const close = await c.waitClose(4000);
+          assert.equal(close.code, 4009, `${why}: close code after the error`);
+        } finally {
+          await c.shutdown();
         }
-        await assertAlive(c);
-        await signinOk(c, APP, { id: 'ok-user' });
+      }
+      // Refusals cost nobody else anything: a good sign-in on a new connection works.
+      const ok = await connectPusher(server.wsUrl());
+      try {
+        await signinOk(ok, APP, { id: 'ok-user' });
+        await assertAlive(ok);
       } finally {
-        await c.shutdown();
+        await ok.shutdown();
       }
     }));
 
-    it('refuses signing in as a second user; the first identity stays', T, srv.wrap(async (t, server) => {
+    it('refuses signing in as a second user with 4009 and closes; the user is then offline', T, srv.wrap(async (t, server) => {
       const c = await connectPusher(server.wsUrl());
+      const watcher = await connectPusher(server.wsUrl());
       try {
         const first = uniqueName('first');
         const second = uniqueName('second');
         await signinOk(c, APP, { id: first });
+        await signinOk(watcher, APP, { id: uniqueName('watcher'), watchlist: [first] });
+        await waitUntil(() => watchlistSeen(watcher).online.has(first), { timeout: 4000, label: 'first user online' });
         expectPusherError(await signinRaw(c, APP, { id: second }), 4009, 'second user');
-        await assertAlive(c);
-        expectSucceeded(await subscribeRaw(c, `#server-to-user-${first}`, { auth: '' }), `#server-to-user-${first}`);
-        expectSubscriptionError(await subscribeRaw(c, `#server-to-user-${second}`, { auth: '' }), `#server-to-user-${second}`, 'AuthError', 403);
+        assert.equal((await c.waitClose(4000)).code, 4009, 'close code after the error');
+        // The closed connection signed its first identity out, so the watcher sees it go offline.
+        await waitUntil(() => watchlistSeen(watcher).offline.has(first), { timeout: 4000, label: 'first user offline' });
       } finally {
-        await c.shutdown();
+        await closeAll([c, watcher]);
       }
     }));
 

@@ -88,6 +88,8 @@ private:
 
     // users.cpp
     void handle_signin(simdjson::dom::element data);
+    // pusher:error 4009 and close 4009.
+    void refuse_signin(std::string_view message);
     void sign_out();
     // Starts or stops watching the signed-in user's watchlist, one mail per owner shard.
     void post_watch(bool add);
