@@ -173,48 +173,27 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
 }
 
 void context::on_mail(shard::mail& m) {
-    // Publishes are by far the most frequent mail, so they are tested first.
-    if (auto* p = dynamic_cast<publish_mail*>(&m)) {
-        publish_local(p->app, p->channel, p->frame, p->except);
-    } else if (auto* d = dynamic_cast<subscription_delta_mail*>(&m)) {
-        owned_.on_subscription_delta(*d);
-    } else if (auto* j = dynamic_cast<presence_join_mail*>(&m)) {
-        owned_.on_presence_join(*j);
-    } else if (auto* l = dynamic_cast<presence_leave_mail*>(&m)) {
-        owned_.on_presence_leave(*l);
-    } else if (auto* joined = dynamic_cast<presence_joined_mail*>(&m)) {
-        if (session* s = find_session(joined->socket)) {
-            s->on_presence_joined(*joined);
-        } else if (joined->error.empty()) {
-            // The joiner is gone: undo its membership at the owner.
-            auto leave = std::make_unique<presence_leave_mail>();
-            leave->app = joined->app;
-            leave->channel = joined->channel;
-            leave->user_id = joined->user_id;
-            shard_.post(owner_of(joined->app, joined->channel), std::move(leave));
-        }
-    } else if (auto* cs = dynamic_cast<cache_set_mail*>(&m)) {
-        owned_.on_cache_set(*cs);
-    } else if (auto* cg = dynamic_cast<cache_get_mail*>(&m)) {
-        owned_.on_cache_get(*cg);
-    } else if (auto* cr = dynamic_cast<cache_reply_mail*>(&m)) {
-        if (session* s = find_session(cr->socket)) {
-            s->on_cache_reply(*cr);
-        }
-    } else if (auto* up = dynamic_cast<user_presence_mail*>(&m)) {
-        owned_.on_user_presence(*up);
-    } else if (auto* w = dynamic_cast<watch_mail*>(&m)) {
-        owned_.on_watch(*w);
-    } else if (auto* q = dynamic_cast<query_mail*>(&m)) {
-        answer(*q);
-    } else if (auto* r = dynamic_cast<query_reply_mail*>(&m)) {
-        if (on_query_reply_) {
-            on_query_reply_(*r);
-        }
-    } else if (auto* ws = dynamic_cast<watch_status_mail*>(&m)) {
-        if (session* s = find_session(ws->socket)) {
-            s->on_watch_status(*ws);
-        }
+    // Every mail between these shards is posted by the Pusher layer (context, session, owner
+    // state), always as a pusher::mail: the shard only carries it.
+    static_cast<mail&>(m).deliver(*this);
+}
+
+void context::on_presence_joined(const presence_joined_mail& m) {
+    if (session* s = find_session(m.socket)) {
+        s->on_presence_joined(m);
+    } else if (m.error.empty()) {
+        // The joiner is gone: undo its membership at the owner.
+        auto leave = std::make_unique<presence_leave_mail>();
+        leave->app = m.app;
+        leave->channel = m.channel;
+        leave->user_id = m.user_id;
+        shard_.post(owner_of(m.app, m.channel), std::move(leave));
+    }
+}
+
+void context::on_query_reply(query_reply_mail& r) {
+    if (on_query_reply_) {
+        on_query_reply_(r);
     }
 }
 

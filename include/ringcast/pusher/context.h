@@ -75,6 +75,7 @@ public:
     // Delivers `frame` to every subscriber of the channel on every shard, except the
     // connection with socket key `except` (0: none). Called on the shard that received the publish.
     void publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame, socket_key except);
+    // Mail from another shard (or this one): hands it to mail::deliver.
     void on_mail(shard::mail& m);
     // New app settings (SIGHUP): same indices for existing apps, new ones appended; sessions of
     // apps that are now disabled are closed with 4003.
@@ -100,11 +101,15 @@ public:
     simdjson::dom::parser& scratch_json() noexcept { return scratch_json_; }
     simdjson::dom::parser& user_json() noexcept { return user_json_; }
 
-private:
-    void answer(query_mail& q);
+    // Where mail::deliver hands each kind (see mail.cpp).
+    owner_state& owned() noexcept { return owned_; }
     void publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                        socket_key except);
+    void answer(query_mail& q);
+    void on_presence_joined(const presence_joined_mail& m);
+    void on_query_reply(query_reply_mail& r);
 
+private:
     shard::shard& shard_;
     const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
     shared_counters& counters_;

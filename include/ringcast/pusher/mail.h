@@ -15,8 +15,19 @@
 
 namespace ringcast::pusher {
 
+class context;
+
+// Every kind of mail the Pusher layer sends. The receiving shard calls deliver() on its own
+// context; each kind says there where it goes (mail.cpp), so a new kind that forgets to is an
+// abstract class and does not compile, instead of being dropped by a receiver that did not
+// expect it (the way Seastar dispatches cross-core messages).
+struct mail : shard::mail {
+    virtual void deliver(context& at) = 0;
+};
+
 // A frame to deliver to a channel's local subscribers (the frame is shared, not copied).
-struct publish_mail final : shard::mail {
+struct publish_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     net::frame_ref frame;
@@ -24,14 +35,16 @@ struct publish_mail final : shard::mail {
 };
 
 // -> owner: a shard gained (+1) or lost (-1) a local subscriber of a channel.
-struct subscription_delta_mail final : shard::mail {
+struct subscription_delta_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     std::int32_t delta = 0;
 };
 
 // -> owner: a connection asks to join a presence channel as `user_id`.
-struct presence_join_mail final : shard::mail {
+struct presence_join_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     std::string user_id;
@@ -41,7 +54,8 @@ struct presence_join_mail final : shard::mail {
 };
 
 // owner -> joiner's shard: the answer to presence_join_mail.
-struct presence_joined_mail final : shard::mail {
+struct presence_joined_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     socket_key socket = 0;
@@ -51,14 +65,16 @@ struct presence_joined_mail final : shard::mail {
 };
 
 // -> owner: one connection of `user_id` left a presence channel.
-struct presence_leave_mail final : shard::mail {
+struct presence_leave_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     std::string user_id;
 };
 
 // -> owner: remember the last event published on a cache channel.
-struct cache_set_mail final : shard::mail {
+struct cache_set_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     net::frame_ref frame;
@@ -66,7 +82,8 @@ struct cache_set_mail final : shard::mail {
 };
 
 // -> owner: a new subscriber of a cache channel wants the last event.
-struct cache_get_mail final : shard::mail {
+struct cache_get_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     socket_key socket = 0;
@@ -74,7 +91,8 @@ struct cache_get_mail final : shard::mail {
 };
 
 // owner -> subscriber's shard: the cached frame, or none (a miss).
-struct cache_reply_mail final : shard::mail {
+struct cache_reply_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string channel;
     socket_key socket = 0;
@@ -82,14 +100,16 @@ struct cache_reply_mail final : shard::mail {
 };
 
 // -> user's owner: a connection signed in as `user_id` (+1) or went away (-1).
-struct user_presence_mail final : shard::mail {
+struct user_presence_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::string user_id;
     std::int32_t delta = 0;
 };
 
 // -> user's owner: start (or stop) telling `socket_id` on `watcher_shard` about these users.
-struct watch_mail final : shard::mail {
+struct watch_mail final : mail {
+    void deliver(context& at) override;
     std::uint32_t app = 0;
     std::vector<std::string> user_ids;
     socket_key socket = 0;
@@ -98,7 +118,8 @@ struct watch_mail final : shard::mail {
 };
 
 // user's owner -> watcher's shard: which watched users are online or offline (now, or changed).
-struct watch_status_mail final : shard::mail {
+struct watch_status_mail final : mail {
+    void deliver(context& at) override;
     socket_key socket = 0;
     std::vector<std::string> online;
     std::vector<std::string> offline;

@@ -4,7 +4,7 @@
 // the HTTP request when the last one arrives. Counts are therefore exact across shards.
 #pragma once
 
-#include "ringcast/shard/shard.h"
+#include "ringcast/pusher/mail.h"
 
 #include <cstdint>
 #include <string>
@@ -29,7 +29,8 @@ struct channel_summary {
     std::uint32_t cache_ttl_s = 0;
 };
 
-struct query_mail final : shard::mail {
+struct query_mail final : mail {
+    void deliver(context& at) override;
     std::uint64_t id = 0;
     unsigned reply_to = 0;
     query_kind kind = query_kind::channels;
@@ -38,7 +39,8 @@ struct query_mail final : shard::mail {
     std::string prefix;             // channel_list filter
 };
 
-struct query_reply_mail final : shard::mail {
+struct query_reply_mail final : mail {
+    void deliver(context& at) override;
     std::uint64_t id = 0;
     std::vector<channel_summary> channels;
     std::vector<std::string> users;

@@ -1,0 +1,66 @@
+// Where each kind of mail goes on the shard that receives it (see mail.h).
+#include "ringcast/pusher/mail.h"
+
+#include "ringcast/pusher/context.h"
+#include "ringcast/pusher/query.h"
+#include "ringcast/pusher/session.h"
+
+namespace ringcast::pusher {
+
+void publish_mail::deliver(context& at) {
+    at.publish_local(app, channel, frame, except);
+}
+
+void subscription_delta_mail::deliver(context& at) {
+    at.owned().on_subscription_delta(*this);
+}
+
+void presence_join_mail::deliver(context& at) {
+    at.owned().on_presence_join(*this);
+}
+
+void presence_joined_mail::deliver(context& at) {
+    at.on_presence_joined(*this);
+}
+
+void presence_leave_mail::deliver(context& at) {
+    at.owned().on_presence_leave(*this);
+}
+
+void cache_set_mail::deliver(context& at) {
+    at.owned().on_cache_set(*this);
+}
+
+void cache_get_mail::deliver(context& at) {
+    at.owned().on_cache_get(*this);
+}
+
+void cache_reply_mail::deliver(context& at) {
+    if (session* s = at.find_session(socket)) {
+        s->on_cache_reply(*this);
+    }
+}
+
+void user_presence_mail::deliver(context& at) {
+    at.owned().on_user_presence(*this);
+}
+
+void watch_mail::deliver(context& at) {
+    at.owned().on_watch(*this);
+}
+
+void watch_status_mail::deliver(context& at) {
+    if (session* s = at.find_session(socket)) {
+        s->on_watch_status(*this);
+    }
+}
+
+void query_mail::deliver(context& at) {
+    at.answer(*this);
+}
+
+void query_reply_mail::deliver(context& at) {
+    at.on_query_reply(*this);
+}
+
+} // namespace ringcast::pusher
