@@ -287,6 +287,22 @@ void connection_handler::on_mail(shard::mail& m) {
     ctx_.on_mail(m);
 }
 
+void connection_handler::on_failure(shard::conn& c) {
+    if (c.session == nullptr) {
+        return; // on_open itself failed: there is nobody to tell
+    }
+    if (c.handler_tag == websocket_tag) {
+        // Straight to the shard: the session's own state is what just failed.
+        shard_.send(
+            c, ws::close_frame(pusher::value(pusher::ws_close::internal_error), "Internal server error"));
+        return;
+    }
+    auto* st = static_cast<state*>(c.session);
+    st->discard = true;
+    shard_.send(c, net::frame_ref(net::frame::copy_of(http::json_error(
+                       500, "Internal server error: the request could not be handled", false))));
+}
+
 void connection_handler::on_shutdown(shard::conn& c) {
     if (c.handler_tag == websocket_tag) {
         static_cast<pusher::session*>(c.session)->close_for_shutdown();

@@ -1,5 +1,6 @@
 // Cross-shard mail: posting into the SPSC queues, waking the receiving rings with MSG_RING,
 // draining what others sent, and the group that owns the queues.
+#include "ringcast/core/log.h"
 #include "ringcast/net/completion.h"
 #include "ringcast/shard/shard.h"
 
@@ -71,7 +72,14 @@ void shard::drain_mail() {
             while (mail* m = q.pop()) {
                 any = true;
                 std::unique_ptr<mail> owned(m);
-                handler_->on_mail(*owned);
+                try {
+                    handler_->on_mail(*owned);
+                } catch (const std::exception& e) {
+                    // The mail is dropped (and said so); the shard and its other mail carry on.
+                    RC_LOG_ERROR("a mail handler threw: %s; that mail is dropped", e.what());
+                } catch (...) {
+                    RC_LOG_ERROR("a mail handler threw a non-std exception; that mail is dropped");
+                }
             }
         }
     }

@@ -107,6 +107,40 @@ void shard::arm_tick() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Handler calls (the exception rule at the top of shard.h)
+
+template <typename Call> void shard::guarded(conn& c, const char* what, Call&& call) noexcept {
+    try {
+        call();
+    } catch (const std::exception& e) {
+        fail(c, what, e.what());
+    } catch (...) {
+        fail(c, what, "an exception that is not a std::exception");
+    }
+}
+
+void shard::fail(conn& c, const char* what, const char* why) noexcept {
+    RC_LOG_ERROR("connection %u: %s threw: %s; closing that connection, the shard carries on", c.slot, what,
+                 why);
+    if (c.st != conn::state::open || c.failed) {
+        return;
+    }
+    c.failed = true;
+    guarded("on_failure", [&] { handler_->on_failure(c); });
+    close_gracefully(c);
+}
+
+template <typename Call> void shard::guarded(const char* what, Call&& call) noexcept {
+    try {
+        call();
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("%s threw: %s; the shard carries on", what, e.what());
+    } catch (...) {
+        RC_LOG_ERROR("%s threw an exception that is not a std::exception; the shard carries on", what);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Connections
 
 conn& shard::allocate_conn(int fd) {
@@ -122,6 +156,7 @@ conn& shard::allocate_conn(int fd) {
     c->fd = fd;
     c->st = conn::state::open;
     c->sending = c->dirty = c->close_after_flush = c->write_shut = c->overloaded = c->close_reported = false;
+    c->failed = false;
     c->in_flight = 0;
     c->timer_due_s = 0;
     c->force_close_ms = 0;
@@ -194,7 +229,7 @@ void shard::finish_closes() {
         if (!c.close_reported) {
             c.close_reported = true;
             if (c.session != nullptr) {
-                handler_->on_closed(c);
+                guarded("on_closed", [&] { handler_->on_closed(c); });
             }
         }
         if (!c.sending) {
@@ -251,7 +286,7 @@ void shard::on_accept(int res, bool more) {
     }
     conn& c = allocate_conn(res);
     arm_recv(c);
-    handler_->on_open(c);
+    guarded(c, "on_open", [&] { handler_->on_open(c); });
     if (!more && !stopping_) {
         arm_accept();
     }
@@ -265,9 +300,10 @@ void shard::on_recv(conn& c, io_uring_cqe* cqe) {
     }
     if (res > 0) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (c.st == conn::state::open) {
-            handler_->on_data(c, std::string_view(buffers_->data(bid, static_cast<unsigned>(res)).data(),
-                                                  static_cast<size_t>(res)));
+        if (c.st == conn::state::open && !c.failed) {
+            std::string_view bytes(buffers_->data(bid, static_cast<unsigned>(res)).data(),
+                                   static_cast<size_t>(res));
+            guarded(c, "on_data", [&] { handler_->on_data(c, bytes); });
         }
         buffers_->recycle(bid);
         if (!more && c.st == conn::state::open) {
@@ -327,15 +363,15 @@ void shard::on_tick() {
                 close(*c); // the peer stopped reading our goodbye
             } else if (c->close_after_flush) {
                 set_timer(*c, c->force_close_ms);
-            } else {
-                handler_->on_timer(*c);
+            } else if (!c->failed) {
+                guarded(*c, "on_timer", [&] { handler_->on_timer(*c); });
             }
         }
     }
     if (!accepting_ && !stopping_) {
         arm_accept();
     }
-    handler_->on_tick();
+    guarded("on_tick", [&] { handler_->on_tick(); });
 }
 
 void shard::handle_cqe(io_uring_cqe* cqe) {
@@ -376,7 +412,7 @@ void shard::handle_cqe(io_uring_cqe* cqe) {
         return;
     case net::op::reload:
         if (const config::server* s = offered_.exchange(nullptr, std::memory_order_acq_rel)) {
-            handler_->on_reload(*s);
+            guarded("on_reload", [&] { handler_->on_reload(*s); });
         }
         return;
     default:
@@ -444,8 +480,8 @@ void shard::begin_shutdown() {
     stop_deadline_ms_ = now_ms_ + close_grace_ms;
     ::shutdown(listen_fd_, SHUT_RD); // ends the multishot accept
     for (auto& c : conns_) {
-        if (c->st == conn::state::open) {
-            handler_->on_shutdown(*c);
+        if (c->st == conn::state::open && !c->failed) {
+            guarded(*c, "on_shutdown", [&] { handler_->on_shutdown(*c); });
         }
     }
 }

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,9 @@ public:
         shard_.send(c, net::frame_ref(net::frame::copy_of("shard " + std::to_string(shard_.index()) + "\n")));
     }
     void on_data(shard::conn& c, std::string_view bytes) override {
+        if (bytes.starts_with("throw")) {
+            throw std::runtime_error("deliberate failure");
+        }
         if (bytes.starts_with("all:")) {
             std::string text(bytes.substr(4));
             deliver(text);
@@ -55,6 +59,9 @@ public:
     }
     void on_mail(shard::mail& m) override { deliver(static_cast<text_mail&>(m).text); }
     void on_shutdown(shard::conn& c) override { shard_.close(c); }
+    void on_failure(shard::conn& c) override {
+        shard_.send(c, net::frame_ref(net::frame::copy_of("failed\n")));
+    }
 
 private:
     void deliver(const std::string& text) {
@@ -180,4 +187,26 @@ TEST_F(ring_group, a_message_posted_on_one_shard_reaches_clients_of_the_other) {
     for (int fd : fds) {
         close(fd);
     }
+}
+
+TEST_F(ring_group, a_handler_that_throws_closes_only_its_connection) {
+    start(1);
+    int victim = connect_to(port_);
+    int other = connect_to(port_);
+    ASSERT_GE(victim, 0);
+    ASSERT_GE(other, 0);
+    EXPECT_EQ(read_some(victim, 8), "shard 0\n");
+    EXPECT_EQ(read_some(other, 8), "shard 0\n");
+    ASSERT_EQ(write(victim, "throw", 5), 5);
+    // The handler's goodbye, then the end of the connection (read_some stops at EOF).
+    EXPECT_EQ(read_some(victim, 64), "failed\n");
+    // The shard carries on: the other connection and a new one are served.
+    ASSERT_EQ(write(other, "still here", 10), 10);
+    EXPECT_EQ(read_some(other, 10), "still here");
+    int later = connect_to(port_);
+    ASSERT_GE(later, 0);
+    EXPECT_EQ(read_some(later, 8), "shard 0\n");
+    close(victim);
+    close(other);
+    close(later);
 }

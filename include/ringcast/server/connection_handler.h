@@ -29,6 +29,7 @@ public:
     void on_closed(shard::conn& c) override;
     void on_mail(shard::mail& m) override;
     void on_shutdown(shard::conn& c) override;
+    void on_failure(shard::conn& c) override;
     void on_tick() override { ctx_.on_tick(); }
     void on_reload(const config::server& settings) override {
         settings_ = &settings;

@@ -8,6 +8,13 @@
 // bytes, timer expiries, closes and mail; the handler answers by queueing frames (send), asking
 // for a close, setting a connection's next timer, or posting mail to other shards.
 //
+// Exceptions: protocol code may throw (std::bad_alloc, a broken invariant). The shard catches
+// whatever escapes a handler call, logs it, and closes only the connection it was serving: the
+// handler's on_failure queues that connection's goodbye (a WebSocket gets close 1011, an HTTP
+// request a 500), no further input reaches it, and on_closed still runs to release its state. A
+// throwing mail, tick or reload handler is logged and the shard carries on. Nothing on the hot
+// path pays for this: a try block costs nothing until something throws.
+//
 // Connection lifetime: a conn is identified by {slot, generation}. close() only marks it; the
 // handler's on_closed runs after the current completion batch, and the slot is freed once the
 // last in-flight operation on it has completed, so no completion can ever reach a reused slot.
@@ -57,6 +64,7 @@ struct conn {
     bool write_shut = false;          // our FIN is sent; waiting for the peer to close too
     bool overloaded = false;          // over its write budget: further frames are dropped
     bool close_reported = false;      // handler's on_closed has run
+    bool failed = false;              // a handler call threw: no more input or timers reach it
     std::uint8_t in_flight = 0;       // SQEs not yet completed (recv + send)
     std::uint32_t timer_due_s = 0;    // wheel second this conn is queued under (0 = none)
     std::uint64_t force_close_ms = 0; // when closing gracefully: give up waiting at this time
@@ -79,6 +87,9 @@ public:
     virtual void on_mail(mail& m) = 0;
     // The server is stopping: say goodbye (e.g. a close frame) and call shard::close_gracefully.
     virtual void on_shutdown(conn& c) = 0;
+    // A call for this connection threw (see the top of this file): queue the goodbye frame that
+    // says "internal error" in the connection's protocol. The shard closes it gracefully next.
+    virtual void on_failure(conn& c) = 0;
     // Once a second, for shard-wide housekeeping.
     virtual void on_tick() {}
     // New app settings after SIGHUP (apps keep their index; server-level settings are unchanged).
@@ -158,6 +169,11 @@ private:
     void release_slot(conn& c);
     void begin_shutdown();
     conn& allocate_conn(int fd);
+    // Runs `call` (a handler call for `c`); if it throws, logs and closes `c` (see the top).
+    template <typename Call> void guarded(conn& c, const char* what, Call&& call) noexcept;
+    void fail(conn& c, const char* what, const char* why) noexcept;
+    // The same for calls that concern no single connection: log, carry on.
+    template <typename Call> void guarded(const char* what, Call&& call) noexcept;
 
     shard_group& group_;
     unsigned index_;
