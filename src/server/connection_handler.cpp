@@ -3,6 +3,7 @@
 
 #include "ringcast/core/log.h"
 #include "ringcast/http/response.h"
+#include "ringcast/http/url.h"
 #include "ringcast/pusher/messages.h"
 #include "ringcast/pusher/session.h"
 #include "ringcast/ws/frame_encoder.h"
@@ -155,19 +156,17 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
     }
     // Protocol version: pusher-js sends protocol=7; 5 and 6 differ from 7 only in details we
     // handle the same way. Older ones are refused, as hosted Pusher does.
-    std::string_view query = req.query();
-    std::string_view protocol;
-    bool found = false;
-    while (!query.empty()) {
-        size_t amp = query.find('&');
-        std::string_view part = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        if (part.starts_with("protocol=")) {
-            protocol = part.substr(9);
-            found = true;
+    // A malformed query string has no usable protocol either (4008 below).
+    auto query = http::parse_query(req.query()).value_or(std::vector<std::pair<std::string, std::string>>{});
+    const std::string* protocol_param = nullptr;
+    for (const auto& [name, value] : query) {
+        if (name == "protocol") {
+            protocol_param = &value;
             break;
         }
     }
+    bool found = protocol_param != nullptr;
+    std::string_view protocol = found ? std::string_view(*protocol_param) : std::string_view{};
     if (!found) {
         refuse_websocket(c, st, pusher::value(pusher::code::no_protocol_version),
                          "No protocol version supplied: add ?protocol=7 to the URL");
