@@ -58,9 +58,12 @@ function randomMessage(rand) {
 }
 
 // Events numbered 0..n-1 in batches of 10 (batch_events), each carrying `size` bytes of data.
-async function publishNumbered(rest, channel, n, size) {
+// With `pace`, each batch waits until pace() (events some reader has had) is at most `window`
+// behind: that is what makes that reader "healthy" by definition, however loaded the machine.
+async function publishNumbered(rest, channel, n, size, { pace, window = 0 } = {}) {
   const pad = 'x'.repeat(size);
   for (let i = 0; i < n; i += 10) {
+    if (pace) await waitUntil(() => pace() >= i - window, { timeout: 20000, label: `reader within ${window} events of ${i}` });
     const batch = [];
     for (let j = i; j < Math.min(n, i + 10); j += 1) {
       batch.push({ channel, name: 'numbered', data: JSON.stringify({ n: j, pad }) });
@@ -94,9 +97,14 @@ describe('a subscriber that stops reading', () => {
     await slow.nextText((f) => f.json && f.json.event === 'pusher_internal:subscription_succeeded');
     slow.sock.pause(); // stops reading: the kernel buffers fill, then the server's queue
 
-    // ~16 MB: more than loopback's socket buffers can hold, so the server's queue must grow.
+    // ~16 MB: more than loopback's socket buffers can hold, so the stalled reader's queue must
+    // grow past the budget. The publisher is paced by the healthy reader (at most 20 events,
+    // 180 KB, behind: under the 256 KiB budget even if none of it sat in kernel buffers), so a
+    // loaded machine that runs this Node process slowly can never make a reading client look
+    // stalled. Unpaced, a 16 MB burst against a 256 KiB budget closed the healthy reader too
+    // whenever Node fell behind (4 of 8 runs on a loaded 2-core machine).
     const n = 1800;
-    await publishNumbered(rest, channel, n, 9000);
+    await publishNumbered(rest, channel, n, 9000, { pace: () => numbersReceived(healthy, channel).length, window: 20 });
     await waitUntil(() => numbersReceived(healthy, channel).length >= n, { timeout: 20000, label: 'healthy deliveries' });
     assertAllInOrder(numbersReceived(healthy, channel), n, 'the reading subscriber');
     assert.match(server.log(), /closing as a slow consumer/);
