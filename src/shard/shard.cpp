@@ -34,11 +34,15 @@ constexpr std::uint16_t recv_buffer_group = 0;
 constexpr unsigned max_iov = 64;
 // How long a graceful close waits for a peer that has stopped reading.
 constexpr std::uint64_t close_grace_ms = 2000;
+// How far past its write budget a connection may queue while the kernel still accepts all we
+// send it (see shard::send).
+constexpr std::uint64_t burst_factor = 4;
 } // namespace
 
 struct shard::send_op {
     msghdr msg{};
     iovec iov[max_iov];
+    std::uint64_t bytes = 0; // what this send offered the kernel
 };
 
 shard::shard(shard_group& group, unsigned index, const config::server& settings, int listen_fd)
@@ -156,6 +160,7 @@ conn& shard::allocate_conn(int fd) {
     c->fd = fd;
     c->st = conn::state::open;
     c->sending = c->dirty = c->close_after_flush = c->write_shut = c->overloaded = c->close_reported = false;
+    c->kernel_full = false;
     c->failed = false;
     c->in_flight = 0;
     c->timer_due_s = 0;
@@ -170,21 +175,32 @@ void shard::send(conn& c, net::frame_ref f) {
     if (c.st != conn::state::open || c.overloaded || c.close_after_flush) {
         return;
     }
-    if (c.out.pending_bytes() + f->size() > settings_.max_pending_write_bytes) {
-        // A slow consumer: tell it to come back later rather than grow without bound. The
-        // close frame goes past the budget; if it cannot be delivered either, the grace timer
-        // closes the socket.
-        RC_LOG_WARN("connection %u: %llu bytes unsent, closing as a slow consumer", c.slot,
-                    static_cast<unsigned long long>(c.out.pending_bytes()));
-        c.overloaded = true;
-        if (overload_frame_) {
-            c.out.push(overload_frame_);
-        }
-        close_gracefully(c);
+    // The budget bounds what a peer that stopped reading can make us hold. Bytes queued while
+    // the kernel still takes everything we offer are only waiting for this iteration's flush
+    // (a burst of mail can queue more than the budget in one go for a reader that keeps up),
+    // so they count only past a hard cap; once the kernel has refused part of a send, the
+    // budget itself applies.
+    std::uint64_t after = c.out.pending_bytes() + f->size();
+    std::uint64_t budget = settings_.max_pending_write_bytes;
+    if (after > (c.kernel_full ? budget : burst_factor * budget)) {
+        overload(c);
         return;
     }
     c.out.push(std::move(f));
     mark_dirty(c);
+}
+
+void shard::overload(conn& c) {
+    // A slow consumer: tell it to come back later rather than grow without bound. The close
+    // frame goes past the budget; if it cannot be delivered either, the grace timer closes the
+    // socket.
+    RC_LOG_WARN("connection %u: %llu bytes unsent, closing as a slow consumer", c.slot,
+                static_cast<unsigned long long>(c.out.pending_bytes()));
+    c.overloaded = true;
+    if (overload_frame_) {
+        c.out.push(overload_frame_);
+    }
+    close_gracefully(c);
 }
 
 void shard::mark_dirty(conn& c) {
@@ -337,6 +353,11 @@ void shard::on_send(conn& c, int res, send_op* op) {
         return;
     }
     c.out.consume(static_cast<std::uint64_t>(res));
+    // A short send means the peer's socket buffer is full: from now on the write budget counts.
+    c.kernel_full = static_cast<std::uint64_t>(res) < op->bytes;
+    if (c.kernel_full && !c.overloaded && c.out.pending_bytes() > settings_.max_pending_write_bytes) {
+        overload(c);
+    }
     if (!c.out.empty() || c.close_after_flush) {
         mark_dirty(c);
     }
@@ -405,7 +426,8 @@ void shard::handle_cqe(io_uring_cqe* cqe) {
         }
         return;
     case net::op::wake:
-        drain_mail();
+        // The mail is drained at the top of the loop, after this whole batch: send completions
+        // in the same batch first free the write budget the new frames will need.
         return;
     case net::op::stop:
         begin_shutdown();
@@ -449,6 +471,10 @@ void shard::flush_writes() {
             send_pool_.pop_back();
         }
         unsigned n = c.out.fill(op->iov, max_iov);
+        op->bytes = 0;
+        for (unsigned k = 0; k < n; ++k) {
+            op->bytes += op->iov[k].iov_len;
+        }
         io_uring_sqe* sqe = ring_->sqe();
         // MSG_NOSIGNAL: a peer that vanished must give EPIPE, not kill the process.
         if (n == 1) {

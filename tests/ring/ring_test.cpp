@@ -38,6 +38,14 @@ public:
         if (bytes.starts_with("throw")) {
             throw std::runtime_error("deliberate failure");
         }
+        if (bytes.starts_with("burst")) {
+            // One handler call that queues 10 frames of 9,000 bytes: more than a 64 KiB budget.
+            net::frame_ref f(net::frame::copy_of(std::string(9000, 'x')));
+            for (int i = 0; i < 10; ++i) {
+                shard_.send(c, f);
+            }
+            return;
+        }
         if (bytes.starts_with("all:")) {
             std::string text(bytes.substr(4));
             deliver(text);
@@ -121,8 +129,9 @@ std::string read_some(int fd, size_t want) {
 
 class ring_group : public ::testing::Test {
 protected:
-    void start(unsigned count) {
+    void start(unsigned count, std::uint64_t write_budget = 4 << 20) {
         port_ = free_port();
+        settings_.max_pending_write_bytes = write_budget;
         settings_.host = "127.0.0.1";
         settings_.port = port_;
         group_ = std::make_unique<shard::shard_group>(count);
@@ -130,6 +139,7 @@ protected:
             auto s = std::make_unique<shard::shard>(*group_, i, settings_,
                                                     net::listen_reuseport("127.0.0.1", port_));
             s->set_handler(std::make_unique<echo_handler>(*s));
+            s->set_overload_frame(net::frame_ref(net::frame::copy_of("OVERLOAD")));
             group_->add(std::move(s));
         }
         for (unsigned i = 0; i < count; ++i) {
@@ -209,4 +219,41 @@ TEST_F(ring_group, a_handler_that_throws_closes_only_its_connection) {
     close(victim);
     close(other);
     close(later);
+}
+
+TEST_F(ring_group, a_burst_past_the_write_budget_reaches_a_reader_that_keeps_up) {
+    start(1, 64 * 1024);
+    int fd = connect_to(port_);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(read_some(fd, 8), "shard 0\n");
+    for (int round = 0; round < 5; ++round) {
+        ASSERT_EQ(write(fd, "burst", 5), 5);
+        std::string got = read_some(fd, 90000);
+        ASSERT_EQ(got.size(), 90000u) << "round " << round;
+        EXPECT_EQ(got.find("OVERLOAD"), std::string::npos);
+    }
+    close(fd);
+}
+
+TEST_F(ring_group, a_peer_that_stops_reading_is_closed_past_its_write_budget) {
+    start(1, 64 * 1024);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(read_some(fd, 8), "shard 0\n");
+    // 400 bursts (36 MB) asked for without reading any: far more than the kernel's buffers.
+    for (int i = 0; i < 400; ++i) {
+        ASSERT_EQ(write(fd, "burst", 5), 5);
+        usleep(1000);
+    }
+    // The server gives up on us: what arrives ends (EOF or reset) well short of 36 MB.
+    std::string got = read_some(fd, 36'000'000);
+    EXPECT_LT(got.size(), 36'000'000u);
+    EXPECT_GT(got.size(), 0u);
+    close(fd);
 }

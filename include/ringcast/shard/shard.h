@@ -63,6 +63,7 @@ struct conn {
     bool close_after_flush = false;   // close once the write queue is empty
     bool write_shut = false;          // our FIN is sent; waiting for the peer to close too
     bool overloaded = false;          // over its write budget: further frames are dropped
+    bool kernel_full = false;         // the last send was short: the peer is not keeping up
     bool close_reported = false;      // handler's on_closed has run
     bool failed = false;              // a handler call threw: no more input or timers reach it
     std::uint8_t in_flight = 0;       // SQEs not yet completed (recv + send)
@@ -116,8 +117,10 @@ public:
     const config::server& settings() const noexcept { return settings_; }
 
     // Queues a frame on a connection; it leaves in the next flush together with everything
-    // else queued for that connection. Over the write budget the connection is closed with
-    // `overload_frame` (the handler's "over capacity" close frame) and later frames are dropped.
+    // else queued for that connection. A connection whose peer has stopped keeping up (the
+    // kernel refused part of a send) and that is over its write budget, or any connection far
+    // over it, is closed with `overload_frame` (the handler's "over capacity" close frame) and
+    // later frames are dropped.
     void send(conn& c, net::frame_ref f);
     // Closes once everything queued has been sent (or after a grace period if the peer stops
     // reading).
@@ -162,6 +165,7 @@ private:
     void on_recv(conn& c, io_uring_cqe* cqe);
     void on_send(conn& c, int res, send_op* op);
     void on_tick();
+    void overload(conn& c);
     void mark_dirty(conn& c);
     void flush_writes();
     void flush_mail();
