@@ -149,7 +149,7 @@ std::string publish_event(pusher::context& ctx, std::uint32_t app, const event_r
             set->channel = channel;
             set->frame = frame;
             set->data = ev.data;
-            ctx.owner().post(ctx.owner_of(app, channel), std::move(set));
+            ctx.io().post(ctx.owner_of(app, channel), std::move(set));
         }
         ctx.publish(app, channel, frame, pusher::parse_socket_id(ev.socket_id));
     }

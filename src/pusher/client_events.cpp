@@ -41,7 +41,7 @@ void session::handle_client_event(std::string_view event, simdjson::dom::object 
         return;
     }
     // A fixed one-second window: simple, and exactly "at most N per second" as Pusher states it.
-    std::uint64_t now = ctx_.owner().now_ms();
+    std::uint64_t now = ctx_.io().now_ms();
     if (now >= rate_window_ms_ + 1000) {
         rate_window_ms_ = now;
         rate_count_ = 0;

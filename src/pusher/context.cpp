@@ -31,13 +31,10 @@ std::size_t largest_document(const config::server& settings) {
 }
 } // namespace
 
-context::context(shard::shard& owner, const config::server& settings, shared_counters& counters)
-    : shard_(owner), settings_(&settings), counters_(counters), channels_(settings.apps.size()),
-      ids_(os_seed()), json_(largest_document(settings)), scratch_json_(largest_document(settings)),
-      user_json_(largest_document(settings)), owned_(*this), connections_(settings.apps.size(), 0) {
-    shard_.set_overload_frame(
-        ws::close_frame(value(code::over_capacity), "Over capacity: the client is not reading"));
-}
+context::context(port& io, const config::server& settings, shared_counters& counters)
+    : io_(io), settings_(&settings), counters_(counters), channels_(settings.apps.size()), ids_(os_seed()),
+      json_(largest_document(settings)), scratch_json_(largest_document(settings)),
+      user_json_(largest_document(settings)), owned_(*this), connections_(settings.apps.size(), 0) {}
 
 context::~context() = default;
 
@@ -62,13 +59,13 @@ int context::find_app_by_id(std::string_view id) const noexcept {
 
 unsigned context::owner_of(std::uint32_t app, std::string_view channel) const noexcept {
     size_t h = std::hash<std::string_view>{}(channel) ^ (static_cast<size_t>(app) * 0x9e3779b97f4a7c15ULL);
-    return static_cast<unsigned>(h % shard_.count());
+    return static_cast<unsigned>(h % io_.count());
 }
 
 unsigned context::user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept {
     // A different mix from owner_of, so a user and a channel of the same name need not collide.
     size_t h = std::hash<std::string_view>{}(user_id)*31 + app + 0x51ed27;
-    return static_cast<unsigned>(h % shard_.count());
+    return static_cast<unsigned>(h % io_.count());
 }
 
 session* context::find_session(socket_key socket) const noexcept {
@@ -76,7 +73,7 @@ session* context::find_session(socket_key socket) const noexcept {
     return it == by_socket_.end() ? nullptr : it->second;
 }
 
-session* context::open_session(shard::conn& c, std::uint32_t app) {
+std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app) {
     if (!shared_counters::reserve(counters_.app(app).connections,
                                   settings_->apps[app].max_connections.value_or(0))) {
         return nullptr;
@@ -85,8 +82,8 @@ session* context::open_session(shard::conn& c, std::uint32_t app) {
     while (id == 0 || by_socket_.contains(id)) {
         id = ids_.next();
     }
-    auto* s = new session(*this, c, app, id);
-    by_socket_.emplace(s->key(), s);
+    auto s = std::make_unique<session>(*this, c, app, id);
+    by_socket_.emplace(s->key(), s.get());
     ++connections_[app];
     return s;
 }
@@ -97,7 +94,6 @@ void context::close_session(session& s) {
 
     s.leave_all();
     by_socket_.erase(s.key());
-    delete &s;
 }
 
 local_channel& context::join(std::uint32_t app, std::string_view channel, session& s) {
@@ -143,7 +139,7 @@ void context::publish_local(std::uint32_t app, std::string_view channel, const n
     }
     for (session* s : it->second.members) {
         if (s != except) {
-            shard_.send(s->connection(), frame);
+            io_.send(s->connection(), frame);
         }
     }
 }
@@ -152,15 +148,15 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
                       socket_key except_socket) {
     // Deliver earlier publishes from other shards first, so a publisher that waits for each
     // answer sees its events arrive in order wherever the requests landed.
-    shard_.drain_mail();
+    io_.drain_mail();
     if (core::debugging()) {
         std::string_view p = payload_of(*frame);
         RC_LOG_DEBUG("publish app %s: %.*s", settings_->apps[app].id.c_str(), static_cast<int>(p.size()),
                      p.data());
     }
     publish_local(app, channel, frame, except_socket);
-    for (unsigned t = 0; t < shard_.count(); ++t) {
-        if (t == shard_.index()) {
+    for (unsigned t = 0; t < io_.count(); ++t) {
+        if (t == io_.index()) {
             continue;
         }
         auto m = std::make_unique<publish_mail>();
@@ -168,7 +164,7 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
         m->channel = std::string(channel);
         m->frame = frame;
         m->except = except_socket;
-        shard_.post(t, std::move(m));
+        io_.post(t, std::move(m));
     }
 }
 
@@ -187,7 +183,7 @@ void context::on_presence_joined(const presence_joined_mail& m) {
         leave->app = m.app;
         leave->channel = m.channel;
         leave->user_id = m.user_id;
-        shard_.post(owner_of(m.app, m.channel), std::move(leave));
+        io_.post(owner_of(m.app, m.channel), std::move(leave));
     }
 }
 
@@ -198,7 +194,7 @@ void context::on_query_reply(query_reply_mail& r) {
 }
 
 void context::on_tick() {
-    owned_.on_tick(shard_.now_ms());
+    owned_.on_tick(io_.now_ms());
 }
 
 void context::reload(const config::server& settings) {
@@ -254,7 +250,7 @@ void context::answer(query_mail& q) {
         break;
     }
     }
-    shard_.post(q.reply_to, std::move(reply));
+    io_.post(q.reply_to, std::move(reply));
 }
 
 } // namespace ringcast::pusher

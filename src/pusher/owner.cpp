@@ -40,7 +40,7 @@ void owner_state::forget_if_idle(std::uint32_t app, const std::string& channel) 
 
 void owner_state::send_count(std::uint32_t app, const std::string& channel, channel_state& st) {
     st.count_dirty = false;
-    st.count_sent_ms = ctx_.owner().now_ms();
+    st.count_sent_ms = ctx_.io().now_ms();
     ctx_.publish(app, channel, subscription_count(channel, st.subscriptions), {});
 }
 
@@ -50,7 +50,7 @@ void owner_state::on_subscription_delta(const subscription_delta_mail& m) {
     const config::app& a = ctx_.app(m.app);
     if (a.subscription_count && !is_presence(kind_of(m.channel)) && st.subscriptions > 0) {
         if (st.subscriptions <= count_throttle_threshold ||
-            ctx_.owner().now_ms() >= st.count_sent_ms + count_throttle_ms) {
+            ctx_.io().now_ms() >= st.count_sent_ms + count_throttle_ms) {
             send_count(m.app, m.channel, st);
         } else {
             st.count_dirty = true;
@@ -93,7 +93,7 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
     if (first_connection && st.members.size() >= a.max_presence_members) {
         reply->error = "Presence channel " + m.channel + " is full: it has the maximum of " +
                        std::to_string(a.max_presence_members) + " members";
-        ctx_.owner().post(m.reply_to, std::move(reply));
+        ctx_.io().post(m.reply_to, std::move(reply));
         forget_if_idle(m.app, m.channel);
         return;
     }
@@ -106,7 +106,7 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
     reply->presence_data = presence_data(st);
     // The reply goes first: through the same FIFO queue it reaches the joiner's shard before
     // the member_added broadcast below, which excludes the joiner anyway.
-    ctx_.owner().post(m.reply_to, std::move(reply));
+    ctx_.io().post(m.reply_to, std::move(reply));
     if (first_connection) {
         std::string data = "{\"user_id\":";
         core::append_json_string(data, m.user_id);
@@ -141,7 +141,7 @@ void owner_state::on_cache_set(const cache_set_mail& m) {
     channel_state& st = channels_[key(m.app, m.channel)];
     st.cached = m.frame;
     st.cached_data = m.data;
-    st.cache_expires_ms = ctx_.owner().now_ms() + ctx_.app(m.app).cache_ttl_s * 1000ULL;
+    st.cache_expires_ms = ctx_.io().now_ms() + ctx_.app(m.app).cache_ttl_s * 1000ULL;
 }
 
 void owner_state::on_cache_get(const cache_get_mail& m) {
@@ -150,10 +150,10 @@ void owner_state::on_cache_get(const cache_get_mail& m) {
     reply->channel = m.channel;
     reply->socket = m.socket;
     channel_state* st = find(m.app, m.channel);
-    if (st != nullptr && st->cached && ctx_.owner().now_ms() < st->cache_expires_ms) {
+    if (st != nullptr && st->cached && ctx_.io().now_ms() < st->cache_expires_ms) {
         reply->frame = st->cached;
     }
-    ctx_.owner().post(m.reply_to, std::move(reply));
+    ctx_.io().post(m.reply_to, std::move(reply));
 }
 
 void owner_state::notify_watchers(std::uint32_t, const std::string& user_id, const user_state& u,
@@ -162,7 +162,7 @@ void owner_state::notify_watchers(std::uint32_t, const std::string& user_id, con
         auto note = std::make_unique<watch_status_mail>();
         note->socket = socket;
         (online ? note->online : note->offline).push_back(user_id);
-        ctx_.owner().post(shard, std::move(note));
+        ctx_.io().post(shard, std::move(note));
     }
 }
 
@@ -198,7 +198,7 @@ void owner_state::on_watch(const watch_mail& m) {
         }
     }
     if (m.add) {
-        ctx_.owner().post(m.watcher_shard, std::move(status));
+        ctx_.io().post(m.watcher_shard, std::move(status));
     }
 }
 
@@ -228,7 +228,7 @@ channel_summary owner_state::summarize(std::uint32_t app, const std::string& cha
     if (channel_state* st = find(app, channel)) {
         out.subscriptions = st->subscriptions;
         out.users = static_cast<std::uint32_t>(st->members.size());
-        std::uint64_t now = ctx_.owner().now_ms();
+        std::uint64_t now = ctx_.io().now_ms();
         if (st->cached && now < st->cache_expires_ms) {
             out.has_cache = true;
             out.cache_data = st->cached_data;

@@ -27,9 +27,9 @@ bool detail::data_object(simdjson::dom::element data, simdjson::dom::parser& scr
     return !data.get_object().get(out);
 }
 
-session::session(context& ctx, shard::conn& c, std::uint32_t app, socket_key key)
+session::session(context& ctx, shard::conn_id c, std::uint32_t app, socket_key key)
     : ctx_(ctx), conn_(c), app_(app), key_(key), decoder_(ctx.app(app).max_message_size) {
-    opened_ms_ = last_seen_ms_ = ctx_.owner().now_ms();
+    opened_ms_ = last_seen_ms_ = ctx_.io().now_ms();
     send(connection_established(socket_id(), ctx_.app(app_).activity_timeout_s));
     schedule_timer();
 }
@@ -41,7 +41,7 @@ void session::send(net::frame_ref f) {
         std::string_view p = payload_of(*f);
         RC_LOG_DEBUG("%s <- %.*s", socket_id().c_str(), static_cast<int>(p.size()), p.data());
     }
-    ctx_.owner().send(conn_, std::move(f));
+    ctx_.io().send(conn_, std::move(f));
 }
 
 void session::send_error(std::string_view message) {
@@ -52,12 +52,12 @@ void session::send_error(code c, std::string_view message) {
     send(error(value(c), message));
 }
 
-void session::feed(std::string_view bytes) {
+void session::on_data(std::string_view bytes) {
     if (closing_) {
         return;
     }
     // Any bytes from the client prove it is alive (Pusher: "any message counts").
-    last_seen_ms_ = ctx_.owner().now_ms();
+    last_seen_ms_ = ctx_.io().now_ms();
     ping_sent_ms_ = 0;
     switch (decoder_.feed(bytes, *this)) {
     case ws::decoder::state::open:
@@ -65,17 +65,17 @@ void session::feed(std::string_view bytes) {
     case ws::decoder::state::closing:
         RC_LOG_DEBUG("%s closing (WebSocket close %u)", socket_id().c_str(), decoder_.close_code());
         closing_ = true;
-        ctx_.owner().close_gracefully(conn_);
+        ctx_.io().close_gracefully(conn_);
         return;
     case ws::decoder::state::failed:
         closing_ = true;
-        ctx_.owner().close(conn_);
+        ctx_.io().close(conn_);
         return;
     }
 }
 
 void session::on_control_bytes(std::string_view bytes) {
-    ctx_.owner().send(conn_, net::frame_ref(net::frame::copy_of(bytes)));
+    ctx_.io().send(conn_, net::frame_ref(net::frame::copy_of(bytes)));
 }
 
 void session::close_with(code c, std::string_view message) {
@@ -83,18 +83,28 @@ void session::close_with(code c, std::string_view message) {
         return;
     }
     send(error(value(c), message));
-    ctx_.owner().send(conn_, ws::close_frame(value(c), message));
+    ctx_.io().send(conn_, ws::close_frame(value(c), message));
     closing_ = true;
-    ctx_.owner().close_gracefully(conn_);
+    ctx_.io().close_gracefully(conn_);
 }
 
-void session::close_for_shutdown() {
+void session::on_closed() {
+    ctx_.close_session(*this);
+}
+
+void session::on_failure() {
+    // Straight to the shard: the session's own state is what just failed.
+    ctx_.io().send(conn_, ws::close_frame(value(ws_close::internal_error), "Internal server error"));
+    closing_ = true;
+}
+
+void session::on_shutdown() {
     if (closing_) {
         return;
     }
-    ctx_.owner().send(conn_, ws::close_frame(value(ws_close::going_away), "Server shutting down"));
+    ctx_.io().send(conn_, ws::close_frame(value(ws_close::going_away), "Server shutting down"));
     closing_ = true;
-    ctx_.owner().close_gracefully(conn_);
+    ctx_.io().close_gracefully(conn_);
 }
 
 void session::on_text(std::string_view message) {
@@ -105,7 +115,7 @@ void session::on_text(std::string_view message) {
     const config::app& a = ctx_.app(app_);
     if (a.rate_limiting_enabled) {
         // Reverb's limiter: every inbound message counts, in fixed windows of decay seconds.
-        std::uint64_t now = ctx_.owner().now_ms();
+        std::uint64_t now = ctx_.io().now_ms();
         if (now >= message_window_ms_ + a.rate_limit_decay_s * 1000ULL) {
             message_window_ms_ = now;
             message_count_ = 0;
@@ -140,7 +150,7 @@ void session::on_text(std::string_view message) {
         return;
     }
     if (event == "pusher:pong") {
-        return; // liveness only; feed() already noted it
+        return; // liveness only; on_data() already noted it
     }
     if (event.starts_with("client-")) {
         handle_client_event(event, obj);
@@ -187,7 +197,7 @@ void session::schedule_timer() {
     if (a.authorized_connections_timeout_s != 0 && !authorized_) {
         due = std::min<std::uint64_t>(due, opened_ms_ + a.authorized_connections_timeout_s * 1000ULL);
     }
-    ctx_.owner().set_timer(conn_, due);
+    ctx_.io().set_timer(conn_, due);
 }
 
 void session::on_timer() {
@@ -195,7 +205,7 @@ void session::on_timer() {
         return;
     }
     const config::app& a = ctx_.app(app_);
-    std::uint64_t now = ctx_.owner().now_ms();
+    std::uint64_t now = ctx_.io().now_ms();
     if (a.authorized_connections_timeout_s != 0 && !authorized_ &&
         now >= opened_ms_ + a.authorized_connections_timeout_s * 1000ULL) {
         close_with(code::unauthorized, "Connection not authorized within timeout");

@@ -112,7 +112,7 @@ void session::join_local(std::string_view channel, std::string presence_user) {
     delta->app = app_;
     delta->channel = std::string(channel);
     delta->delta = 1;
-    ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(delta));
+    ctx_.io().post(ctx_.owner_of(app_, channel), std::move(delta));
 }
 
 void session::handle_subscribe(simdjson::dom::element data) {
@@ -194,8 +194,8 @@ void session::handle_subscribe(simdjson::dom::element data) {
         join->user_id = std::move(member.user_id);
         join->user_info = std::move(member.user_info);
         join->socket = key_;
-        join->reply_to = ctx_.owner().index();
-        ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(join));
+        join->reply_to = ctx_.io().index();
+        ctx_.io().post(ctx_.owner_of(app_, channel), std::move(join));
         return;
     } else if (needs_auth(kind)) {
         if (std::string why = check_signature(auth, prefix, channel); !why.empty()) {
@@ -222,7 +222,7 @@ void session::on_presence_joined(const presence_joined_mail& m) {
             leave->app = app_;
             leave->channel = m.channel;
             leave->user_id = m.user_id;
-            ctx_.owner().post(ctx_.owner_of(app_, m.channel), std::move(leave));
+            ctx_.io().post(ctx_.owner_of(app_, m.channel), std::move(leave));
         }
         return;
     }
@@ -244,8 +244,8 @@ void session::request_cached_event(std::string_view channel) {
     get->app = app_;
     get->channel = std::string(channel);
     get->socket = key_;
-    get->reply_to = ctx_.owner().index();
-    ctx_.owner().post(ctx_.owner_of(app_, channel), std::move(get));
+    get->reply_to = ctx_.io().index();
+    ctx_.io().post(ctx_.owner_of(app_, channel), std::move(get));
 }
 
 void session::on_cache_reply(const cache_reply_mail& m) {
@@ -304,13 +304,13 @@ void session::unsubscribe_at(size_t i) {
         leave->app = app_;
         leave->channel = channel;
         leave->user_id = std::move(user);
-        ctx_.owner().post(owner, std::move(leave));
+        ctx_.io().post(owner, std::move(leave));
     }
     auto delta = std::make_unique<subscription_delta_mail>();
     delta->app = app_;
     delta->channel = std::move(channel);
     delta->delta = -1;
-    ctx_.owner().post(owner, std::move(delta));
+    ctx_.io().post(owner, std::move(delta));
 }
 
 } // namespace ringcast::pusher

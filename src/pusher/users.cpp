@@ -79,7 +79,7 @@ void session::handle_signin(simdjson::dom::element data) {
     online->app = app_;
     online->user_id = x.user_id;
     online->delta = 1;
-    ctx_.owner().post(ctx_.user_owner_of(app_, x.user_id), std::move(online));
+    ctx_.io().post(ctx_.user_owner_of(app_, x.user_id), std::move(online));
 
     simdjson::dom::array list;
     if (user["watchlist"].get_array().get(list)) {
@@ -111,13 +111,13 @@ void session::post_watch(bool add) {
             m = std::make_unique<watch_mail>();
             m->app = app_;
             m->socket = key_;
-            m->watcher_shard = ctx_.owner().index();
+            m->watcher_shard = ctx_.io().index();
             m->add = add;
         }
         m->user_ids.push_back(w);
     }
     for (auto& [owner, m] : by_owner) {
-        ctx_.owner().post(owner, std::move(m));
+        ctx_.io().post(owner, std::move(m));
     }
 }
 
@@ -134,7 +134,7 @@ void session::sign_out() {
     offline->app = app_;
     offline->user_id = x.user_id;
     offline->delta = -1;
-    ctx_.owner().post(ctx_.user_owner_of(app_, x.user_id), std::move(offline));
+    ctx_.io().post(ctx_.user_owner_of(app_, x.user_id), std::move(offline));
     post_watch(false);
     x.watchlist.clear();
     x.user_id.clear();

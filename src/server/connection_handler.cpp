@@ -13,17 +13,19 @@ namespace ringcast::server {
 
 connection_handler::connection_handler(shard::shard& owner, const config::server& settings,
                                        pusher::shared_counters& counters)
-    : shard_(owner), settings_(&settings),
-      ctx_(owner, settings, counters), limits_{settings.max_header_bytes, settings.max_body_bytes} {
+    : shard_(owner), port_(owner), settings_(&settings),
+      ctx_(port_, settings, counters), limits_{settings.max_header_bytes, settings.max_body_bytes} {
+    shard_.set_overload_frame(ws::close_frame(pusher::value(pusher::code::over_capacity),
+                                              "Over capacity: the client is not reading"));
     ctx_.set_query_reply_handler([this](pusher::query_reply_mail& r) { on_query_reply(r); });
 }
 
 void connection_handler::on_open(shard::conn& c) {
-    auto* st = new state;
+    auto st = std::make_unique<state>(*this, c);
     st->http = std::make_unique<http::parser>(limits_);
     st->last_activity_ms = shard_.now_ms();
-    c.session = st;
     schedule_http_timer(c, *st);
+    c.state = std::move(st);
 }
 
 void connection_handler::schedule_http_timer(shard::conn& c, state& st) {
@@ -35,17 +37,12 @@ void connection_handler::schedule_http_timer(shard::conn& c, state& st) {
     shard_.set_timer(c, st.last_activity_ms + secs * 1000ULL);
 }
 
-void connection_handler::on_data(shard::conn& c, std::string_view bytes) {
-    if (c.handler_tag == websocket_tag) {
-        static_cast<pusher::session*>(c.session)->feed(bytes);
+void connection_handler::on_http_data(shard::conn& c, state& st, std::string_view bytes) {
+    if (st.discard) {
         return;
     }
-    auto* st = static_cast<state*>(c.session);
-    if (st->discard) {
-        return;
-    }
-    st->last_activity_ms = shard_.now_ms();
-    feed_http(c, *st, bytes);
+    st.last_activity_ms = shard_.now_ms();
+    feed_http(c, st, bytes);
 }
 
 void connection_handler::feed_http(shard::conn& c, state& st_ref, std::string_view bytes) {
@@ -188,7 +185,7 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
                          "Unsupported protocol version " + std::to_string(version) + ": use 7");
         return;
     }
-    pusher::session* ws = ctx_.open_session(c, static_cast<std::uint32_t>(app));
+    std::unique_ptr<pusher::session> ws = ctx_.open_session(c.id(), static_cast<std::uint32_t>(app));
     if (ws == nullptr) {
         refuse_websocket(c, st, pusher::value(pusher::code::over_connection_quota),
                          "Application is over connection quota (max_connections " +
@@ -196,12 +193,12 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
         return;
     }
     // From here on the connection is a Pusher session: the HTTP state goes (it is most of
-    // what an idle connection would otherwise keep) and the conn points at the session.
-    delete &st;
-    c.session = ws;
-    c.handler_tag = websocket_tag;
+    // what an idle connection would otherwise keep; the shard frees it after this batch, as
+    // this call runs inside it) and the conn owns the session.
+    pusher::session& session = *ws;
+    shard_.replace_state(c, std::move(ws));
     if (!rest.empty()) {
-        ws->feed(rest);
+        session.on_data(rest);
     }
 }
 
@@ -249,66 +246,37 @@ bool connection_handler::origin_allowed(const config::app& a, std::string_view o
     return false;
 }
 
-void connection_handler::on_timer(shard::conn& c) {
-
-    if (c.handler_tag == websocket_tag) {
-        static_cast<pusher::session*>(c.session)->on_timer();
+void connection_handler::on_http_timer(shard::conn& c, state& st) {
+    if (st.discard) {
         return;
     }
-    auto* st = static_cast<state*>(c.session);
-    if (st->discard) {
-        return;
-    }
-    bool waiting_for_request = st->mid_request || st->requests == 0;
+    bool waiting_for_request = st.mid_request || st.requests == 0;
     std::uint32_t secs =
         waiting_for_request ? settings_->handshake_timeout_s : settings_->http_idle_timeout_s;
-    if (shard_.now_ms() >= st->last_activity_ms + secs * 1000ULL) {
+    if (shard_.now_ms() >= st.last_activity_ms + secs * 1000ULL) {
         if (waiting_for_request) {
-            reply(c, *st, http::json_error(408, "Request not completed in time", false), false);
+            reply(c, st, http::json_error(408, "Request not completed in time", false), false);
         } else {
             shard_.close(c);
         }
         return;
     }
-    schedule_http_timer(c, *st);
-}
-
-void connection_handler::on_closed(shard::conn& c) {
-    if (c.handler_tag == websocket_tag) {
-        ctx_.close_session(*static_cast<pusher::session*>(c.session));
-    } else {
-        delete static_cast<state*>(c.session);
-    }
-    c.session = nullptr;
+    schedule_http_timer(c, st);
 }
 
 void connection_handler::on_mail(shard::mail& m) {
     ctx_.on_mail(m);
 }
 
-void connection_handler::on_failure(shard::conn& c) {
-    if (c.session == nullptr) {
-        return; // on_open itself failed: there is nobody to tell
-    }
-    if (c.handler_tag == websocket_tag) {
-        // Straight to the shard: the session's own state is what just failed.
-        shard_.send(
-            c, ws::close_frame(pusher::value(pusher::ws_close::internal_error), "Internal server error"));
-        return;
-    }
-    auto* st = static_cast<state*>(c.session);
-    st->discard = true;
-    shard_.send(c, net::frame_ref(net::frame::copy_of(http::json_error(
-                       500, "Internal server error: the request could not be handled", false))));
+void connection_handler::state::on_failure() {
+    discard = true;
+    handler.shard_.send(conn, net::frame_ref(net::frame::copy_of(http::json_error(
+                                  500, "Internal server error: the request could not be handled", false))));
 }
 
-void connection_handler::on_shutdown(shard::conn& c) {
-    if (c.handler_tag == websocket_tag) {
-        static_cast<pusher::session*>(c.session)->close_for_shutdown();
-    } else {
-        static_cast<state*>(c.session)->discard = true;
-        shard_.close(c);
-    }
+void connection_handler::state::on_shutdown() {
+    discard = true;
+    handler.shard_.close(conn);
 }
 
 } // namespace ringcast::server

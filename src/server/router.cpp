@@ -369,10 +369,12 @@ void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
     bool keep = p.keep_alive;
     shard::conn* c = shard_.find(p.conn);
     pending_.erase(it);
-    if (c == nullptr || c->session == nullptr || c->handler_tag == websocket_tag) {
+    // A connection waiting for an answer parses nothing more, so it cannot have upgraded; the
+    // cast only guards against a broken invariant (this path is once per API request).
+    auto* st = c == nullptr ? nullptr : dynamic_cast<state*>(c->state.get());
+    if (st == nullptr) {
         return; // the client went away while we were gathering
     }
-    auto* st = static_cast<state*>(c->session);
     st->waiting = false;
     reply(*c, *st, http::json_response(200, body, keep), keep);
     if (!st->backlog.empty() && !st->discard) {

@@ -130,7 +130,9 @@ void shard::fail(conn& c, const char* what, const char* why) noexcept {
         return;
     }
     c.failed = true;
-    guarded("on_failure", [&] { handler_->on_failure(c); });
+    if (c.state) {
+        guarded("on_failure", [&] { c.state->on_failure(); });
+    }
     close_gracefully(c);
 }
 
@@ -165,8 +167,7 @@ conn& shard::allocate_conn(int fd) {
     c->in_flight = 0;
     c->timer_due_s = 0;
     c->force_close_ms = 0;
-    c->session = nullptr;
-    c->handler_tag = 0;
+    c->state.reset();
     ++open_count_;
     return *c;
 }
@@ -238,14 +239,16 @@ void shard::close(conn& c) {
 }
 
 void shard::finish_closes() {
-    // Runs after each completion batch, outside any handler call: on_closed may free the
-    // session whose code asked for the close.
+    // Runs after each completion batch, outside any handler call: on_closed and the states'
+    // destructors may free the session whose code asked for the close.
+    retired_.clear();
     for (size_t i = 0; i < closing_.size(); ++i) {
         conn& c = *closing_[i];
         if (!c.close_reported) {
             c.close_reported = true;
-            if (c.session != nullptr) {
-                guarded("on_closed", [&] { handler_->on_closed(c); });
+            if (c.state) {
+                guarded("on_closed", [&] { c.state->on_closed(); });
+                c.state.reset();
             }
         }
         if (!c.sending) {
@@ -258,6 +261,11 @@ void shard::finish_closes() {
             --i;
         }
     }
+}
+
+void shard::replace_state(conn& c, std::unique_ptr<conn_state> next) {
+    retired_.push_back(std::move(c.state));
+    c.state = std::move(next);
 }
 
 void shard::release_slot(conn& c) {
@@ -316,10 +324,10 @@ void shard::on_recv(conn& c, io_uring_cqe* cqe) {
     }
     if (res > 0) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (c.st == conn::state::open && !c.failed) {
+        if (c.st == conn::state::open && !c.failed && c.state) {
             std::string_view bytes(buffers_->data(bid, static_cast<unsigned>(res)).data(),
                                    static_cast<size_t>(res));
-            guarded(c, "on_data", [&] { handler_->on_data(c, bytes); });
+            guarded(c, "on_data", [&] { c.state->on_data(bytes); });
         }
         buffers_->recycle(bid);
         if (!more && c.st == conn::state::open) {
@@ -384,8 +392,8 @@ void shard::on_tick() {
                 close(*c); // the peer stopped reading our goodbye
             } else if (c->close_after_flush) {
                 set_timer(*c, c->force_close_ms);
-            } else if (!c->failed) {
-                guarded(*c, "on_timer", [&] { handler_->on_timer(*c); });
+            } else if (!c->failed && c->state) {
+                guarded(*c, "on_timer", [&] { c->state->on_timer(); });
             }
         }
     }
@@ -506,8 +514,8 @@ void shard::begin_shutdown() {
     stop_deadline_ms_ = now_ms_ + close_grace_ms;
     ::shutdown(listen_fd_, SHUT_RD); // ends the multishot accept
     for (auto& c : conns_) {
-        if (c->st == conn::state::open && !c->failed) {
-            guarded(*c, "on_shutdown", [&] { handler_->on_shutdown(*c); });
+        if (c->st == conn::state::open && !c->failed && c->state) {
+            guarded(*c, "on_shutdown", [&] { c->state->on_shutdown(); });
         }
     }
 }

@@ -25,51 +25,46 @@ struct text_mail final : shard::mail {
     std::string text;
 };
 
-// Echoes bytes back; "all:<text>" instead sends <text> to every connection on every shard.
+class echo_handler;
+
+// One connection: echoes bytes back; "all:<text>" instead sends <text> to every connection on
+// every shard; "burst" queues 90,000 bytes in one call; "throw" throws.
+class echo_state final : public shard::conn_state {
+public:
+    echo_state(echo_handler& h, shard::conn& c) : handler_(h), conn_(c) {}
+    void on_data(std::string_view bytes) override;
+    void on_timer() override {}
+    void on_shutdown() override;
+    void on_failure() override;
+    void on_closed() override;
+
+private:
+    echo_handler& handler_;
+    shard::conn& conn_;
+};
+
 class echo_handler final : public shard::handler {
 public:
     explicit echo_handler(shard::shard& s) : shard_(s) {}
     void on_open(shard::conn& c) override {
         open_.push_back(c.id());
-        c.session = this;
+        c.state = std::make_unique<echo_state>(*this, c);
         shard_.send(c, net::frame_ref(net::frame::copy_of("shard " + std::to_string(shard_.index()) + "\n")));
     }
-    void on_data(shard::conn& c, std::string_view bytes) override {
-        if (bytes.starts_with("throw")) {
-            throw std::runtime_error("deliberate failure");
-        }
-        if (bytes.starts_with("burst")) {
-            // One handler call that queues 10 frames of 9,000 bytes: more than a 64 KiB budget.
-            net::frame_ref f(net::frame::copy_of(std::string(9000, 'x')));
-            for (int i = 0; i < 10; ++i) {
-                shard_.send(c, f);
-            }
-            return;
-        }
-        if (bytes.starts_with("all:")) {
-            std::string text(bytes.substr(4));
-            deliver(text);
-            for (unsigned t = 0; t < shard_.count(); ++t) {
-                if (t != shard_.index()) {
-                    auto m = std::make_unique<text_mail>();
-                    m->text = text;
-                    shard_.post(t, std::move(m));
-                }
-            }
-            return;
-        }
-        shard_.send(c, net::frame_ref(net::frame::copy_of(bytes)));
-    }
-    void on_timer(shard::conn&) override {}
-    void on_closed(shard::conn& c) override {
-        std::erase(open_, c.id());
-        c.session = nullptr;
-    }
     void on_mail(shard::mail& m) override { deliver(static_cast<text_mail&>(m).text); }
-    void on_shutdown(shard::conn& c) override { shard_.close(c); }
-    void on_failure(shard::conn& c) override {
-        shard_.send(c, net::frame_ref(net::frame::copy_of("failed\n")));
+
+    void broadcast(const std::string& text) {
+        deliver(text);
+        for (unsigned t = 0; t < shard_.count(); ++t) {
+            if (t != shard_.index()) {
+                auto m = std::make_unique<text_mail>();
+                m->text = text;
+                shard_.post(t, std::move(m));
+            }
+        }
     }
+    void forget(shard::conn_id id) { std::erase(open_, id); }
+    shard::shard& owner() { return shard_; }
 
 private:
     void deliver(const std::string& text) {
@@ -83,6 +78,38 @@ private:
     shard::shard& shard_;
     std::vector<shard::conn_id> open_;
 };
+
+void echo_state::on_data(std::string_view bytes) {
+    shard::shard& s = handler_.owner();
+    if (bytes.starts_with("throw")) {
+        throw std::runtime_error("deliberate failure");
+    }
+    if (bytes.starts_with("burst")) {
+        // One call that queues 10 frames of 9,000 bytes: more than a 64 KiB budget.
+        net::frame_ref f(net::frame::copy_of(std::string(9000, 'x')));
+        for (int i = 0; i < 10; ++i) {
+            s.send(conn_, f);
+        }
+        return;
+    }
+    if (bytes.starts_with("all:")) {
+        handler_.broadcast(std::string(bytes.substr(4)));
+        return;
+    }
+    s.send(conn_, net::frame_ref(net::frame::copy_of(bytes)));
+}
+
+void echo_state::on_shutdown() {
+    handler_.owner().close(conn_);
+}
+
+void echo_state::on_failure() {
+    handler_.owner().send(conn_, net::frame_ref(net::frame::copy_of("failed\n")));
+}
+
+void echo_state::on_closed() {
+    handler_.forget(conn_.id());
+}
 
 std::uint16_t free_port() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -1,6 +1,7 @@
 // The Pusher protocol state of one shard: its apps' local channels (which of this shard's
 // connections subscribe to what), the socket_id index, and the JSON parser. Owned by the shard's
-// thread; other shards reach it only through mail (publish_mail).
+// thread; other shards reach it only through mail (publish_mail). It reaches its shard only
+// through a port (port.h), so it runs the same over a real shard or the tests' fake ones.
 //
 // Channels are sharded by hash of (app, name): owner_of() names the shard that will hold a
 // channel's authoritative cross-shard state (presence members, counts, cache). Delivery does not
@@ -12,11 +13,12 @@
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/owner.h"
+#include "ringcast/pusher/port.h"
 #include "ringcast/pusher/query.h"
 #include "ringcast/pusher/shared_counters.h"
-
 #include "ringcast/pusher/socket_id.h"
-#include "ringcast/shard/shard.h"
+#include "ringcast/shard/conn_id.h"
+#include "ringcast/shard/mail.h"
 
 #include <simdjson.h>
 
@@ -50,12 +52,13 @@ using channel_map = std::unordered_map<std::string, local_channel, string_hash, 
 
 class context {
 public:
-    context(shard::shard& owner, const config::server& settings, shared_counters& counters);
+    context(port& io, const config::server& settings, shared_counters& counters);
     ~context();
     context(const context&) = delete;
     context& operator=(const context&) = delete;
 
-    shard::shard& owner() noexcept { return shard_; }
+    // The shard this context runs on (the only way out of the Pusher layer).
+    port& io() noexcept { return io_; }
     const config::server& settings() const noexcept { return *settings_; }
     const config::app& app(std::uint32_t index) const noexcept { return settings_->apps[index]; }
     // Index into settings().apps, or -1.
@@ -68,8 +71,11 @@ public:
     [[nodiscard]] unsigned user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept;
 
     // Starts the Pusher session on an upgraded connection (sends connection_established), or
-    // returns nullptr when the app is at its max_connections.
-    session* open_session(shard::conn& c, std::uint32_t app);
+    // returns nullptr when the app is at its max_connections. The caller owns the session (the
+    // shard's conn does, as its conn_state); the context keeps an index of it until
+    // close_session.
+    std::unique_ptr<session> open_session(shard::conn_id c, std::uint32_t app);
+    // The session's connection is closing: it leaves its channels and the index.
     void close_session(session& s);
 
     // Delivers `frame` to every subscriber of the channel on every shard, except the
@@ -110,7 +116,7 @@ public:
     void on_query_reply(query_reply_mail& r);
 
 private:
-    shard::shard& shard_;
+    port& io_;
     const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
     shared_counters& counters_;
     std::vector<channel_map> channels_; // per app

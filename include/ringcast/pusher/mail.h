@@ -7,7 +7,7 @@
 
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/socket_id.h"
-#include "ringcast/shard/shard.h"
+#include "ringcast/shard/mail.h"
 
 #include <cstdint>
 #include <string>

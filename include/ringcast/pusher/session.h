@@ -10,7 +10,8 @@
 #include "ringcast/pusher/codes.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/socket_id.h"
-#include "ringcast/shard/shard.h"
+#include "ringcast/shard/conn_id.h"
+#include "ringcast/shard/conn_state.h"
 #include "ringcast/ws/decoder.h"
 
 #include <simdjson.h>
@@ -27,20 +28,25 @@ namespace ringcast::pusher {
 class context;
 struct local_channel;
 
-class session final : public ws::message_sink {
+class session final : public ws::message_sink, public shard::conn_state {
 public:
-    session(context& ctx, shard::conn& c, std::uint32_t app, socket_key key);
-    ~session();
+    session(context& ctx, shard::conn_id c, std::uint32_t app, socket_key key);
+    ~session() override;
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
-    void feed(std::string_view bytes);
-    void on_timer();
+    // shard::conn_state: WebSocket bytes in, the liveness timer, the server stopping (close
+    // 1001), a call that threw (close 1011), the connection closing (leave everything).
+    void on_data(std::string_view bytes) override;
+    void on_timer() override;
+    void on_shutdown() override;
+    void on_failure() override;
+    void on_closed() override;
+
     // The connection is going away: leave every channel, sign out.
     void leave_all();
     // Sends pusher:error with `c`, then a close frame with the same code, then closes.
     void close_with(code c, std::string_view message);
-    void close_for_shutdown();
 
     // Answers from channel and user owners.
     void on_presence_joined(const presence_joined_mail& m);
@@ -51,7 +57,7 @@ public:
     // "123.456", for signatures and logs (built on demand; only the key is stored).
     std::string socket_id() const { return format_socket_id(key_); }
     std::uint32_t app() const noexcept { return app_; }
-    shard::conn& connection() noexcept { return conn_; }
+    shard::conn_id connection() const noexcept { return conn_; }
     const std::string& user_id() const noexcept { return view().user_id; }
 
     // Position of this session in each channel's member list, so leaving is O(1).
@@ -97,7 +103,7 @@ private:
     void schedule_timer();
 
     context& ctx_;
-    shard::conn& conn_;
+    shard::conn_id conn_;
     std::uint32_t app_;
     socket_key key_;
     ws::decoder decoder_;

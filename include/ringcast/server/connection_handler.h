@@ -6,6 +6,7 @@
 #include "ringcast/http/parser.h"
 #include "ringcast/http/request.h"
 #include "ringcast/pusher/context.h"
+#include "ringcast/server/shard_port.h"
 #include "ringcast/shard/shard.h"
 
 #include <cstdint>
@@ -24,12 +25,7 @@ public:
                        pusher::shared_counters& counters);
 
     void on_open(shard::conn& c) override;
-    void on_data(shard::conn& c, std::string_view bytes) override;
-    void on_timer(shard::conn& c) override;
-    void on_closed(shard::conn& c) override;
     void on_mail(shard::mail& m) override;
-    void on_shutdown(shard::conn& c) override;
-    void on_failure(shard::conn& c) override;
     void on_tick() override { ctx_.on_tick(); }
     void on_reload(const config::server& settings) override {
         settings_ = &settings;
@@ -37,11 +33,18 @@ public:
     }
 
 private:
-    // conn::handler_tag values: what conn::session points to.
-    static constexpr std::uint8_t http_tag = 0;      // a state (below)
-    static constexpr std::uint8_t websocket_tag = 1; // a pusher::session
+    // A connection while it speaks HTTP: the conn's state until a WebSocket upgrade replaces
+    // it with a pusher::session.
+    struct state final : shard::conn_state {
+        state(connection_handler& h, shard::conn& c) : handler(h), conn(c) {}
+        void on_data(std::string_view bytes) override { handler.on_http_data(conn, *this, bytes); }
+        void on_timer() override { handler.on_http_timer(conn, *this); }
+        void on_shutdown() override;
+        void on_failure() override;
+        void on_closed() override {}
 
-    struct state {
+        connection_handler& handler;
+        shard::conn& conn;                  // stable: the shard never moves its conns
         std::unique_ptr<http::parser> http; // while the connection speaks HTTP
         bool discard = false;               // closing: ignore further input
         bool mid_request = false;
@@ -63,6 +66,8 @@ private:
         std::function<std::string(pending_query&)> finish;
     };
 
+    void on_http_data(shard::conn& c, state& st, std::string_view bytes);
+    void on_http_timer(shard::conn& c, state& st);
     void handle_request(shard::conn& c, state& st, http::request req);
     void handle_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
                     std::string_view endpoint);
@@ -83,6 +88,7 @@ private:
     static bool origin_allowed(const config::app& a, std::string_view origin) noexcept;
 
     shard::shard& shard_;
+    shard_port port_;                // what the Pusher layer sees of shard_
     const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
     pusher::context ctx_;
     http::limits limits_;

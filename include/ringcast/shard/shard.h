@@ -4,13 +4,14 @@
 // thread. The only things that cross cores are `mail` objects passed through the SPSC queues
 // of the shard_group, each followed by an IORING_OP_MSG_RING wake-up of the receiving ring.
 //
-// The protocol layers sit above this one and plug in through `handler`: the shard reports
-// bytes, timer expiries, closes and mail; the handler answers by queueing frames (send), asking
-// for a close, setting a connection's next timer, or posting mail to other shards.
+// The protocol layers sit above this one and plug in through `handler` (a new connection, mail,
+// the one-second tick, a reload) and through each connection's `conn_state` (its bytes, timer
+// expiries, shutdown, failure and close); they answer by queueing frames (send), asking for a
+// close, setting a connection's next timer, or posting mail to other shards.
 //
 // Exceptions: protocol code may throw (std::bad_alloc, a broken invariant). The shard catches
-// whatever escapes a handler call, logs it, and closes only the connection it was serving: the
-// handler's on_failure queues that connection's goodbye (a WebSocket gets close 1011, an HTTP
+// whatever escapes a handler call, logs it, and closes only the connection it was serving: its
+// conn_state's on_failure queues that connection's goodbye (a WebSocket gets close 1011, an HTTP
 // request a 500), no further input reaches it, and on_closed still runs to release its state. A
 // throwing mail, tick or reload handler is logged and the shard carries on. Nothing on the hot
 // path pays for this: a try block costs nothing until something throws.
@@ -25,6 +26,9 @@
 #include "ringcast/net/frame.h"
 #include "ringcast/net/ring.h"
 #include "ringcast/net/write_queue.h"
+#include "ringcast/shard/conn_id.h"
+#include "ringcast/shard/conn_state.h"
+#include "ringcast/shard/mail.h"
 #include "ringcast/shard/spsc_queue.h"
 
 #include <sys/socket.h>
@@ -39,17 +43,6 @@ namespace ringcast::shard {
 
 class shard;
 class shard_group;
-
-// A message from one shard to another. Upper layers derive their own kinds.
-struct mail {
-    virtual ~mail() = default;
-};
-
-struct conn_id {
-    std::uint32_t slot = 0;
-    std::uint32_t generation = 0;
-    friend bool operator==(conn_id, conn_id) = default;
-};
 
 struct conn {
     enum class state : std::uint8_t { free, open, closing };
@@ -70,9 +63,8 @@ struct conn {
     std::uint32_t timer_due_s = 0;    // wheel second this conn is queued under (0 = none)
     std::uint64_t force_close_ms = 0; // when closing gracefully: give up waiting at this time
     net::write_queue out;
-    void* session = nullptr;      // the handler's per-connection state
-    std::uint8_t handler_tag = 0; // the handler's note of what `session` points to
-    void* send_state = nullptr;   // the shard's iovec block while a send is in flight
+    std::unique_ptr<conn_state> state; // the protocol's per-connection state (set by on_open)
+    void* send_state = nullptr;        // the shard's iovec block while a send is in flight
 
     conn_id id() const noexcept { return {slot, generation}; }
 };
@@ -80,17 +72,9 @@ struct conn {
 class handler {
 public:
     virtual ~handler() = default;
+    // A connection was accepted: give it its conn_state (c.state).
     virtual void on_open(conn& c) = 0;
-    virtual void on_data(conn& c, std::string_view bytes) = 0;
-    virtual void on_timer(conn& c) = 0;
-    // The connection is closing: release the session, leave channels. No sends after this.
-    virtual void on_closed(conn& c) = 0;
     virtual void on_mail(mail& m) = 0;
-    // The server is stopping: say goodbye (e.g. a close frame) and call shard::close_gracefully.
-    virtual void on_shutdown(conn& c) = 0;
-    // A call for this connection threw (see the top of this file): queue the goodbye frame that
-    // says "internal error" in the connection's protocol. The shard closes it gracefully next.
-    virtual void on_failure(conn& c) = 0;
     // Once a second, for shard-wide housekeeping.
     virtual void on_tick() {}
     // New app settings after SIGHUP (apps keep their index; server-level settings are unchanged).
@@ -131,6 +115,9 @@ public:
     void set_timer(conn& c, std::uint64_t due_ms);
     // Looks a connection up; nullptr if it has gone.
     conn* find(conn_id id) noexcept;
+    // Gives the connection a new conn_state (it changes protocol). May be called from inside the
+    // old state's own call: the old one is destroyed after the completion batch.
+    void replace_state(conn& c, std::unique_ptr<conn_state> next);
 
     // Cross-shard: hands `m` to shard `target`'s handler (ownership passes with it). `target`
     // may be this shard: the mail is then handled at the next drain, after the current handler.
@@ -199,6 +186,7 @@ private:
     std::size_t open_count_ = 0;
     std::vector<conn*> dirty_;
     std::vector<conn*> closing_;
+    std::vector<std::unique_ptr<conn_state>> retired_; // replaced states, destroyed after the batch
     std::vector<send_op*> send_pool_;
 
     static constexpr unsigned wheel_size = 64; // seconds; later deadlines lap and are re-checked
