@@ -1,6 +1,6 @@
 // Per-operation costs on the hot paths: frame encoding, inbound parsing, signatures, queues.
 #include "ringcast/api/events.h"
-#include "ringcast/api/signature.h"
+#include "ringcast/auth/signature.h"
 #include "ringcast/core/crypto.h"
 #include "ringcast/net/write_queue.h"
 #include "ringcast/pusher/context.h"
@@ -29,25 +29,21 @@ static void rest_event_parse(benchmark::State& state) {
     std::string body =
         R"({"name":"App\\Events\\OrderShipped","channels":["orders"],"data":"{\"id\":1234,\"status\":\"shipped\"}","socket_id":"123.456"})";
     for (auto _ : state) {
-        api::event_request ev;
-        benchmark::DoNotOptimize(api::parse_event(json, body, app, ev));
+        benchmark::DoNotOptimize(api::parse_event(json, body, app));
     }
 }
 BENCHMARK(rest_event_parse);
 
 static void rest_signature_check(benchmark::State& state) {
-    config::app app;
-    app.id = "3";
-    app.key = "278d425bdf160c739803";
-    app.secret = "7ad3773142a6692b25b8";
-    api::params q = {{"auth_key", "278d425bdf160c739803"},
-                     {"auth_timestamp", "1353088179"},
-                     {"auth_version", "1.0"},
-                     {"body_md5", "ec365a775a4cd0599faeb73354201b6f"},
-                     {"auth_signature", "da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c"}};
+    auth::app_credentials app{"3", "278d425bdf160c739803", "7ad3773142a6692b25b8"};
+    auth::params q = {{"auth_key", "278d425bdf160c739803"},
+                      {"auth_timestamp", "1353088179"},
+                      {"auth_version", "1.0"},
+                      {"body_md5", "ec365a775a4cd0599faeb73354201b6f"},
+                      {"auth_signature", "da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c"}};
     std::string body = R"({"name":"foo","channels":["project-3"],"data":"{\"some\":\"data\"}"})";
     for (auto _ : state) {
-        benchmark::DoNotOptimize(api::verify(app, "POST", "/apps/3/events", "", q, body, 1353088179));
+        benchmark::DoNotOptimize(auth::verify(app, "POST", "/apps/3/events", "", q, body, 1353088179));
     }
 }
 BENCHMARK(rest_signature_check);

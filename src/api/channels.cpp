@@ -8,7 +8,8 @@
 
 namespace ringcast::api {
 
-api_error parse_info(std::string_view info, info_request& out) {
+core::result<info_request> parse_info(std::string_view info) {
+    info_request out;
     while (!info.empty()) {
         size_t comma = info.find(',');
         std::string_view attr = info.substr(0, comma);
@@ -20,11 +21,12 @@ api_error parse_info(std::string_view info, info_request& out) {
         } else if (attr == "cache") {
             out.cache = true;
         } else if (!attr.empty()) {
-            return {400, "Unknown info attribute \"" + std::string(attr) +
-                             "\": use user_count, subscription_count or cache"};
+            return core::failure("Unknown info attribute \"" + std::string(attr) +
+                                     "\": use user_count, subscription_count or cache",
+                                 400);
         }
     }
-    return {};
+    return out;
 }
 
 std::string counts_json(const pusher::channel_summary& channel, const info_request& info) {

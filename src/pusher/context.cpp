@@ -253,4 +253,14 @@ void context::answer(query_mail& q) {
     io_.post(q.reply_to, std::move(reply));
 }
 
+void context::remember_last_event(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+                                  std::string data) {
+    auto set = std::make_unique<cache_set_mail>();
+    set->app = app;
+    set->channel = channel;
+    set->frame = frame;
+    set->data = std::move(data);
+    io_.post(owner_of(app, channel), std::move(set));
+}
+
 } // namespace ringcast::pusher

@@ -1,8 +1,8 @@
 // pusher:subscribe / pusher:unsubscribe: channel kinds, signatures, presence, cache channels.
 #include "detail.h"
+#include "ringcast/auth/client.h"
 #include "ringcast/core/json.h"
 #include "ringcast/core/log.h"
-#include "ringcast/pusher/auth.h"
 #include "ringcast/pusher/channel_name.h"
 #include "ringcast/pusher/context.h"
 #include "ringcast/pusher/messages.h"
@@ -66,18 +66,18 @@ member_data parse_channel_data(simdjson::dom::parser& scratch, std::string_view 
 std::string session::check_signature(std::string_view auth, std::string_view to_sign,
                                      std::string_view channel) const {
     const config::app& a = ctx_.app(app_);
-    switch (check_auth(a.key, a.secret, auth, to_sign)) {
-    case auth_check::ok:
+    switch (auth::check_auth(a.key, a.secret, auth, to_sign)) {
+    case auth::auth_check::ok:
         return {};
-    case auth_check::missing:
+    case auth::auth_check::missing:
         return "Subscription to " + std::string(channel) +
                " needs an auth signature (from your auth endpoint)";
-    case auth_check::malformed:
+    case auth::auth_check::malformed:
         return "Auth value for subscription to " + std::string(channel) +
                " is invalid: should be of format 'key:signature'";
-    case auth_check::wrong_key:
+    case auth::auth_check::wrong_key:
         return "Invalid key in subscription auth data: '" + std::string(auth.substr(0, auth.find(':'))) + "'";
-    case auth_check::wrong_signature:
+    case auth::auth_check::wrong_signature:
         break;
     }
     return "Invalid signature: Expected HMAC SHA256 hex digest of " + std::string(to_sign) + ", but got " +
@@ -147,7 +147,7 @@ void session::handle_subscribe(simdjson::dom::element data) {
         auth = {}; // absent, null or not a string: treated as no signature
     }
     std::string socket = socket_id();
-    std::string prefix = channel_string_to_sign(socket, channel);
+    std::string prefix = auth::channel_string_to_sign(socket, channel);
 
     if (kind == channel_kind::server_to_user) {
         const std::string& me = view().user_id;
@@ -165,7 +165,7 @@ void session::handle_subscribe(simdjson::dom::element data) {
         member_data member;
         std::string why;
         if (has_channel_data) {
-            why = check_signature(auth, channel_string_to_sign(socket, channel, channel_data), channel);
+            why = check_signature(auth, auth::channel_string_to_sign(socket, channel, channel_data), channel);
             if (why.empty()) {
                 member = parse_channel_data(ctx_.scratch_json(), channel_data, a);
             }

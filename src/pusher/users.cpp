@@ -1,7 +1,7 @@
 // pusher:signin, the signed-in user's server-to-user channel, and watchlists.
 #include "detail.h"
+#include "ringcast/auth/client.h"
 #include "ringcast/core/log.h"
-#include "ringcast/pusher/auth.h"
 #include "ringcast/pusher/channel_name.h"
 #include "ringcast/pusher/context.h"
 #include "ringcast/pusher/messages.h"
@@ -36,16 +36,16 @@ void session::handle_signin(simdjson::dom::element data) {
         refuse_signin("pusher:signin needs auth and user_data (a JSON string)");
         return;
     }
-    std::string to_sign = signin_string_to_sign(socket_id(), user_data);
-    switch (check_auth(a.key, a.secret, auth, to_sign)) {
-    case auth_check::ok:
+    std::string to_sign = auth::signin_string_to_sign(socket_id(), user_data);
+    switch (auth::check_auth(a.key, a.secret, auth, to_sign)) {
+    case auth::auth_check::ok:
         break;
-    case auth_check::missing:
-    case auth_check::malformed:
-    case auth_check::wrong_key:
+    case auth::auth_check::missing:
+    case auth::auth_check::malformed:
+    case auth::auth_check::wrong_key:
         refuse_signin("Invalid auth for pusher:signin: should be '" + a.key + ":signature'");
         return;
-    case auth_check::wrong_signature:
+    case auth::auth_check::wrong_signature:
         refuse_signin("Invalid signature: Expected HMAC SHA256 hex digest of " + to_sign + ", but got " +
                       std::string(auth.substr(auth.find(':') + 1)));
         return;

@@ -3,7 +3,7 @@
 // check over an arbitrary query. The input is split at its first NUL: query, then body.
 #include "ringcast/api/channels.h"
 #include "ringcast/api/events.h"
-#include "ringcast/api/signature.h"
+#include "ringcast/auth/signature.h"
 #include "ringcast/http/url.h"
 #include "ringcast/pusher/channel_name.h"
 #include "ringcast/pusher/socket_id.h"
@@ -26,17 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     app.id = "1";
     app.key = "app-key";
     app.secret = "app-secret";
-    api::event_request event;
-    (void)api::parse_event(json, body, app, event);
-    std::vector<api::event_request> batch;
-    (void)api::parse_batch(json, body, app, batch);
-    api::info_request info;
-    (void)api::parse_info(body, info);
+    (void)api::parse_event(json, body, app);
+    (void)api::parse_batch(json, body, app);
+    (void)api::parse_info(body);
     (void)pusher::check_channel_name(body, 200);
     (void)pusher::kind_of(body);
     (void)pusher::parse_socket_id(body);
     if (auto params = http::parse_query(query)) {
-        (void)api::verify(app, "POST", "/apps/1/events", "", *params, body, 1353088179);
+        (void)auth::verify({app.id, app.key, app.secret}, "POST", "/apps/1/events", "", *params, body,
+                           1353088179);
     }
     return 0;
 }

@@ -2,7 +2,7 @@
 // for channel lists, one channel, its users, and per-channel counts after a publish.
 #pragma once
 
-#include "ringcast/api/signature.h"
+#include "ringcast/core/status.h"
 #include "ringcast/pusher/query.h"
 
 #include <string>
@@ -18,7 +18,7 @@ struct info_request {
 };
 
 // Parses "user_count,subscription_count,cache"; an unknown attribute is a 400.
-[[nodiscard]] api_error parse_info(std::string_view info, info_request& out);
+[[nodiscard]] core::result<info_request> parse_info(std::string_view info);
 
 // {"channels":{"name":{...},...}}, sorted by name.
 [[nodiscard]] std::string channel_list_json(std::vector<pusher::channel_summary> channels,

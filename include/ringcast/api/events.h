@@ -1,11 +1,13 @@
-// POST /apps/{app_id}/events: validate a publish and hand it to the shard for fan-out.
+// POST /apps/{app_id}/events and batch_events: validate a publish and hand it to the shard for
+// fan-out.
 #pragma once
 
-#include "ringcast/api/signature.h"
 #include "ringcast/config/config.h"
+#include "ringcast/core/status.h"
 
 #include <simdjson.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,18 +27,18 @@ struct event_request {
     std::string info; // comma list: user_count, subscription_count
 };
 
-// Validates a JSON body against the app's limits. On success fills `out`.
-[[nodiscard]] api_error parse_event(simdjson::dom::parser& json, std::string_view body,
-                                    const config::app& app, event_request& out);
+// Validates a JSON body against the app's limits (400, or 413 for data over the limit).
+[[nodiscard]] core::result<event_request> parse_event(simdjson::dom::parser& json, std::string_view body,
+                                                      const config::app& app);
 // The same checks for one already-parsed event object (an events body or a batch entry).
-[[nodiscard]] api_error parse_event_fields(simdjson::dom::object obj, const config::app& app,
-                                           event_request& out);
+[[nodiscard]] core::result<event_request> parse_event_fields(simdjson::dom::object obj,
+                                                             const config::app& app);
 // A batch_events body: {"batch":[event, ...]}, at most app.max_batch_size events. An error in
 // entry i names it ("batch[i]: ...").
-[[nodiscard]] api_error parse_batch(simdjson::dom::parser& json, std::string_view body,
-                                    const config::app& app, std::vector<event_request>& out);
+[[nodiscard]] core::result<std::vector<event_request>>
+parse_batch(simdjson::dom::parser& json, std::string_view body, const config::app& app);
 
-// Encodes the event once per channel and publishes it. Returns the response body ("{}").
-std::string publish_event(pusher::context& ctx, std::uint32_t app, const event_request& ev);
+// Encodes each event once per channel and publishes it; a cache channel's owner remembers it.
+void publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_request>& events);
 
 } // namespace ringcast::api

@@ -114,6 +114,10 @@ public:
     void answer(query_mail& q);
     void on_presence_joined(const presence_joined_mail& m);
     void on_query_reply(query_reply_mail& r);
+    // Has the channel's owner keep `frame` (an event with this data) as a cache channel's last
+    // event, even when nobody is subscribed right now.
+    void remember_last_event(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+                             std::string data);
 
 private:
     port& io_;

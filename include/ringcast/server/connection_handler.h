@@ -3,6 +3,7 @@
 // request is answered by the router (health, HTTP API) on a keep-alive connection.
 #pragma once
 
+#include "ringcast/api/endpoints.h"
 #include "ringcast/http/parser.h"
 #include "ringcast/http/request.h"
 #include "ringcast/pusher/context.h"
@@ -54,27 +55,25 @@ private:
         std::uint64_t last_activity_ms = 0;
     };
 
-    // A request whose answer needs other shards: the replies are gathered here, then
-    // `finish` builds the response body from them.
+    // An API request whose answer needs other shards: the replies are gathered here, then
+    // `finish` (from the endpoint's api::plan) builds the response body from them.
     struct pending_query {
         shard::conn_id conn;
         bool keep_alive = false;
         unsigned awaiting = 0;
-        std::vector<pusher::channel_summary> channels;
-        std::vector<std::string> users;
-        std::uint64_t count = 0;
-        std::function<std::string(pending_query&)> finish;
+        api::replies replies;
+        std::function<std::string(api::replies&)> finish;
     };
 
     void on_http_data(shard::conn& c, state& st, std::string_view bytes);
     void on_http_timer(shard::conn& c, state& st);
     void handle_request(shard::conn& c, state& st, http::request req);
-    void handle_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
-                    std::string_view endpoint);
-    // Sends `queries` (target shard, question) and answers the request once all have replied.
-    void gather(shard::conn& c, state& st, bool keep_alive,
-                std::vector<std::pair<unsigned, std::unique_ptr<pusher::query_mail>>> queries,
-                std::function<std::string(pending_query&)> finish);
+    // /apps/{id}{endpoint}: finds the api endpoint, checks method and signature, and carries out
+    // its outcome (reply, publish, send_plan).
+    void dispatch_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
+                      std::string_view endpoint);
+    // Sends the plan's queries and answers the request once all have replied.
+    void send_plan(shard::conn& c, state& st, bool keep_alive, api::plan plan);
     void on_query_reply(pusher::query_reply_mail& r);
     void feed_http(shard::conn& c, state& st, std::string_view bytes);
     void handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest);

@@ -3,7 +3,7 @@
 // parameter but auth_signature, keys lower-cased, sorted, joined unescaped.
 #pragma once
 
-#include "ringcast/config/config.h"
+#include "ringcast/core/status.h"
 
 #include <cstdint>
 #include <string>
@@ -11,15 +11,17 @@
 #include <utility>
 #include <vector>
 
-namespace ringcast::api {
+namespace ringcast::auth {
 
-struct api_error {
-    int status = 0; // 0 = no error
-    std::string message;
-    explicit operator bool() const noexcept { return status != 0; }
-};
-
+// Decoded query parameters, in the order received.
 using params = std::vector<std::pair<std::string, std::string>>;
+
+// What the check needs to know about an app (views into its configuration).
+struct app_credentials {
+    std::string_view id;
+    std::string_view key;
+    std::string_view secret;
+};
 
 // The canonical query string that is signed (see above).
 [[nodiscard]] std::string canonical_query(const params& query);
@@ -29,12 +31,12 @@ using params = std::vector<std::pair<std::string, std::string>>;
 
 // Checks a request against `app`. `path` is the path as received; when `prefix` (the server's
 // --path) is non-empty the signature is also accepted over the path without it, because the
-// PHP SDK signs /apps/... while sending /prefix/apps/....
-[[nodiscard]] api_error verify(const config::app& app, std::string_view method, std::string_view path,
-                               std::string_view prefix, const params& query, std::string_view body,
-                               std::int64_t now_unix);
+// PHP SDK signs /apps/... while sending /prefix/apps/.... A refusal's code is 401.
+[[nodiscard]] core::status verify(const app_credentials& app, std::string_view method, std::string_view path,
+                                  std::string_view prefix, const params& query, std::string_view body,
+                                  std::int64_t now_unix);
 
 // The maximum clock difference accepted, in seconds (hosted Pusher's documented window).
 inline constexpr std::int64_t timestamp_window_s = 600;
 
-} // namespace ringcast::api
+} // namespace ringcast::auth

@@ -1,10 +1,10 @@
 // Pusher's published signature vectors (key 278d425bdf160c739803, secret 7ad3773142a6692b25b8,
 // socket 1234.1234; see the compatibility spec, section 1.8).
-#include "ringcast/pusher/auth.h"
+#include "ringcast/auth/client.h"
 
 #include <gtest/gtest.h>
 
-using namespace ringcast::pusher;
+using namespace ringcast::auth;
 
 namespace {
 constexpr std::string_view key = "278d425bdf160c739803";

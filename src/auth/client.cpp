@@ -1,9 +1,9 @@
-// Client signature checks (see auth.h).
-#include "ringcast/pusher/auth.h"
+// Client signature checks (see client.h).
+#include "ringcast/auth/client.h"
 
 #include "ringcast/core/crypto.h"
 
-namespace ringcast::pusher {
+namespace ringcast::auth {
 
 auth_check check_auth(std::string_view app_key, std::string_view app_secret, std::string_view auth,
                       std::string_view string_to_sign) {
@@ -41,4 +41,4 @@ std::string signin_string_to_sign(std::string_view socket_id, std::string_view u
     return s;
 }
 
-} // namespace ringcast::pusher
+} // namespace ringcast::auth

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringcast::pusher {
+namespace ringcast::auth {
 
 enum class auth_check : unsigned char {
     ok,
@@ -29,4 +29,4 @@ enum class auth_check : unsigned char {
 // "<socket_id>::user::<user_data>".
 [[nodiscard]] std::string signin_string_to_sign(std::string_view socket_id, std::string_view user_data);
 
-} // namespace ringcast::pusher
+} // namespace ringcast::auth
