@@ -1,6 +1,7 @@
 // Per-shard Pusher state: apps, local channel membership, publish fan-out.
 #include "ringcast/pusher/context.h"
 
+#include "ringcast/core/clock.h"
 #include "ringcast/core/log.h"
 #include "ringcast/pusher/codes.h"
 #include "ringcast/pusher/messages.h"
@@ -260,6 +261,7 @@ void context::remember_last_event(std::uint32_t app, std::string_view channel, c
     set->channel = channel;
     set->frame = frame;
     set->data = std::move(data);
+    set->published_ns = core::monotonic_ns();
     io_.post(owner_of(app, channel), std::move(set));
 }
 

@@ -139,6 +139,10 @@ void owner_state::on_presence_leave(const presence_leave_mail& m) {
 
 void owner_state::on_cache_set(const cache_set_mail& m) {
     channel_state& st = channels_[key(m.app, m.channel)];
+    if (st.cached && m.published_ns < st.cached_ns) {
+        return; // an older event that came through a slower queue
+    }
+    st.cached_ns = m.published_ns;
     st.cached = m.frame;
     st.cached_data = m.data;
     st.cache_expires_ms = ctx_.io().now_ms() + ctx_.app(m.app).cache_ttl_s * 1000ULL;

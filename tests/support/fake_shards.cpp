@@ -105,7 +105,12 @@ void fake_port::post(unsigned target, std::unique_ptr<pusher::mail> m) {
 }
 
 void fake_port::drain_mail() {
-    // What the real shard does before a publish: everything already queued to it.
+    // What the real shard does before a publish: everything already queued to it, and (as
+    // there) not re-entered by a mail handler that publishes.
+    if (cluster_.in_drain_) {
+        return;
+    }
+    cluster_.in_drain_ = true;
     for (unsigned from = 0; from < cluster_.shards(); ++from) {
         if (cluster_.held_[from * cluster_.shards() + index_]) {
             continue;
@@ -113,6 +118,7 @@ void fake_port::drain_mail() {
         while (cluster_.deliver_one(from, index_)) {
         }
     }
+    cluster_.in_drain_ = false;
 }
 
 std::uint64_t fake_port::now_ms() const noexcept {

@@ -12,6 +12,14 @@ inline std::uint64_t monotonic_ms() noexcept {
     return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
+// The same clock in nanoseconds: one system-wide clock, so stamps taken on different cores
+// order events that happened one after the other.
+inline std::uint64_t monotonic_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 inline std::int64_t unix_seconds() noexcept {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);

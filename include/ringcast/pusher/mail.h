@@ -79,6 +79,9 @@ struct cache_set_mail final : mail {
     std::string channel;
     net::frame_ref frame;
     std::string data; // the event's data string
+    // When it was published: events published on different shards reach the owner through
+    // different queues, so a later one may arrive first; the owner keeps the latest.
+    std::uint64_t published_ns = 0;
 };
 
 // -> owner: a new subscriber of a cache channel wants the last event.

@@ -52,6 +52,7 @@ private:
         net::frame_ref cached;
         std::string cached_data; // the event's data, for GET .../channels/{name}?info=cache
         std::uint64_t cache_expires_ms = 0;
+        std::uint64_t cached_ns = 0; // when the cached event was published
         bool count_dirty = false;
         std::uint64_t count_sent_ms = 0;
     };
