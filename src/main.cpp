@@ -90,7 +90,14 @@ void reload(shard::shard_group& group, std::vector<std::unique_ptr<config::serve
     std::string log;
     generations.push_back(std::make_unique<config::server>(
         server::merge_reload(*generations.back(), loaded.value->settings, log)));
-    group.reload_all(generations.back().get());
+    const config::server* next = generations.back().get();
+    if (!group.control_all([next](unsigned) {
+            auto m = std::make_unique<pusher::reload_mail>();
+            m->settings = next;
+            return m;
+        })) {
+        RC_LOG_ERROR("SIGHUP: a shard has not taken the previous reload yet; send SIGHUP again");
+    }
     RC_LOG_INFO("SIGHUP: configuration reloaded%s%s", log.empty() ? "" : ":\n", log.c_str());
 }
 
@@ -121,7 +128,8 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
     try {
         for (unsigned i = 0; i < count; ++i) {
             int fd = net::listen_reuseport(settings.host, settings.port);
-            auto s = std::make_unique<shard::shard>(group, i, settings, fd);
+            auto s = std::make_unique<shard::shard>(group, i,
+                                                    server::connection_handler::shard_options(settings), fd);
             s->set_handler(std::make_unique<server::connection_handler>(*s, settings, counters));
 
             group.add(std::move(s));

@@ -63,4 +63,8 @@ void query_reply_mail::deliver(context& at) {
     at.on_query_reply(*this);
 }
 
+void reload_mail::deliver(context& at) {
+    at.reload(*settings);
+}
+
 } // namespace ringcast::pusher

@@ -13,11 +13,17 @@ namespace ringcast::server {
 
 connection_handler::connection_handler(shard::shard& owner, const config::server& settings,
                                        pusher::shared_counters& counters)
-    : shard_(owner), port_(owner), settings_(&settings),
+    : shard_(owner), port_(owner),
       ctx_(port_, settings, counters), limits_{settings.max_header_bytes, settings.max_body_bytes} {
-    shard_.set_overload_frame(ws::close_frame(pusher::value(pusher::code::over_capacity),
-                                              "Over capacity: the client is not reading"));
     ctx_.set_query_reply_handler([this](pusher::query_reply_mail& r) { on_query_reply(r); });
+}
+
+shard::options connection_handler::shard_options(const config::server& settings) {
+    shard::options o;
+    o.max_pending_write_bytes = settings.max_pending_write_bytes;
+    o.overload_frame = ws::close_frame(pusher::value(pusher::code::over_capacity),
+                                       "Over capacity: the client is not reading");
+    return o;
 }
 
 void connection_handler::on_open(shard::conn& c) {
@@ -33,7 +39,7 @@ void connection_handler::schedule_http_timer(shard::conn& c, state& st) {
     // a half-open or slowloris peer); an idle keep-alive connection gets the idle timeout.
     bool waiting_for_request = st.mid_request || st.requests == 0;
     std::uint32_t secs =
-        waiting_for_request ? settings_->handshake_timeout_s : settings_->http_idle_timeout_s;
+        waiting_for_request ? settings().handshake_timeout_s : settings().http_idle_timeout_s;
     shard_.set_timer(c, st.last_activity_ms + secs * 1000ULL);
 }
 
@@ -50,7 +56,7 @@ void connection_handler::feed_http(shard::conn& c, state& st_ref, std::string_vi
     if (st->waiting) {
         // Requests pipelined behind one still being answered wait their turn (answers keep
         // request order); bounded so a client cannot make us buffer without limit.
-        if (st->backlog.size() + bytes.size() > settings_->max_header_bytes + settings_->max_body_bytes) {
+        if (st->backlog.size() + bytes.size() > settings().max_header_bytes + settings().max_body_bytes) {
             st->discard = true;
             shard_.close(c);
             return;
@@ -105,7 +111,7 @@ void connection_handler::refuse_websocket(shard::conn& c, state& st, std::uint16
 }
 
 bool connection_handler::strip_prefix(std::string_view path, std::string_view& out) const noexcept {
-    std::string_view prefix = settings_->path;
+    std::string_view prefix = settings().path;
     if (prefix.empty()) {
         out = path;
         return true;
@@ -130,7 +136,7 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
     if (!strip_prefix(req.path(), route) || !route.starts_with("/app/") || route.size() == 5 ||
         route.find('/', 5) != std::string_view::npos) {
         refuse_websocket(c, st, pusher::value(pusher::code::path_not_found),
-                         "Path not found: connect to " + settings_->path + "/app/{key}");
+                         "Path not found: connect to " + settings().path + "/app/{key}");
         return;
     }
     std::string_view key = route.substr(5);
@@ -140,7 +146,7 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
                          "Application does not exist: no app has key \"" + std::string(key) + "\"");
         return;
     }
-    const config::app& a = settings_->apps[static_cast<size_t>(app)];
+    const config::app& a = settings().apps[static_cast<size_t>(app)];
     if (!a.enabled) {
         refuse_websocket(c, st, pusher::value(pusher::code::app_disabled), "Application disabled");
         return;
@@ -252,7 +258,7 @@ void connection_handler::on_http_timer(shard::conn& c, state& st) {
     }
     bool waiting_for_request = st.mid_request || st.requests == 0;
     std::uint32_t secs =
-        waiting_for_request ? settings_->handshake_timeout_s : settings_->http_idle_timeout_s;
+        waiting_for_request ? settings().handshake_timeout_s : settings().http_idle_timeout_s;
     if (shard_.now_ms() >= st.last_activity_ms + secs * 1000ULL) {
         if (waiting_for_request) {
             reply(c, st, http::json_error(408, "Request not completed in time", false), false);

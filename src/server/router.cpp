@@ -16,7 +16,7 @@ void connection_handler::handle_request(shard::conn& c, state& st, http::request
     RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
     std::string_view route;
     if (!strip_prefix(req.path(), route)) {
-        reply(c, st, http::json_error(404, "Not found: every route is under " + settings_->path, keep), keep);
+        reply(c, st, http::json_error(404, "Not found: every route is under " + settings().path, keep), keep);
         return;
     }
     if (route == "/up") {
@@ -54,7 +54,7 @@ void connection_handler::handle_request(shard::conn& c, state& st, http::request
 void connection_handler::dispatch_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
                                       std::string_view endpoint) {
     const bool keep = req.keep_alive;
-    const config::app& a = settings_->apps[app];
+    const config::app& a = settings().apps[app];
     auto fail = [&](const core::status& why, std::string_view extra = {}) {
         RC_LOG_DEBUG("http %d: %s", why.code(), why.message().c_str());
         reply(c, st, http::json_error(why.code(), why.message(), keep, extra), keep);
@@ -73,7 +73,7 @@ void connection_handler::dispatch_api(shard::conn& c, state& st, const http::req
         fail(core::failure("Malformed query string", 400));
         return;
     }
-    if (auto signed_ok = auth::verify({a.id, a.key, a.secret}, req.method, req.path(), settings_->path,
+    if (auto signed_ok = auth::verify({a.id, a.key, a.secret}, req.method, req.path(), settings().path,
                                       *query, req.body, core::unix_seconds());
         !signed_ok) {
         fail(signed_ok);

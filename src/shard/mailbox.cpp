@@ -12,6 +12,8 @@ namespace ringcast::shard {
 namespace {
 // Mail slots per queue: a burst of 4096 publishes per iteration before we spill to overflow_.
 constexpr std::size_t mailbox_capacity = 4096;
+// Control mail from the main thread (reloads): a few at a time at most.
+constexpr std::size_t control_capacity = 64;
 } // namespace
 
 void shard::post(unsigned target, std::unique_ptr<mail> m) {
@@ -94,9 +96,17 @@ shard_group::shard_group(unsigned count) : count_(count) {
     for (unsigned i = 0; i < count * count; ++i) {
         queues_.push_back(std::make_unique<spsc_queue<mail>>(mailbox_capacity));
     }
+    for (unsigned i = 0; i < count; ++i) {
+        control_.push_back(std::make_unique<spsc_queue<mail>>(control_capacity));
+    }
 }
 
 shard_group::~shard_group() {
+    for (auto& q : control_) {
+        while (mail* m = q->pop()) {
+            delete m;
+        }
+    }
     for (auto& q : queues_) {
         while (mail* m = q->pop()) {
             delete m;
@@ -144,11 +154,18 @@ void shard_group::stop_all() {
     notify_all(shards_, net::op::stop);
 }
 
-void shard_group::reload_all(const config::server* settings) {
-    for (auto& s : shards_) {
-        s->offer_settings(settings);
+bool shard_group::control_all(const std::function<std::unique_ptr<mail>(unsigned)>& make) {
+    bool all = true;
+    for (unsigned i = 0; i < count_; ++i) {
+        std::unique_ptr<mail> m = make(i);
+        if (control_[i]->push(m.get())) {
+            m.release();
+        } else {
+            all = false; // a shard has not taken the last ones yet (they are rare: reloads)
+        }
     }
-    notify_all(shards_, net::op::reload);
+    notify_all(shards_, net::op::control);
+    return all;
 }
 
 } // namespace ringcast::shard

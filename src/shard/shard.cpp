@@ -45,9 +45,9 @@ struct shard::send_op {
     std::uint64_t bytes = 0; // what this send offered the kernel
 };
 
-shard::shard(shard_group& group, unsigned index, const config::server& settings, int listen_fd)
-    : group_(group), index_(index), settings_(settings), listen_fd_(listen_fd), overflow_(group.count()),
-      wake_(group.count(), false) {}
+shard::shard(shard_group& group, unsigned index, options opts, int listen_fd)
+    : group_(group), index_(index), options_(std::move(opts)), listen_fd_(listen_fd),
+      overflow_(group.count()), wake_(group.count(), false) {}
 
 shard::~shard() {
     // The ring goes first, so no operation can still refer to a send_op or buffer freed below.
@@ -182,7 +182,7 @@ void shard::send(conn& c, net::frame_ref f) {
     // so they count only past a hard cap; once the kernel has refused part of a send, the
     // budget itself applies.
     std::uint64_t after = c.out.pending_bytes() + f->size();
-    std::uint64_t budget = settings_.max_pending_write_bytes;
+    std::uint64_t budget = options_.max_pending_write_bytes;
     if (after > (c.kernel_full ? budget : burst_factor * budget)) {
         overload(c);
         return;
@@ -198,8 +198,8 @@ void shard::overload(conn& c) {
     RC_LOG_WARN("connection %u: %llu bytes unsent, closing as a slow consumer", c.slot,
                 static_cast<unsigned long long>(c.out.pending_bytes()));
     c.overloaded = true;
-    if (overload_frame_) {
-        c.out.push(overload_frame_);
+    if (options_.overload_frame) {
+        c.out.push(options_.overload_frame);
     }
     close_gracefully(c);
 }
@@ -363,7 +363,7 @@ void shard::on_send(conn& c, int res, send_op* op) {
     c.out.consume(static_cast<std::uint64_t>(res));
     // A short send means the peer's socket buffer is full: from now on the write budget counts.
     c.kernel_full = static_cast<std::uint64_t>(res) < op->bytes;
-    if (c.kernel_full && !c.overloaded && c.out.pending_bytes() > settings_.max_pending_write_bytes) {
+    if (c.kernel_full && !c.overloaded && c.out.pending_bytes() > options_.max_pending_write_bytes) {
         overload(c);
     }
     if (!c.out.empty() || c.close_after_flush) {
@@ -440,9 +440,10 @@ void shard::handle_cqe(io_uring_cqe* cqe) {
     case net::op::stop:
         begin_shutdown();
         return;
-    case net::op::reload:
-        if (const config::server* s = offered_.exchange(nullptr, std::memory_order_acq_rel)) {
-            guarded("on_reload", [&] { handler_->on_reload(*s); });
+    case net::op::control:
+        while (mail* m = group_.control(index_).pop()) {
+            std::unique_ptr<mail> owned(m);
+            guarded("control mail", [&] { handler_->on_mail(*owned); });
         }
         return;
     default:

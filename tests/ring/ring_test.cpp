@@ -158,15 +158,14 @@ class ring_group : public ::testing::Test {
 protected:
     void start(unsigned count, std::uint64_t write_budget = 4 << 20) {
         port_ = free_port();
-        settings_.max_pending_write_bytes = write_budget;
-        settings_.host = "127.0.0.1";
-        settings_.port = port_;
         group_ = std::make_unique<shard::shard_group>(count);
         for (unsigned i = 0; i < count; ++i) {
-            auto s = std::make_unique<shard::shard>(*group_, i, settings_,
+            shard::options o;
+            o.max_pending_write_bytes = write_budget;
+            o.overload_frame = net::frame_ref(net::frame::copy_of("OVERLOAD"));
+            auto s = std::make_unique<shard::shard>(*group_, i, std::move(o),
                                                     net::listen_reuseport("127.0.0.1", port_));
             s->set_handler(std::make_unique<echo_handler>(*s));
-            s->set_overload_frame(net::frame_ref(net::frame::copy_of("OVERLOAD")));
             group_->add(std::move(s));
         }
         for (unsigned i = 0; i < count; ++i) {
@@ -182,7 +181,6 @@ protected:
             }
         }
     }
-    config::server settings_;
     std::uint16_t port_ = 0;
     std::unique_ptr<shard::shard_group> group_;
     std::vector<std::thread> threads_;

@@ -9,13 +9,13 @@ namespace ringcast::net {
 
 enum class op : std::uint8_t {
     none = 0,
-    accept, // multishot accept on the shard's listener
-    recv,   // multishot recv into the provided-buffer ring
-    send,   // one vectored send of a connection's queued frames
-    tick,   // the shard's periodic timeout (timer wheel)
-    wake,   // IORING_OP_MSG_RING from another shard: mail is waiting
-    stop,   // IORING_OP_MSG_RING from the main thread: shut down
-    reload, // IORING_OP_MSG_RING from the main thread: new app settings (SIGHUP)
+    accept,  // multishot accept on the shard's listener
+    recv,    // multishot recv into the provided-buffer ring
+    send,    // one vectored send of a connection's queued frames
+    tick,    // the shard's periodic timeout (timer wheel)
+    wake,    // IORING_OP_MSG_RING from another shard: mail is waiting
+    stop,    // IORING_OP_MSG_RING from the main thread: shut down
+    control, // IORING_OP_MSG_RING from the main thread: control mail is queued (e.g. a reload)
 
     msg_ring, // our own MSG_RING submissions (normally skipped via CQE_SKIP_SUCCESS)
 };

@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace ringcast::config {
+struct server;
+}
+
 namespace ringcast::pusher {
 
 class context;
@@ -126,6 +130,13 @@ struct watch_status_mail final : mail {
     socket_key socket = 0;
     std::vector<std::string> online;
     std::vector<std::string> offline;
+};
+
+// main thread -> every shard (as control mail): new app settings after SIGHUP. The settings
+// outlive the shards (the main thread keeps every generation).
+struct reload_mail final : mail {
+    void deliver(context& at) override;
+    const config::server* settings = nullptr;
 };
 
 } // namespace ringcast::pusher

@@ -28,10 +28,9 @@ public:
     void on_open(shard::conn& c) override;
     void on_mail(shard::mail& m) override;
     void on_tick() override { ctx_.on_tick(); }
-    void on_reload(const config::server& settings) override {
-        settings_ = &settings;
-        ctx_.reload(settings);
-    }
+
+    // The shard's own settings: write budget, and the 4100 close frame for slow consumers.
+    static shard::options shard_options(const config::server& settings);
 
 private:
     // A connection while it speaks HTTP: the conn's state until a WebSocket upgrade replaces
@@ -87,8 +86,9 @@ private:
     static bool origin_allowed(const config::app& a, std::string_view origin) noexcept;
 
     shard::shard& shard_;
-    shard_port port_;                // what the Pusher layer sees of shard_
-    const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
+    shard_port port_; // what the Pusher layer sees of shard_
+    // The current settings are the context's: a reload (pusher::reload_mail) replaces them.
+    const config::server& settings() const noexcept { return ctx_.settings(); }
     pusher::context ctx_;
     http::limits limits_;
     std::unordered_map<std::uint64_t, pending_query> pending_;

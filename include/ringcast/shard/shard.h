@@ -21,7 +21,6 @@
 // last in-flight operation on it has completed, so no completion can ever reach a reused slot.
 #pragma once
 
-#include "ringcast/config/config.h"
 #include "ringcast/net/buffer_ring.h"
 #include "ringcast/net/frame.h"
 #include "ringcast/net/ring.h"
@@ -35,6 +34,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -69,21 +69,28 @@ struct conn {
     conn_id id() const noexcept { return {slot, generation}; }
 };
 
+// What a shard needs to know of the configuration, and nothing more.
+struct options {
+    // Bytes a connection may have queued before it is a slow consumer (see shard::send).
+    std::uint64_t max_pending_write_bytes = 4 << 20;
+    // What a slow consumer is told as it is closed (the protocol's "over capacity" close frame).
+    net::frame_ref overload_frame;
+};
+
 class handler {
 public:
     virtual ~handler() = default;
     // A connection was accepted: give it its conn_state (c.state).
     virtual void on_open(conn& c) = 0;
+    // Mail from another shard, or control mail from the main thread (shard_group::control_all).
     virtual void on_mail(mail& m) = 0;
     // Once a second, for shard-wide housekeeping.
     virtual void on_tick() {}
-    // New app settings after SIGHUP (apps keep their index; server-level settings are unchanged).
-    virtual void on_reload(const config::server&) {}
 };
 
 class shard {
 public:
-    shard(shard_group& group, unsigned index, const config::server& settings, int listen_fd);
+    shard(shard_group& group, unsigned index, options opts, int listen_fd);
     ~shard();
     shard(const shard&) = delete;
     shard& operator=(const shard&) = delete;
@@ -98,7 +105,6 @@ public:
     unsigned index() const noexcept { return index_; }
     unsigned count() const noexcept;
     std::uint64_t now_ms() const noexcept { return now_ms_; }
-    const config::server& settings() const noexcept { return settings_; }
 
     // Queues a frame on a connection; it leaves in the next flush together with everything
     // else queued for that connection. A connection whose peer has stopped keeping up (the
@@ -127,14 +133,10 @@ public:
     // before it.
     void drain_mail();
 
-    void set_overload_frame(net::frame_ref f) { overload_frame_ = std::move(f); }
     std::size_t open_connections() const noexcept { return open_count_; }
 
     // Called from the main thread.
     int ring_fd() const noexcept { return ring_fd_.load(std::memory_order_acquire); }
-    // Called from the main thread: hand over new settings; the shard picks them up on the
-    // MSG_RING that shard_group::reload_all sends.
-    void offer_settings(const config::server* s) noexcept { offered_.store(s, std::memory_order_release); }
 
 private:
     struct send_op;
@@ -168,13 +170,12 @@ private:
 
     shard_group& group_;
     unsigned index_;
-    const config::server& settings_;
+    options options_;
     int listen_fd_;
     std::unique_ptr<handler> handler_;
     std::unique_ptr<net::ring> ring_;
     std::unique_ptr<net::buffer_ring> buffers_;
     std::atomic<int> ring_fd_{-1};
-    std::atomic<const config::server*> offered_{nullptr};
     std::uint64_t now_ms_ = 0;
     bool stopping_ = false;
     bool draining_ = false;
@@ -197,7 +198,6 @@ private:
     // Outgoing mail that did not fit its queue yet, per target shard; retried every iteration.
     std::vector<std::vector<mail*>> overflow_;
     std::vector<bool> wake_;
-    net::frame_ref overload_frame_;
 };
 
 // All shards of the process and the queues between them (queue[from][to]).
@@ -210,19 +210,24 @@ public:
     void add(std::unique_ptr<shard> s) { shards_.push_back(std::move(s)); }
     shard& at(unsigned i) noexcept { return *shards_[i]; }
     spsc_queue<mail>& queue(unsigned from, unsigned to) noexcept { return *queues_[from * count_ + to]; }
+    // Mail from the main thread to shard `to` (its only producer is the main thread).
+    spsc_queue<mail>& control(unsigned to) noexcept { return *control_[to]; }
 
     // Blocks until every shard has created its ring; returns false if one failed.
     bool wait_ready();
     void mark_ready(bool ok);
     // Asks every shard to stop (MSG_RING from a small ring owned by the calling thread).
     void stop_all();
-    // Gives every shard new app settings, which must outlive the shards.
-    void reload_all(const config::server* settings);
+    // Called from the main thread: hands every shard the mail make(shard index) builds (a
+    // reload, for instance) and wakes it; the shard's handler gets it through on_mail, between
+    // two completion batches like any mail. False if a shard's control queue was full.
+    bool control_all(const std::function<std::unique_ptr<mail>(unsigned)>& make);
 
 private:
     unsigned count_;
     std::vector<std::unique_ptr<shard>> shards_;
     std::vector<std::unique_ptr<spsc_queue<mail>>> queues_;
+    std::vector<std::unique_ptr<spsc_queue<mail>>> control_;
     std::atomic<unsigned> ready_{0};
     std::atomic<bool> failed_{false};
 };

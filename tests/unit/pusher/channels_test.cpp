@@ -263,3 +263,32 @@ TEST(cache_channels, a_later_event_wins_even_when_the_earlier_one_reaches_the_ow
     ASSERT_EQ(later.count("news"), 1u);
     EXPECT_NE(later.last("news").find("v2"), std::string::npos) << later.last("news");
 }
+
+TEST(reload, a_reload_that_disables_an_app_closes_its_connections_with_4003_on_every_shard) {
+    ringcast::config::server settings;
+    ringcast::config::app first, second;
+    first.id = "1", first.key = "k1", first.secret = "s1";
+    second.id = "2", second.key = "k2", second.secret = "s2";
+    settings.apps = {first, second};
+    fake_cluster cluster(2, settings);
+    fake_client a = *cluster.connect(0, 0);
+    fake_client b = *cluster.connect(1, 0);
+    fake_client other = *cluster.connect(1, 1);
+
+    ringcast::config::server next = cluster.settings();
+    next.apps[0].enabled = false;
+    for (unsigned s = 0; s < 2; ++s) {
+        ringcast::pusher::reload_mail m; // as the main thread's control mail brings it
+        m.settings = &next;
+        cluster.context(s).on_mail(m);
+    }
+    cluster.finish_closes();
+    EXPECT_EQ(a.close_code(), 4003);
+    EXPECT_EQ(b.close_code(), 4003);
+    EXPECT_FALSE(other.closed());
+    for (unsigned s = 0; s < 2; ++s) { // back to the cluster's own settings before `next` goes
+        ringcast::pusher::reload_mail m;
+        m.settings = &cluster.settings();
+        cluster.context(s).on_mail(m);
+    }
+}
