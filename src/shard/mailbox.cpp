@@ -1,8 +1,8 @@
 // Cross-shard mail: posting into the SPSC queues, waking the receiving rings with MSG_RING,
 // draining what others sent, and the group that owns the queues.
+#include "detail.h"
 #include "ringcast/core/log.h"
 #include "ringcast/net/completion.h"
-#include "ringcast/shard/shard.h"
 
 #include <memory>
 #include <vector>
@@ -74,14 +74,8 @@ void shard::drain_mail() {
             while (mail* m = q.pop()) {
                 any = true;
                 std::unique_ptr<mail> owned(m);
-                try {
-                    handler_->on_mail(*owned);
-                } catch (const std::exception& e) {
-                    // The mail is dropped (and said so); the shard and its other mail carry on.
-                    RC_LOG_ERROR("a mail handler threw: %s; that mail is dropped", e.what());
-                } catch (...) {
-                    RC_LOG_ERROR("a mail handler threw a non-std exception; that mail is dropped");
-                }
+                // A throwing handler drops that mail (and says so); the rest carry on.
+                guarded("a mail handler", [&] { handler_->on_mail(*owned); });
             }
         }
     }

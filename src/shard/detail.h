@@ -1,0 +1,64 @@
+// What the shard's source files share and nobody else sees: tuning constants, the send
+// block, and the handler-call guards of the exception rule (shard.h).
+#pragma once
+
+#include "ringcast/core/log.h"
+#include "ringcast/shard/shard.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <exception>
+
+namespace ringcast::shard {
+
+namespace detail {
+// Submission queue depth: enough for a burst of sends across many connections per iteration
+// without forcing an early submit; the CQ is 4x this (see ring.cpp).
+inline constexpr unsigned ring_entries = 4096;
+// Receive buffers: 512 x 4 KiB = 2 MiB per shard, shared by all its connections (idle ones
+// hold none). Client messages are small (pings, subscribes, whispers); a rare 10 KB one simply
+// arrives in a few completions, which the incremental parsers take in stride. Smaller buffers
+// keep the pages the ring cycles through, and so the server's resident memory, small.
+inline constexpr unsigned recv_buffer_count = 512;
+inline constexpr unsigned recv_buffer_size = 4 * 1024;
+
+inline constexpr std::uint16_t recv_buffer_group = 0;
+// Frames per vectored send. Beyond ~64 the kernel's per-iovec cost dominates and a connection
+// this far behind is better served by the next send.
+inline constexpr unsigned max_iov = 64;
+// How long a graceful close waits for a peer that has stopped reading.
+inline constexpr std::uint64_t close_grace_ms = 2000;
+// How far past its write budget a connection may queue while the kernel still accepts all we
+// send it (see shard::send).
+inline constexpr std::uint64_t burst_factor = 4;
+} // namespace detail
+
+struct shard::send_op {
+    msghdr msg{};
+    iovec iov[detail::max_iov];
+    std::uint64_t bytes = 0; // what this send offered the kernel
+};
+
+template <typename Call> void shard::guarded(conn& c, const char* what, Call&& call) noexcept {
+    try {
+        call();
+    } catch (const std::exception& e) {
+        fail(c, what, e.what());
+    } catch (...) {
+        fail(c, what, "an exception that is not a std::exception");
+    }
+}
+
+template <typename Call> void shard::guarded(const char* what, Call&& call) noexcept {
+    try {
+        call();
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("%s threw: %s; the shard carries on", what, e.what());
+    } catch (...) {
+        RC_LOG_ERROR("%s threw an exception that is not a std::exception; the shard carries on", what);
+    }
+}
+
+} // namespace ringcast::shard
