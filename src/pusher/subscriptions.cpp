@@ -146,59 +146,16 @@ void session::handle_subscribe(simdjson::dom::element data) {
     if (obj["auth"].get_string().get(auth)) {
         auth = {}; // absent, null or not a string: treated as no signature
     }
-    std::string socket = socket_id();
-    std::string prefix = auth::channel_string_to_sign(socket, channel);
-
     if (kind == channel_kind::server_to_user) {
-        const std::string& me = view().user_id;
-        if (me.empty() || channel.substr(16) != me) {
-            send(subscription_error(
-                channel, "AuthError",
-                me.empty() ? "Sign in (pusher:signin) before subscribing to " + std::string(channel)
-                           : "Signed in as " + me + ", not allowed on " + std::string(channel),
-                403));
+        if (!may_join_user_channel(channel)) {
             return;
         }
     } else if (presence) {
-        std::string_view channel_data;
-        bool has_channel_data = !obj["channel_data"].get_string().get(channel_data);
-        member_data member;
-        std::string why;
-        if (has_channel_data) {
-            why = check_signature(auth, auth::channel_string_to_sign(socket, channel, channel_data), channel);
-            if (why.empty()) {
-                member = parse_channel_data(ctx_.scratch_json(), channel_data, a);
-            }
-        } else if (!view().user_id.empty()) {
-            // pusher-js lets a signed-in user join without channel_data; the member is the
-            // signed-in user and the signature covers socket_id:channel only.
-            why = check_signature(auth, prefix, channel);
-            member.user_id = view().user_id;
-            member.user_info = view().user_info;
-        } else {
-            why = "Subscription to " + std::string(channel) +
-                  " needs channel_data (with user_id) from your auth endpoint";
-        }
-        if (!why.empty()) {
-            send(subscription_error(channel, "AuthError", why, 401));
-            return;
-        }
-        if (!member.error.empty()) {
-            send(subscription_error(channel, "InvalidChannelData", member.error, 400));
-            return;
-        }
-        more().pending_presence.emplace_back(std::string(channel), member.user_id);
-        auto join = std::make_unique<presence_join_mail>();
-        join->app = app_;
-        join->channel = std::string(channel);
-        join->user_id = std::move(member.user_id);
-        join->user_info = std::move(member.user_info);
-        join->socket = key_;
-        join->reply_to = ctx_.io().index();
-        ctx_.io().post(ctx_.owner_of(app_, channel), std::move(join));
+        ask_presence_owner(channel, obj, auth);
         return;
     } else if (needs_auth(kind)) {
-        if (std::string why = check_signature(auth, prefix, channel); !why.empty()) {
+        std::string to_sign = auth::channel_string_to_sign(socket_id(), channel);
+        if (std::string why = check_signature(auth, to_sign, channel); !why.empty()) {
             send(subscription_error(channel, "AuthError", why, 401));
             return;
         }
@@ -209,6 +166,60 @@ void session::handle_subscribe(simdjson::dom::element data) {
     if (is_cache(kind)) {
         request_cached_event(channel);
     }
+}
+
+bool session::may_join_user_channel(std::string_view channel) {
+    const std::string& me = view().user_id;
+    if (me.empty() || channel.substr(16) != me) {
+        send(subscription_error(channel, "AuthError",
+                                me.empty()
+                                    ? "Sign in (pusher:signin) before subscribing to " + std::string(channel)
+                                    : "Signed in as " + me + ", not allowed on " + std::string(channel),
+                                403));
+        return false;
+    }
+    return true;
+}
+
+void session::ask_presence_owner(std::string_view channel, simdjson::dom::object obj, std::string_view auth) {
+    const config::app& a = ctx_.app(app_);
+    std::string socket = socket_id();
+    std::string_view channel_data;
+    bool has_channel_data = !obj["channel_data"].get_string().get(channel_data);
+    member_data member;
+    std::string why;
+    if (has_channel_data) {
+        why = check_signature(auth, auth::channel_string_to_sign(socket, channel, channel_data), channel);
+        if (why.empty()) {
+            member = parse_channel_data(ctx_.scratch_json(), channel_data, a);
+        }
+    } else if (!view().user_id.empty()) {
+        // pusher-js lets a signed-in user join without channel_data; the member is the
+        // signed-in user and the signature covers socket_id:channel only.
+        why = check_signature(auth, auth::channel_string_to_sign(socket, channel), channel);
+        member.user_id = view().user_id;
+        member.user_info = view().user_info;
+    } else {
+        why = "Subscription to " + std::string(channel) +
+              " needs channel_data (with user_id) from your auth endpoint";
+    }
+    if (!why.empty()) {
+        send(subscription_error(channel, "AuthError", why, 401));
+        return;
+    }
+    if (!member.error.empty()) {
+        send(subscription_error(channel, "InvalidChannelData", member.error, 400));
+        return;
+    }
+    more().pending_presence.emplace_back(std::string(channel), member.user_id);
+    auto join = std::make_unique<presence_join_mail>();
+    join->app = app_;
+    join->channel = std::string(channel);
+    join->user_id = std::move(member.user_id);
+    join->user_info = std::move(member.user_info);
+    join->socket = key_;
+    join->reply_to = ctx_.io().index();
+    ctx_.io().post(ctx_.owner_of(app_, channel), std::move(join));
 }
 
 void session::on_presence_joined(const presence_joined_mail& m) {

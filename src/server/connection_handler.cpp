@@ -9,6 +9,8 @@
 #include "ringcast/ws/frame_encoder.h"
 #include "ringcast/ws/handshake.h"
 
+#include <algorithm>
+
 namespace ringcast::server {
 
 connection_handler::connection_handler(shard::shard& owner, const config::server& settings,
@@ -101,11 +103,11 @@ void connection_handler::reply(shard::conn& c, state& st, std::string response, 
     }
 }
 
-void connection_handler::refuse_websocket(shard::conn& c, state& st, std::uint16_t code,
-                                          std::string_view message) {
-    RC_LOG_DEBUG("refusing WebSocket: %u %.*s", code, static_cast<int>(message.size()), message.data());
-    shard_.send(c, pusher::error(code, message));
-    shard_.send(c, ws::close_frame(code, message));
+void connection_handler::refuse_websocket(shard::conn& c, state& st, const core::status& why) {
+    auto code = static_cast<std::uint16_t>(why.code());
+    RC_LOG_DEBUG("refusing WebSocket: %u %s", code, why.message().c_str());
+    shard_.send(c, pusher::error(code, why.message()));
+    shard_.send(c, ws::close_frame(code, why.message()));
     st.discard = true;
     shard_.close_gracefully(c);
 }
@@ -123,6 +125,61 @@ bool connection_handler::strip_prefix(std::string_view path, std::string_view& o
     return true;
 }
 
+namespace {
+// The protocol= parameter of the WebSocket URL. pusher-js sends protocol=7; 5 and 6 differ from 7
+// only in details we handle the same way. Older ones are refused, as hosted Pusher does. A
+// malformed query string has no usable protocol either.
+core::status check_protocol(std::string_view query_string) {
+    auto query = http::parse_query(query_string).value_or(std::vector<std::pair<std::string, std::string>>{});
+    auto it = std::find_if(query.begin(), query.end(), [](const auto& kv) { return kv.first == "protocol"; });
+    if (it == query.end()) {
+        return core::failure("No protocol version supplied: add ?protocol=7 to the URL",
+                             pusher::value(pusher::code::no_protocol_version));
+    }
+    std::string_view protocol = it->second;
+    int version = 0;
+    bool numeric = !protocol.empty() && protocol.size() <= 4;
+    for (char ch : protocol) {
+        numeric = numeric && ch >= '0' && ch <= '9';
+        version = version * 10 + (ch - '0');
+    }
+    if (!numeric) {
+        return core::failure("Invalid version string format: protocol must be a number",
+                             pusher::value(pusher::code::invalid_version_format));
+    }
+    if (version < 5 || version > 7) {
+        return core::failure("Unsupported protocol version " + std::to_string(version) + ": use 7",
+                             pusher::value(pusher::code::unsupported_protocol));
+    }
+    return core::ok();
+}
+} // namespace
+
+core::result<std::uint32_t> connection_handler::websocket_app(const http::request& req) const {
+    std::string_view route;
+    if (!strip_prefix(req.path(), route) || !route.starts_with("/app/") || route.size() == 5 ||
+        route.find('/', 5) != std::string_view::npos) {
+        return core::failure("Path not found: connect to " + settings().path + "/app/{key}",
+                             pusher::value(pusher::code::path_not_found));
+    }
+    std::string_view key = route.substr(5);
+    int app = ctx_.find_app_by_key(key);
+    if (app < 0) {
+        return core::failure("Application does not exist: no app has key \"" + std::string(key) + "\"",
+                             pusher::value(pusher::code::app_not_found));
+    }
+    const config::app& a = settings().apps[static_cast<size_t>(app)];
+    if (!a.enabled) {
+        return core::failure("Application disabled", pusher::value(pusher::code::app_disabled));
+    }
+    if (!origin_allowed(a, req.header("origin"))) {
+        return core::failure("Origin not allowed: " + std::string(req.header("origin")) +
+                                 " is not in the app's allowed_origins",
+                             pusher::value(pusher::code::unauthorized));
+    }
+    return static_cast<std::uint32_t>(app);
+}
+
 void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest) {
     if (std::string why = ws::check_upgrade(req); !why.empty()) {
         reply(c, st, http::json_error(400, why, false), false);
@@ -132,70 +189,23 @@ void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request
                 net::frame_ref(net::frame::copy_of(ws::upgrade_response(req.header("sec-websocket-key")))));
     st.http.reset(); // the HTTP parser is not needed any more; free it now
 
-    std::string_view route;
-    if (!strip_prefix(req.path(), route) || !route.starts_with("/app/") || route.size() == 5 ||
-        route.find('/', 5) != std::string_view::npos) {
-        refuse_websocket(c, st, pusher::value(pusher::code::path_not_found),
-                         "Path not found: connect to " + settings().path + "/app/{key}");
+    // Refusals from here on are Pusher errors on the open WebSocket (pusher-js reads the code).
+    core::result<std::uint32_t> app = websocket_app(req);
+    if (!app) {
+        refuse_websocket(c, st, app.error());
         return;
     }
-    std::string_view key = route.substr(5);
-    int app = ctx_.find_app_by_key(key);
-    if (app < 0) {
-        refuse_websocket(c, st, pusher::value(pusher::code::app_not_found),
-                         "Application does not exist: no app has key \"" + std::string(key) + "\"");
+    if (core::status protocol = check_protocol(req.query()); !protocol) {
+        refuse_websocket(c, st, protocol);
         return;
     }
-    const config::app& a = settings().apps[static_cast<size_t>(app)];
-    if (!a.enabled) {
-        refuse_websocket(c, st, pusher::value(pusher::code::app_disabled), "Application disabled");
-        return;
-    }
-    if (!origin_allowed(a, req.header("origin"))) {
-        refuse_websocket(c, st, pusher::value(pusher::code::unauthorized),
-                         "Origin not allowed: " + std::string(req.header("origin")) +
-                             " is not in the app's allowed_origins");
-        return;
-    }
-    // Protocol version: pusher-js sends protocol=7; 5 and 6 differ from 7 only in details we
-    // handle the same way. Older ones are refused, as hosted Pusher does.
-    // A malformed query string has no usable protocol either (4008 below).
-    auto query = http::parse_query(req.query()).value_or(std::vector<std::pair<std::string, std::string>>{});
-    const std::string* protocol_param = nullptr;
-    for (const auto& [name, value] : query) {
-        if (name == "protocol") {
-            protocol_param = &value;
-            break;
-        }
-    }
-    bool found = protocol_param != nullptr;
-    std::string_view protocol = found ? std::string_view(*protocol_param) : std::string_view{};
-    if (!found) {
-        refuse_websocket(c, st, pusher::value(pusher::code::no_protocol_version),
-                         "No protocol version supplied: add ?protocol=7 to the URL");
-        return;
-    }
-    int version = 0;
-    bool numeric = !protocol.empty() && protocol.size() <= 4;
-    for (char ch : protocol) {
-        numeric = numeric && ch >= '0' && ch <= '9';
-        version = version * 10 + (ch - '0');
-    }
-    if (!numeric) {
-        refuse_websocket(c, st, pusher::value(pusher::code::invalid_version_format),
-                         "Invalid version string format: protocol must be a number");
-        return;
-    }
-    if (version < 5 || version > 7) {
-        refuse_websocket(c, st, pusher::value(pusher::code::unsupported_protocol),
-                         "Unsupported protocol version " + std::to_string(version) + ": use 7");
-        return;
-    }
-    std::unique_ptr<pusher::session> ws = ctx_.open_session(c.id(), static_cast<std::uint32_t>(app));
+    std::unique_ptr<pusher::session> ws = ctx_.open_session(c.id(), *app);
     if (ws == nullptr) {
-        refuse_websocket(c, st, pusher::value(pusher::code::over_connection_quota),
-                         "Application is over connection quota (max_connections " +
-                             std::to_string(a.max_connections.value_or(0)) + ")");
+        refuse_websocket(c, st,
+                         core::failure("Application is over connection quota (max_connections " +
+                                           std::to_string(settings().apps[*app].max_connections.value_or(0)) +
+                                           ")",
+                                       pusher::value(pusher::code::over_connection_quota)));
         return;
     }
     // From here on the connection is a Pusher session: the HTTP state goes (it is most of

@@ -81,6 +81,11 @@ private:
     void handle_unsubscribe(simdjson::dom::element data);
     [[nodiscard]] std::string check_signature(std::string_view auth, std::string_view to_sign,
                                               std::string_view channel) const;
+    // #server-to-user-{id}: only the signed-in user; otherwise answers the refusal, false.
+    bool may_join_user_channel(std::string_view channel);
+    // Checks a presence subscription's signature and member data, then asks the channel's owner
+    // to add the member (its answer is on_presence_joined).
+    void ask_presence_owner(std::string_view channel, simdjson::dom::object obj, std::string_view auth);
     void join_local(std::string_view channel, std::string presence_user);
     void unsubscribe_at(size_t i);
     // Asks the channel's owner for its cached event (the answer is on_cache_reply).

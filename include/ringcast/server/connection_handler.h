@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ringcast/api/endpoints.h"
+#include "ringcast/core/status.h"
 #include "ringcast/http/parser.h"
 #include "ringcast/http/request.h"
 #include "ringcast/pusher/context.h"
@@ -77,7 +78,11 @@ private:
     void feed_http(shard::conn& c, state& st, std::string_view bytes);
     void handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest);
     void reply(shard::conn& c, state& st, std::string response, bool keep_alive);
-    void refuse_websocket(shard::conn& c, state& st, std::uint16_t code, std::string_view message);
+    // Sends pusher:error and a close frame with the status's code and message, then closes.
+    void refuse_websocket(shard::conn& c, state& st, const core::status& why);
+    // The app a WebSocket URL ({path}/app/{key}) names, if it exists, is enabled and allows the
+    // request's Origin; else the Pusher error (code and message) to refuse with.
+    core::result<std::uint32_t> websocket_app(const http::request& req) const;
     void schedule_http_timer(shard::conn& c, state& st);
     // The request path with the server's --path prefix removed; false if it lacks the prefix.
     bool strip_prefix(std::string_view path, std::string_view& out) const noexcept;
