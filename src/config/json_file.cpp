@@ -478,28 +478,27 @@ private:
 
 } // namespace
 
-std::string read_json_config(const std::string& file, server& out, bool& has_apps) {
+core::status read_json_config(const std::string& file, server& out, bool& has_apps) {
     has_apps = false;
-    std::string problem;
-    std::optional<std::string> text = read_file(file, problem);
+    core::result<std::string> text = read_file(file);
     if (!text) {
-        return "--config: cannot read " + file + ": " + problem;
+        return core::failure("--config: cannot read " + file + ": " + text.error().message());
     }
     simdjson::padded_string padded(*text);
     simdjson::dom::parser parser;
     element root;
     if (auto error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
-        return file + ": invalid JSON: " + simdjson::error_message(error);
+        return core::failure(file + ": invalid JSON: " + simdjson::error_message(error));
     }
     // Read into a copy so a failed file leaves `out` untouched.
     server settings = out;
     json_reader reader(file);
     if (!reader.read(root, settings, has_apps)) {
         has_apps = false;
-        return reader.error();
+        return core::failure(reader.error());
     }
     out = std::move(settings);
-    return {};
+    return core::ok();
 }
 
 } // namespace ringcast::config::detail
