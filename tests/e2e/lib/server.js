@@ -241,6 +241,8 @@ class RingcastServer {
       this.writeLogFile(`===== ${new Date().toISOString()} pid ${child.pid}: ${bin} ${args.join(' ')}\n`);
       child.stdout.on('data', (c) => this.appendLog('stdout', c));
       child.stderr.on('data', (c) => this.appendLog('stderr', c));
+      // 'close' comes after the last output, which may follow 'exit'.
+      this.outputDone = new Promise((resolve) => child.on('close', resolve));
       const exited = new Promise((resolve) => {
         child.on('exit', (code, signal) => {
           this.exitInfo = { code, signal };
@@ -338,6 +340,11 @@ class RingcastServer {
         }
         await this.exited;
       }
+    }
+    if (this.outputDone) {
+      let timer;
+      await Promise.race([this.outputDone, new Promise((resolve) => { timer = setTimeout(resolve, 1000); })]);
+      clearTimeout(timer);
     }
     if (this.exitInfo) {
       this.writeLogFile(`===== process exited: code=${this.exitInfo.code} signal=${this.exitInfo.signal}\n`);
