@@ -1,6 +1,7 @@
 // ringcast: read the configuration, start one shard per core, wait for a signal, stop cleanly.
 #include "ringcast/config/config.h"
 #include "ringcast/core/log.h"
+#include "ringcast/core/status.h"
 #include "ringcast/net/listener.h"
 #include "ringcast/net/ring.h"
 #include "ringcast/server/connection_handler.h"
@@ -75,21 +76,20 @@ void print_banner(const config::server& s, unsigned shards) {
 // settings is kept until exit, because shards and sessions hold references into them.
 void reload(shard::shard_group& group, std::vector<std::unique_ptr<config::server>>& generations, int argc,
             char** argv, char** envp) {
-    config::load_result loaded = config::load(argc, argv, envp);
-    if (!loaded.value) {
+    core::result<config::command_line> loaded = config::load(argc, argv, envp);
+    if (!loaded) {
         RC_LOG_ERROR("SIGHUP: the configuration has an error, keeping the running one: %s",
-                     loaded.error.c_str());
+                     loaded.error().message().c_str());
         return;
     }
-    if (loaded.value->settings.apps.size() + generations.back()->apps.size() >
-        pusher::shared_counters::max_apps) {
+    if (loaded->settings.apps.size() + generations.back()->apps.size() > pusher::shared_counters::max_apps) {
         RC_LOG_ERROR("SIGHUP: too many apps (at most %zu over the server's lifetime); restart instead",
                      pusher::shared_counters::max_apps);
         return;
     }
     std::string log;
-    generations.push_back(std::make_unique<config::server>(
-        server::merge_reload(*generations.back(), loaded.value->settings, log)));
+    generations.push_back(
+        std::make_unique<config::server>(server::merge_reload(*generations.back(), loaded->settings, log)));
     const config::server* next = generations.back().get();
     if (!group.control_all([next](unsigned) {
             auto m = std::make_unique<pusher::reload_mail>();
@@ -165,12 +165,12 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
 } // namespace
 
 int main(int argc, char** argv, char** envp) {
-    config::load_result loaded = config::load(argc, argv, envp);
-    if (!loaded.value) {
-        std::fprintf(stderr, "ringcast: %s\n", loaded.error.c_str());
+    core::result<config::command_line> loaded = config::load(argc, argv, envp);
+    if (!loaded) {
+        std::fprintf(stderr, "ringcast: %s\n", loaded.error().message().c_str());
         return 1;
     }
-    const config::command_line& cmd = *loaded.value;
+    const config::command_line& cmd = *loaded;
     switch (cmd.what) {
     case config::command_line::action::help:
         std::fputs(cmd.help_text.c_str(), stdout);

@@ -35,10 +35,11 @@ const value_flag* find_value_flag(std::string_view name) {
     return nullptr;
 }
 
-// Stores one flag's value; returns "" or the message naming the flag.
-std::string set_flag(const value_flag& f, std::string_view value, flags& out) {
+// Stores one flag's value, or fails with the message naming the flag.
+core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
     auto bad = [&] {
-        return std::string(f.name) + ": expected " + std::string(f.wanted) + ", got " + in_quotes(value);
+        return core::failure(std::string(f.name) + ": expected " + std::string(f.wanted) + ", got " +
+                             in_quotes(value));
     };
     if (f.name == "--host") {
         if (value.empty()) {
@@ -72,7 +73,7 @@ std::string set_flag(const value_flag& f, std::string_view value, flags& out) {
         }
         (f.name == "--env" ? out.env_file : out.config_file) = value;
     }
-    return {};
+    return core::ok();
 }
 
 bool is_help(std::string_view arg) {
@@ -81,8 +82,8 @@ bool is_help(std::string_view arg) {
 
 } // namespace
 
-cli_result parse_command_line(int argc, const char* const* argv) {
-    cli_result result;
+core::result<parsed_command> parse_command_line(int argc, const char* const* argv) {
+    parsed_command result;
     if (argc < 2 || is_help(argv[1])) {
         result.what = command_line::action::help;
         return result;
@@ -93,8 +94,7 @@ cli_result parse_command_line(int argc, const char* const* argv) {
         return result;
     }
     if (command != "start") {
-        result.error = "unknown command " + in_quotes(command) + " (see ringcast --help)";
-        return result;
+        return core::failure("unknown command " + in_quotes(command) + " (see ringcast --help)");
     }
 
     for (int i = 2; i < argc; ++i) {
@@ -104,23 +104,20 @@ cli_result parse_command_line(int argc, const char* const* argv) {
             return result;
         }
         if (!arg.starts_with("--")) {
-            result.error = "unexpected argument " + in_quotes(arg) + " (see ringcast start --help)";
-            return result;
+            return core::failure("unexpected argument " + in_quotes(arg) + " (see ringcast start --help)");
         }
         std::size_t eq = arg.find('=');
         std::string_view name = arg.substr(0, eq);
         if (name == "--debug") {
             if (eq != std::string_view::npos) {
-                result.error = "--debug: takes no value, got " + in_quotes(arg.substr(eq + 1));
-                return result;
+                return core::failure("--debug: takes no value, got " + in_quotes(arg.substr(eq + 1)));
             }
             result.values.debug = true;
             continue;
         }
         const value_flag* f = find_value_flag(name);
         if (f == nullptr) {
-            result.error = "unknown flag " + in_quotes(name) + " (see ringcast start --help)";
-            return result;
+            return core::failure("unknown flag " + in_quotes(name) + " (see ringcast start --help)");
         }
         std::string_view value;
         if (eq != std::string_view::npos) {
@@ -129,12 +126,10 @@ cli_result parse_command_line(int argc, const char* const* argv) {
             // A following "--flag" is never taken as a value: `--host --debug` is a forgotten value.
             value = argv[++i];
         } else {
-            result.error = std::string(f->name) + ": expected " + std::string(f->wanted);
-            return result;
+            return core::failure(std::string(f->name) + ": expected " + std::string(f->wanted));
         }
-        if (std::string problem = set_flag(*f, value, result.values); !problem.empty()) {
-            result.error = std::move(problem);
-            return result;
+        if (core::status s = set_flag(*f, value, result.values); !s) {
+            return s;
         }
     }
     return result;

@@ -22,36 +22,23 @@ variables read_process_environment(const char* const* envp) {
     return out;
 }
 
-// Fills `out` from every source, lowest precedence first so each source simply overwrites:
-// defaults, JSON file, .env, process environment (both via env lookups), flags.
-std::string settle(const detail::flags& flags, const char* const* envp, server& out) {
-    variables process_env = read_process_environment(envp);
-    variables dotenv;
-    if (flags.env_file) {
-        std::string problem;
-        std::optional<std::string> text = detail::read_file(*flags.env_file, problem);
-        if (!text) {
-            return "--env: cannot read " + *flags.env_file + ": " + problem;
-        }
-        dotenv_result parsed = parse_dotenv(*text, process_env);
-        if (!parsed.error.empty()) {
-            return *flags.env_file + ": " + parsed.error;
-        }
-        dotenv = std::move(parsed.values);
+// The --env file's variables (none without --env), or why it could not be read.
+core::result<variables> read_dotenv(const detail::flags& flags, const variables& process_env) {
+    if (!flags.env_file) {
+        return variables{};
     }
-
-    bool json_apps = false;
-    if (flags.config_file) {
-        if (std::string e = detail::read_json_config(*flags.config_file, out, json_apps); !e.empty()) {
-            return e;
-        }
+    core::result<std::string> text = detail::read_file(*flags.env_file);
+    if (!text) {
+        return core::failure("--env: cannot read " + *flags.env_file + ": " + text.error().message());
     }
-
-    const detail::environment env{process_env, dotenv, flags.env_file.value_or("")};
-    if (std::string e = detail::apply_server_environment(env, out); !e.empty()) {
-        return e;
+    core::result<variables> parsed = parse_dotenv(*text, process_env);
+    if (!parsed) {
+        return core::failure(*flags.env_file + ": " + parsed.error().message());
     }
+    return parsed;
+}
 
+void apply_flags(const detail::flags& flags, server& out) {
     if (flags.host) {
         out.host = *flags.host;
     }
@@ -70,6 +57,29 @@ std::string settle(const detail::flags& flags, const char* const* envp, server& 
     if (flags.threads) {
         out.threads = *flags.threads;
     }
+}
+
+// Fills `out` from every source, lowest precedence first so each source simply overwrites:
+// defaults, JSON file, .env, process environment (both via env lookups), flags.
+core::status settle(const detail::flags& flags, const char* const* envp, server& out) {
+    variables process_env = read_process_environment(envp);
+    core::result<variables> dotenv = read_dotenv(flags, process_env);
+    if (!dotenv) {
+        return dotenv.error();
+    }
+
+    bool json_apps = false;
+    if (flags.config_file) {
+        if (core::status s = detail::read_json_config(*flags.config_file, out, json_apps); !s) {
+            return s;
+        }
+    }
+
+    const detail::environment env{process_env, *dotenv, flags.env_file.value_or("")};
+    if (core::status s = detail::apply_server_environment(env, out); !s) {
+        return s;
+    }
+    apply_flags(flags, out);
 
     if (json_apps) {
         out.apps_source = "config file";
@@ -79,33 +89,29 @@ std::string settle(const detail::flags& flags, const char* const* envp, server& 
             RC_LOG_WARN("REVERB_APP_ID/KEY/SECRET are ignored: the apps come from %s",
                         flags.config_file->c_str());
         }
-        return {};
+        return core::ok();
     }
     return detail::apply_app_environment(env, out);
 }
 
 } // namespace
 
-load_result load(int argc, const char* const* argv, const char* const* envp) {
-    load_result result;
-    detail::cli_result cli = detail::parse_command_line(argc, argv);
-    if (!cli.error.empty()) {
-        result.error = std::move(cli.error);
-        return result;
+core::result<command_line> load(int argc, const char* const* argv, const char* const* envp) {
+    core::result<detail::parsed_command> cli = detail::parse_command_line(argc, argv);
+    if (!cli) {
+        return cli.error();
     }
     command_line cmd;
-    cmd.what = cli.what;
+    cmd.what = cli->what;
     if (cmd.what == command_line::action::help) {
         cmd.help_text = usage();
     }
     if (cmd.what == command_line::action::start) {
-        if (std::string e = settle(cli.values, envp, cmd.settings); !e.empty()) {
-            result.error = std::move(e);
-            return result;
+        if (core::status s = settle(cli->values, envp, cmd.settings); !s) {
+            return s;
         }
     }
-    result.value = std::move(cmd);
-    return result;
+    return cmd;
 }
 
 } // namespace ringcast::config

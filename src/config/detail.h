@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ringcast/config/config.h"
+#include "ringcast/core/status.h"
 
 #include <cstdint>
 #include <limits>
@@ -43,8 +44,8 @@ inline constexpr std::uint64_t max_threads = 1024;
 // key itself. Returns a view of `key` or of a static table.
 [[nodiscard]] std::string_view app_setting(std::string_view key);
 
-// The whole file, or nullopt with `error` set to strerror(errno).
-[[nodiscard]] std::optional<std::string> read_file(const std::string& path, std::string& error);
+// The whole file, or a failure whose message is strerror(errno).
+[[nodiscard]] core::result<std::string> read_file(const std::string& path);
 
 // What the command line asked for; settings left unset fall through to the other sources.
 struct flags {
@@ -58,17 +59,18 @@ struct flags {
     std::optional<std::string> config_file;
 };
 
-struct cli_result {
+struct parsed_command {
     command_line::action what = command_line::action::start;
     flags values;
-    std::string error;
 };
 
-[[nodiscard]] cli_result parse_command_line(int argc, const char* const* argv);
+// The command and its flags, or a message naming the argument at fault.
+[[nodiscard]] core::result<parsed_command> parse_command_line(int argc, const char* const* argv);
 
 // Reads the JSON file over `out` (which holds the defaults). Sets `has_apps` when the file
-// lists apps (then they replace out.apps). Returns "" or a message naming the file and key.
-[[nodiscard]] std::string read_json_config(const std::string& file, server& out, bool& has_apps);
+// lists apps (then they replace out.apps). Fails with a message naming the file and key, and
+// then leaves `out` untouched.
+[[nodiscard]] core::status read_json_config(const std::string& file, server& out, bool& has_apps);
 
 // The process environment layered over the --env file (the process wins, as in Laravel).
 struct environment {
@@ -78,15 +80,15 @@ struct environment {
 };
 
 // Applies the REVERB_SERVER_* / REVERB_HOST / REVERB_MAX_REQUEST_SIZE variables over `out`.
-// Returns "" or a message naming the variable (and the .env file when it came from there).
-[[nodiscard]] std::string apply_server_environment(const environment& env, server& out);
+// Fails with a message naming the variable (and the .env file when it came from there).
+[[nodiscard]] core::status apply_server_environment(const environment& env, server& out);
 
 // Whether REVERB_APP_ID, REVERB_APP_KEY or REVERB_APP_SECRET is set (to warn when the JSON
 // file's apps take their place).
 [[nodiscard]] bool names_an_app(const environment& env);
 
 // Builds the single app of REVERB_APP_* (or the development default when no credentials are
-// set) into out.apps. Returns "" or a message naming the variable.
-[[nodiscard]] std::string apply_app_environment(const environment& env, server& out);
+// set) into out.apps. Fails with a message naming the variable.
+[[nodiscard]] core::status apply_app_environment(const environment& env, server& out);
 
 } // namespace ringcast::config::detail

@@ -19,8 +19,8 @@ public:
     dotenv_parser(std::string_view text, const variables& process_env, variables& values)
         : text_(text), process_env_(process_env), values_(values) {}
 
-    // Returns "" or "line N: ...".
-    std::string run() {
+    // Fails with "line N: ...".
+    core::status run() {
         while (!at_end()) {
             skip_blanks();
             if (at_end()) {
@@ -30,11 +30,11 @@ public:
                 skip_line();
                 continue;
             }
-            if (!assignment()) {
-                return error_;
+            if (core::status s = assignment(); !s) {
+                return s;
             }
         }
-        return {};
+        return core::ok();
     }
 
 private:
@@ -59,9 +59,8 @@ private:
         }
     }
 
-    bool fail(unsigned line, const std::string& what) {
-        error_ = "line " + std::to_string(line) + ": " + what;
-        return false;
+    static core::status fail(unsigned line, const std::string& what) {
+        return core::failure("line " + std::to_string(line) + ": " + what);
     }
 
     std::string_view name() {
@@ -72,7 +71,7 @@ private:
         return text_.substr(start, pos_ - start);
     }
 
-    bool assignment() {
+    core::status assignment() {
         std::string_view key = name();
         // `export KEY=...` lets the same file be sourced by a shell.
         if (key == "export" && !at_end() && is_blank(peek())) {
@@ -105,7 +104,7 @@ private:
         }
         skip_line();
         values_.insert_or_assign(std::string(key), std::move(value));
-        return true;
+        return core::ok();
     }
 
     // After the opening quote; false when the text ends first.
@@ -216,7 +215,6 @@ private:
     variables& values_;
     std::size_t pos_ = 0;
     unsigned line_ = 1;
-    std::string error_;
 };
 
 // Windows editors save .env files with CRLF; a stray '\r' would otherwise end up in secrets.
@@ -234,19 +232,18 @@ std::string without_carriage_returns(std::string_view text) {
 
 } // namespace
 
-dotenv_result parse_dotenv(std::string_view text, const variables& process_env) {
+core::result<variables> parse_dotenv(std::string_view text, const variables& process_env) {
     // A UTF-8 byte-order mark would otherwise glue itself to the first key.
     constexpr std::string_view bom = "\xEF\xBB\xBF";
     if (text.starts_with(bom)) {
         text.remove_prefix(bom.size());
     }
     std::string clean = without_carriage_returns(text);
-    dotenv_result result;
-    result.error = dotenv_parser(clean, process_env, result.values).run();
-    if (!result.error.empty()) {
-        result.values.clear();
+    variables values;
+    if (core::status s = dotenv_parser(clean, process_env, values).run(); !s) {
+        return s;
     }
-    return result;
+    return values;
 }
 
 } // namespace ringcast::config

@@ -48,25 +48,26 @@ std::optional<found> lookup(const environment& env, std::string_view name) {
 }
 
 // "REVERB_SERVER_PORT: ..." or ".env: REVERB_SERVER_PORT: ...", so the user knows which to edit.
-std::string bad_value(const environment& env, std::string_view name, const found& f,
-                      std::string_view wanted) {
+core::status bad_value(const environment& env, std::string_view name, const found& f,
+                       std::string_view wanted) {
     std::string where = f.from_dotenv ? env.dotenv_file + ": " : std::string{};
-    return where + std::string(name) + ": " + std::string(wanted) + ", got " + in_quotes(f.value);
+    return core::failure(where + std::string(name) + ": " + std::string(wanted) + ", got " +
+                         in_quotes(f.value));
 }
 
 template <class Number>
-std::string number(const environment& env, std::string_view name, std::uint64_t min, std::uint64_t max,
-                   Number& out) {
+core::status number(const environment& env, std::string_view name, std::uint64_t min, std::uint64_t max,
+                    Number& out) {
     std::optional<found> f = lookup(env, name);
     if (!f) {
-        return {};
+        return core::ok();
     }
     std::optional<std::uint64_t> n = parse_number(f->value, min, max);
     if (!n) {
         return bad_value(env, name, *f, expected_range(min, max));
     }
     out = static_cast<Number>(*n);
-    return {};
+    return core::ok();
 }
 
 void text(const environment& env, std::string_view name, std::string& out) {
@@ -75,50 +76,50 @@ void text(const environment& env, std::string_view name, std::string& out) {
     }
 }
 
-std::string url_path(const environment& env, std::string_view name, std::string& out) {
+core::status url_path(const environment& env, std::string_view name, std::string& out) {
     std::optional<found> f = lookup(env, name);
     if (!f) {
-        return {};
+        return core::ok();
     }
     std::optional<std::string> path = normalise_path(f->value);
     if (!path) {
         return bad_value(env, name, *f, "expected a URL path prefix such as \"/ws\"");
     }
     out = std::move(*path);
-    return {};
+    return core::ok();
 }
 
-std::string client_events(const environment& env, std::string_view name, client_events_from& out) {
+core::status client_events(const environment& env, std::string_view name, client_events_from& out) {
     std::optional<found> f = lookup(env, name);
     if (!f) {
-        return {};
+        return core::ok();
     }
     std::optional<client_events_from> from = parse_client_events_from(f->value);
     if (!from) {
         return bad_value(env, name, *f, "expected \"all\", \"members\" or \"none\"");
     }
     out = *from;
-    return {};
+    return core::ok();
 }
 
 // Laravel's env() turns "true"/"(true)" and "false"/"(false)" into booleans; 1/0 and yes/no are
 // what people also write in a .env, and PHP would read "0" as false anyway. Anything else is more
 // likely a typo than a deliberate value, so it is an error rather than PHP's "non-empty is true".
-std::string boolean(const environment& env, std::string_view name, bool& out) {
+core::status boolean(const environment& env, std::string_view name, bool& out) {
     std::optional<found> f = lookup(env, name);
     if (!f) {
-        return {};
+        return core::ok();
     }
     for (std::string_view yes : {"true", "(true)", "1", "yes"}) {
         if (equals_lowercase(f->value, yes)) {
             out = true;
-            return {};
+            return core::ok();
         }
     }
     for (std::string_view no : {"false", "(false)", "0", "no"}) {
         if (equals_lowercase(f->value, no)) {
             out = false;
-            return {};
+            return core::ok();
         }
     }
     return bad_value(env, name, *f, "expected true or false (or 1, 0, yes, no)");
@@ -126,29 +127,29 @@ std::string boolean(const environment& env, std::string_view name, bool& out) {
 
 } // namespace
 
-std::string apply_server_environment(const environment& env, server& out) {
+core::status apply_server_environment(const environment& env, server& out) {
     // REVERB_PORT and REVERB_SCHEME are deliberately not read: in Reverb they describe the address
     // clients use (often a proxy in front), not the one the server binds.
     text(env, "REVERB_SERVER_HOST", out.host);
     text(env, "REVERB_HOST", out.hostname);
-    const std::string problems[] = {
+    const core::status problems[] = {
         number(env, "REVERB_SERVER_PORT", 1, 65535, out.port),
         url_path(env, "REVERB_SERVER_PATH", out.path),
         number(env, "REVERB_MAX_REQUEST_SIZE", 1, max_u32, out.max_body_bytes),
     };
-    for (const std::string& problem : problems) {
-        if (!problem.empty()) {
+    for (const core::status& problem : problems) {
+        if (!problem) {
             return problem;
         }
     }
-    return {};
+    return core::ok();
 }
 
 bool names_an_app(const environment& env) {
     return lookup(env, "REVERB_APP_ID") || lookup(env, "REVERB_APP_KEY") || lookup(env, "REVERB_APP_SECRET");
 }
 
-std::string apply_app_environment(const environment& env, server& out) {
+core::status apply_app_environment(const environment& env, server& out) {
     app a;
     if (names_an_app(env)) {
         // A partial set is an error, not a reason to fall back to the development default: the
@@ -157,8 +158,9 @@ std::string apply_app_environment(const environment& env, server& out) {
                                    std::pair{"REVERB_APP_SECRET", &a.secret}}) {
             std::optional<found> f = lookup(env, name);
             if (!f) {
-                return std::string(name) +
-                       ": missing; REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET must be set together";
+                return core::failure(
+                    std::string(name) +
+                    ": missing; REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET must be set together");
             }
             *field = f->value;
         }
@@ -171,7 +173,7 @@ std::string apply_app_environment(const environment& env, server& out) {
     }
     // The options apply to the development default too, so they can be tried without credentials.
     std::uint32_t limit = 0;
-    const std::string problems[] = {
+    const core::status problems[] = {
         number(env, "REVERB_APP_PING_INTERVAL", 1, max_seconds, a.ping_interval_s),
         number(env, "REVERB_APP_ACTIVITY_TIMEOUT", 1, max_seconds, a.activity_timeout_s),
         number(env, "REVERB_APP_MAX_CONNECTIONS", 1, max_u32, limit),
@@ -182,8 +184,8 @@ std::string apply_app_environment(const environment& env, server& out) {
         number(env, "REVERB_APP_RATE_LIMIT_DECAY_SECONDS", 1, max_seconds, a.rate_limit_decay_s),
         boolean(env, "REVERB_APP_RATE_LIMIT_TERMINATE", a.rate_limit_terminate),
     };
-    for (const std::string& problem : problems) {
-        if (!problem.empty()) {
+    for (const core::status& problem : problems) {
+        if (!problem) {
             return problem;
         }
     }
@@ -191,7 +193,7 @@ std::string apply_app_environment(const environment& env, server& out) {
         a.max_connections = limit;
     }
     out.apps = {std::move(a)};
-    return {};
+    return core::ok();
 }
 
 } // namespace ringcast::config::detail

@@ -76,11 +76,10 @@ std::optional<client_events_from> parse_client_events_from(std::string_view text
     return std::nullopt;
 }
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
+core::result<std::string> read_file(const std::string& path) {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
     if (!file) {
-        error = std::strerror(errno);
-        return std::nullopt;
+        return core::failure(std::strerror(errno));
     }
     std::string text;
     char chunk[8192];
@@ -90,8 +89,7 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
     }
     if (std::ferror(file.get()) != 0) {
         // fopen succeeds on a directory; the read is where that fails (EISDIR).
-        error = std::strerror(errno);
-        return std::nullopt;
+        return core::failure(std::strerror(errno));
     }
     return text;
 }

@@ -3,6 +3,8 @@
 // Immutable after start: every shard reads it without locks.
 #pragma once
 
+#include "ringcast/core/status.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -115,19 +117,13 @@ struct command_line {
     std::string help_text; // filled for action::help
 };
 
-// The outcome of reading the configuration: either a command line, or one clear message
-// (naming the flag, variable or JSON key at fault) to print before exiting with status 1.
-struct load_result {
-    std::optional<command_line> value;
-    std::string error;
-};
-
 // Reads argv (argv[0] is the program), the process environment `envp` (NULL-terminated, as
 // main's third argument), the .env file named by --env (process environment wins over it, as
 // in Laravel) and the JSON file named by --config. Precedence for each server setting:
 // command-line flag > environment > .env > JSON file > default. Apps come from the JSON file,
-// else REVERB_APP_ID/KEY/SECRET, else a printed development default.
-[[nodiscard]] load_result load(int argc, const char* const* argv, const char* const* envp);
+// else REVERB_APP_ID/KEY/SECRET, else a printed development default. On failure, the one clear
+// message (naming the flag, variable or JSON key at fault) to print before exiting with status 1.
+[[nodiscard]] core::result<command_line> load(int argc, const char* const* argv, const char* const* envp);
 
 // The usage text of `ringcast start --help`.
 [[nodiscard]] std::string usage();
@@ -136,18 +132,13 @@ struct load_result {
 // so lookups by string_view do not allocate.
 using variables = std::map<std::string, std::string, std::less<>>;
 
-// The outcome of parsing a .env file: the variables it sets, or one message ("line N: ...").
-struct dotenv_result {
-    variables values;
-    std::string error;
-};
-
 // Parses the text of a Laravel .env file, following phpdotenv for the syntax Laravel projects
 // use: KEY=VALUE lines, blank lines, `#` comments, an optional `export ` prefix; double-quoted
 // values (may span lines; \n \r \t \" \\ \$ escapes; ${VAR} interpolated), single-quoted
 // values (literal), unquoted values (trimmed, ` # comment` stripped, ${VAR} interpolated).
 // ${VAR} resolves from `process_env` first (it wins over the file, as in Laravel), then from
 // keys earlier in the file, else to "". A later line for the same key replaces an earlier one.
-[[nodiscard]] dotenv_result parse_dotenv(std::string_view text, const variables& process_env);
+// Returns the variables the file sets, or one message ("line N: ...").
+[[nodiscard]] core::result<variables> parse_dotenv(std::string_view text, const variables& process_env);
 
 } // namespace ringcast::config

@@ -8,7 +8,11 @@
 // The binary comes from $RINGCAST_BIN (default <repo>/build/src/ringcast). The process gets a
 // clean environment (PATH plus whatever the caller passes), binds 127.0.0.1 on a free port, and
 // is considered ready once GET /up answers 200 {"health":"OK"}. Its stdout/stderr are kept in
-// memory and printed when a wrapped test fails or the process dies.
+// memory (server.log(), for tests that read the --debug log) and written to
+// $RINGCAST_E2E_LOG_DIR/<testfile>-<pid>-<n>.log (default: <tmp>/ringcast-e2e-logs; <pid> is this
+// test file's Node process, <n> counts its servers). When a test fails, a diagnostic
+// "# ringcast log: <path>" names the log of every server that was running during it, and the
+// tail of the output is printed when a wrapped test fails or the process dies.
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -16,7 +20,7 @@ const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { before, after } = require('node:test');
+const { before, after, beforeEach, afterEach } = require('node:test');
 const { sleep } = require('./util');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -30,6 +34,33 @@ const LOG_LIMIT = 2 * 1024 * 1024;
 // sanitized build (scripts/test runs the suite against one too): any of it fails the test file.
 const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/;
 const SANITIZER_ENV = ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'];
+// Lines of output dumpLog() prints; the whole output is in the server's log file.
+const DUMP_TAIL_LINES = 60;
+
+const LOG_DIR = process.env.RINGCAST_E2E_LOG_DIR || path.join(os.tmpdir(), 'ringcast-e2e-logs');
+// "api" for tests/e2e/api.test.js: the file this process runs (node --test runs each file in its own).
+const TEST_FILE = path
+  .basename((require.main && require.main.filename) || process.argv[1] || 'e2e')
+  .replace(/(\.test)?\.[cm]?js$/, '');
+let serversStarted = 0;
+
+// Servers whose process is running, and those running at any point of the current test, so a
+// failing test can name their logs.
+const liveServers = new Set();
+let serversOfTest = null;
+
+beforeEach(() => {
+  serversOfTest = new Set(liveServers);
+});
+
+afterEach((t) => {
+  const servers = serversOfTest || new Set();
+  serversOfTest = null;
+  if (t.passed !== false) return;
+  for (const server of servers) {
+    if (server.logPath) t.diagnostic(`ringcast log: ${server.logPath}`);
+  }
+});
 
 // The default application used by most tests (values mirror the brief / Reverb defaults).
 const DEFAULT_APP = Object.freeze({
@@ -104,6 +135,8 @@ class RingcastServer {
     this.logChunks = [];
     this.logBytes = 0;
     this.tmpDir = null;
+    this.logPath = null; // the log file, named on the first start and kept across restarts
+    this.logFd = null;
     this.pathPrefix = pathPrefix !== undefined ? pathPrefix : (config.server && config.server.path) || '';
   }
 
@@ -116,8 +149,35 @@ class RingcastServer {
     return `ws://${HOST}:${this.port}${prefix}/app/${key}${query === null ? '' : `?${query}`}`;
   }
 
+  openLogFile() {
+    if (this.logFd !== null) return;
+    if (!this.logPath) {
+      fs.mkdirSync(LOG_DIR, { recursive: true });
+      serversStarted += 1;
+      this.logPath = path.join(LOG_DIR, `${TEST_FILE}-${process.pid}-${serversStarted}.log`);
+    }
+    this.logFd = fs.openSync(this.logPath, 'a');
+  }
+
+  writeLogFile(text) {
+    if (this.logFd === null) return;
+    try {
+      fs.writeSync(this.logFd, text);
+    } catch {
+      /* a full disk must not fail the test; the output is still in memory */
+    }
+  }
+
+  closeLogFile() {
+    if (this.logFd === null) return;
+    fs.closeSync(this.logFd);
+    this.logFd = null;
+  }
+
   appendLog(stream, chunk) {
-    this.logChunks.push(`[${stream}] ${chunk.toString('utf8')}`);
+    const text = `[${stream}] ${chunk.toString('utf8')}`;
+    this.writeLogFile(text);
+    this.logChunks.push(text);
     this.logBytes += chunk.length;
     while (this.logBytes > LOG_LIMIT && this.logChunks.length > 1) {
       this.logBytes -= Buffer.byteLength(this.logChunks.shift());
@@ -128,10 +188,15 @@ class RingcastServer {
     return this.logChunks.join('');
   }
 
+  // The last DUMP_TAIL_LINES lines of output on stderr, with where the whole log is.
   dumpLog(reason) {
-    const text = this.log();
+    const lines = this.log().split('\n');
+    const skipped = Math.max(lines.length - 1 - DUMP_TAIL_LINES, 0);
+    const text = lines.slice(skipped).join('\n');
     process.stderr.write(
-      `\n----- ringcast output (${reason}; port ${this.port}, pid ${this.child && this.child.pid}) -----\n` +
+      `\n----- ringcast output (${reason}; port ${this.port}, pid ${this.child && this.child.pid}; ` +
+        `whole log: ${this.logPath}) -----\n` +
+        `${skipped ? `(${skipped} earlier lines are in the log file)\n` : ''}` +
         `${text.length ? text : '(no output)\n'}` +
         `${this.exitInfo ? `(process exited: code=${this.exitInfo.code} signal=${this.exitInfo.signal})\n` : ''}` +
         '----- end of ringcast output -----\n',
@@ -146,6 +211,9 @@ class RingcastServer {
       );
     }
     let lastError = null;
+    this.openLogFile();
+    liveServers.add(this);
+    if (serversOfTest) serversOfTest.add(this);
     for (let attempt = 0; attempt < 3; attempt += 1) {
       // Written on every attempt: stop() removes the temp dir of a failed one.
       this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-e2e-'));
@@ -170,8 +238,11 @@ class RingcastServer {
       }
       const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;
+      this.writeLogFile(`===== ${new Date().toISOString()} pid ${child.pid}: ${bin} ${args.join(' ')}\n`);
       child.stdout.on('data', (c) => this.appendLog('stdout', c));
       child.stderr.on('data', (c) => this.appendLog('stderr', c));
+      // 'close' comes after the last output, which may follow 'exit'.
+      this.outputDone = new Promise((resolve) => child.on('close', resolve));
       const exited = new Promise((resolve) => {
         child.on('exit', (code, signal) => {
           this.exitInfo = { code, signal };
@@ -196,13 +267,21 @@ class RingcastServer {
           // A real start-up failure (bad config, crash): show its own output, do not retry.
           this.dumpLog('server failed to start');
           await this.stop();
-          throw lastError;
+          throw this.withLogPath(lastError);
         }
         await this.stop();
+        this.openLogFile();
+        liveServers.add(this);
       }
     }
     this.dumpLog('server failed to start');
-    throw lastError;
+    throw this.withLogPath(lastError);
+  }
+
+  // A start-up failure fails a before hook, where no afterEach names the log: the message does.
+  withLogPath(err) {
+    err.message += ` (ringcast log: ${this.logPath})`;
+    return err;
   }
 
   async waitReady() {
@@ -262,6 +341,16 @@ class RingcastServer {
         await this.exited;
       }
     }
+    if (this.outputDone) {
+      let timer;
+      await Promise.race([this.outputDone, new Promise((resolve) => { timer = setTimeout(resolve, 1000); })]);
+      clearTimeout(timer);
+    }
+    if (this.exitInfo) {
+      this.writeLogFile(`===== process exited: code=${this.exitInfo.code} signal=${this.exitInfo.signal}\n`);
+    }
+    this.closeLogFile();
+    liveServers.delete(this);
     if (this.tmpDir) {
       fs.rmSync(this.tmpDir, { recursive: true, force: true });
       this.tmpDir = null;

@@ -16,27 +16,27 @@ class precedence : public config_files {};
 } // namespace
 
 TEST(config_cli, no_arguments_shows_help) {
-    load_result r = run({});
-    ASSERT_TRUE(r.value) << r.error;
-    EXPECT_EQ(r.value->what, command_line::action::help);
-    EXPECT_EQ(r.value->help_text, usage());
+    ringcast::core::result<command_line> r = run({});
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->what, command_line::action::help);
+    EXPECT_EQ(r->help_text, usage());
 }
 
 TEST(config_cli, every_help_form_shows_the_usage) {
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
              {"--help"}, {"-h"}, {"help"}, {"start", "--help"}, {"start", "--port", "1", "--help"}}) {
-        load_result r = run(args);
-        ASSERT_TRUE(r.value) << r.error;
-        EXPECT_EQ(r.value->what, command_line::action::help) << args.back();
-        EXPECT_EQ(r.value->help_text, usage());
+        ringcast::core::result<command_line> r = run(args);
+        ASSERT_TRUE(r.ok()) << r.error().message();
+        EXPECT_EQ(r->what, command_line::action::help) << args.back();
+        EXPECT_EQ(r->help_text, usage());
     }
 }
 
 TEST(config_cli, version_forms_ask_for_the_version) {
     for (const char* arg : {"--version", "version"}) {
-        load_result r = run({arg});
-        ASSERT_TRUE(r.value) << r.error;
-        EXPECT_EQ(r.value->what, command_line::action::version);
+        ringcast::core::result<command_line> r = run({arg});
+        ASSERT_TRUE(r.ok()) << r.error().message();
+        EXPECT_EQ(r->what, command_line::action::version);
     }
 }
 

@@ -10,108 +10,112 @@ using namespace ringcast::config;
 
 namespace {
 
-dotenv_result dotenv(std::string_view text, const variables& process_env = {}) {
+ringcast::core::result<variables> dotenv(std::string_view text, const variables& process_env = {}) {
     return parse_dotenv(text, process_env);
 }
 
 } // namespace
 
 TEST(config_dotenv, reads_assignments_and_skips_blank_lines_and_comments) {
-    dotenv_result r =
+    ringcast::core::result<variables> r =
         dotenv("# Reverb\n\nREVERB_APP_ID=123\n   # indented comment\nREVERB_HOST = localhost\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values, (variables{{"REVERB_APP_ID", "123"}, {"REVERB_HOST", "localhost"}}));
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value(), (variables{{"REVERB_APP_ID", "123"}, {"REVERB_HOST", "localhost"}}));
 }
 
 TEST(config_dotenv, export_prefix_is_ignored) {
-    dotenv_result r = dotenv("export REVERB_APP_KEY=abc\nexport=1\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values, (variables{{"REVERB_APP_KEY", "abc"}, {"export", "1"}}));
+    ringcast::core::result<variables> r = dotenv("export REVERB_APP_KEY=abc\nexport=1\n");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value(), (variables{{"REVERB_APP_KEY", "abc"}, {"export", "1"}}));
 }
 
 TEST(config_dotenv, double_quotes_understand_escapes) {
-    dotenv_result r = dotenv(R"(A="line1\nline2"
+    ringcast::core::result<variables> r = dotenv(R"(A="line1\nline2"
 B="say \"hi\" \\ # not a comment"
 C="cost \$5"
 D="C:\path"
 )");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["A"], "line1\nline2");
-    EXPECT_EQ(r.values["B"], "say \"hi\" \\ # not a comment");
-    EXPECT_EQ(r.values["C"], "cost $5");
-    EXPECT_EQ(r.values["D"], "C:\\path");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["A"], "line1\nline2");
+    EXPECT_EQ(r.value()["B"], "say \"hi\" \\ # not a comment");
+    EXPECT_EQ(r.value()["C"], "cost $5");
+    EXPECT_EQ(r.value()["D"], "C:\\path");
 }
 
 TEST(config_dotenv, single_quotes_are_literal) {
-    dotenv_result r = dotenv("X=1\nA='a\\nb ${X} \"q\"' # comment\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["A"], "a\\nb ${X} \"q\"");
+    ringcast::core::result<variables> r = dotenv("X=1\nA='a\\nb ${X} \"q\"' # comment\n");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["A"], "a\\nb ${X} \"q\"");
 }
 
 TEST(config_dotenv, unquoted_values_are_trimmed_and_lose_trailing_comments) {
-    dotenv_result r = dotenv("A=  value with spaces   # comment\nB=pa#ss\nC=\nD= # only a comment\nE=a\t\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["A"], "value with spaces");
-    EXPECT_EQ(r.values["B"], "pa#ss");
-    EXPECT_EQ(r.values["C"], "");
-    EXPECT_EQ(r.values["D"], "");
-    EXPECT_EQ(r.values["E"], "a");
+    ringcast::core::result<variables> r =
+        dotenv("A=  value with spaces   # comment\nB=pa#ss\nC=\nD= # only a comment\nE=a\t\n");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["A"], "value with spaces");
+    EXPECT_EQ(r.value()["B"], "pa#ss");
+    EXPECT_EQ(r.value()["C"], "");
+    EXPECT_EQ(r.value()["D"], "");
+    EXPECT_EQ(r.value()["E"], "a");
 }
 
 TEST(config_dotenv, interpolates_keys_defined_earlier) {
-    dotenv_result r = dotenv("REVERB_APP_KEY=abc\nVITE_REVERB_APP_KEY=\"${REVERB_APP_KEY}\"\n"
-                             "URL=http://${REVERB_APP_KEY}.test\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["VITE_REVERB_APP_KEY"], "abc");
-    EXPECT_EQ(r.values["URL"], "http://abc.test");
+    ringcast::core::result<variables> r =
+        dotenv("REVERB_APP_KEY=abc\nVITE_REVERB_APP_KEY=\"${REVERB_APP_KEY}\"\n"
+               "URL=http://${REVERB_APP_KEY}.test\n");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["VITE_REVERB_APP_KEY"], "abc");
+    EXPECT_EQ(r.value()["URL"], "http://abc.test");
 }
 
 TEST(config_dotenv, interpolation_prefers_the_process_environment) {
-    dotenv_result r = dotenv("HOST=file\nURL=\"ws://${HOST}\"\n", {{"HOST", "process"}});
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["URL"], "ws://process");
+    ringcast::core::result<variables> r = dotenv("HOST=file\nURL=\"ws://${HOST}\"\n", {{"HOST", "process"}});
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["URL"], "ws://process");
 }
 
 TEST(config_dotenv, undefined_reference_becomes_empty_and_malformed_one_stays_literal) {
-    dotenv_result r = dotenv("A=\"x${NOPE}y\"\nB=$HOME\nC=${unclosed\nD=${}\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["A"], "xy");
-    EXPECT_EQ(r.values["B"], "$HOME");
-    EXPECT_EQ(r.values["C"], "${unclosed");
-    EXPECT_EQ(r.values["D"], "${}");
+    ringcast::core::result<variables> r = dotenv("A=\"x${NOPE}y\"\nB=$HOME\nC=${unclosed\nD=${}\n");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["A"], "xy");
+    EXPECT_EQ(r.value()["B"], "$HOME");
+    EXPECT_EQ(r.value()["C"], "${unclosed");
+    EXPECT_EQ(r.value()["D"], "${}");
 }
 
 TEST(config_dotenv, quoted_value_may_span_lines) {
-    dotenv_result r = dotenv("KEY=\"-----BEGIN-----\nabc\n-----END-----\"\nNEXT=1\nBAD\n");
-    EXPECT_EQ(r.error, "line 5: expected \"=\" after BAD");
+    ringcast::core::result<variables> r =
+        dotenv("KEY=\"-----BEGIN-----\nabc\n-----END-----\"\nNEXT=1\nBAD\n");
+    EXPECT_EQ(r.error().message(), "line 5: expected \"=\" after BAD");
     r = dotenv("KEY=\"-----BEGIN-----\nabc\n-----END-----\"\nNEXT=1\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["KEY"], "-----BEGIN-----\nabc\n-----END-----");
-    EXPECT_EQ(r.values["NEXT"], "1");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["KEY"], "-----BEGIN-----\nabc\n-----END-----");
+    EXPECT_EQ(r.value()["NEXT"], "1");
 }
 
 TEST(config_dotenv, crlf_line_endings_and_a_byte_order_mark_are_ignored) {
-    dotenv_result r = dotenv("\xEF\xBB\xBF"
-                             "A=1\r\nB=\"two\"\r\n");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values, (variables{{"A", "1"}, {"B", "two"}}));
+    ringcast::core::result<variables> r = dotenv("\xEF\xBB\xBF"
+                                                 "A=1\r\nB=\"two\"\r\n");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value(), (variables{{"A", "1"}, {"B", "two"}}));
 }
 
 TEST(config_dotenv, a_later_line_replaces_an_earlier_one) {
-    EXPECT_EQ(dotenv("A=1\nA=2\n").values["A"], "2");
+    EXPECT_EQ(dotenv("A=1\nA=2\n").value()["A"], "2");
 }
 
 TEST(config_dotenv, errors_name_the_line) {
-    EXPECT_EQ(dotenv("A=1\n=2\n").error, "line 2: expected a variable name (KEY=VALUE)");
-    EXPECT_EQ(dotenv("A=1\nJUST_A_WORD\n").error, "line 2: expected \"=\" after JUST_A_WORD");
-    EXPECT_EQ(dotenv("A=1\nB=\"open\n\n").error, "line 2: unterminated quoted value of B");
-    EXPECT_EQ(dotenv("B='open").error, "line 1: unterminated quoted value of B");
-    EXPECT_EQ(dotenv("B=\"x\" y\n").error, "line 1: unexpected text after the closing quote of B");
-    EXPECT_TRUE(dotenv("B=\"x\" y\n").values.empty());
+    EXPECT_EQ(dotenv("A=1\n=2\n").error().message(), "line 2: expected a variable name (KEY=VALUE)");
+    EXPECT_EQ(dotenv("A=1\nJUST_A_WORD\n").error().message(), "line 2: expected \"=\" after JUST_A_WORD");
+    EXPECT_EQ(dotenv("A=1\nB=\"open\n\n").error().message(), "line 2: unterminated quoted value of B");
+    EXPECT_EQ(dotenv("B='open").error().message(), "line 1: unterminated quoted value of B");
+    EXPECT_EQ(dotenv("B=\"x\" y\n").error().message(),
+              "line 1: unexpected text after the closing quote of B");
+    EXPECT_FALSE(dotenv("B=\"x\" y\n").ok());
 }
 
 TEST(config_dotenv, reads_a_laravel_env_file) {
-    dotenv_result r = dotenv(R"(APP_NAME=Laravel
+    ringcast::core::result<variables> r = dotenv(R"(APP_NAME=Laravel
 APP_KEY=base64:abc+/=
 BROADCAST_CONNECTION=reverb
 
@@ -125,10 +129,10 @@ REVERB_SCHEME=http
 VITE_REVERB_APP_KEY="${REVERB_APP_KEY}"
 VITE_REVERB_HOST="${REVERB_HOST}"
 )");
-    ASSERT_EQ(r.error, "");
-    EXPECT_EQ(r.values["APP_KEY"], "base64:abc+/=");
-    EXPECT_EQ(r.values["REVERB_APP_ID"], "284913");
-    EXPECT_EQ(r.values["REVERB_HOST"], "localhost");
-    EXPECT_EQ(r.values["VITE_REVERB_APP_KEY"], "qvdmbrvswyfh0r9nbcjq");
-    EXPECT_EQ(r.values["VITE_REVERB_HOST"], "localhost");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r.value()["APP_KEY"], "base64:abc+/=");
+    EXPECT_EQ(r.value()["REVERB_APP_ID"], "284913");
+    EXPECT_EQ(r.value()["REVERB_HOST"], "localhost");
+    EXPECT_EQ(r.value()["VITE_REVERB_APP_KEY"], "qvdmbrvswyfh0r9nbcjq");
+    EXPECT_EQ(r.value()["VITE_REVERB_HOST"], "localhost");
 }

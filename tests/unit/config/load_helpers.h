@@ -16,7 +16,8 @@
 namespace ringcast::config::test_support {
 
 // Runs load() as main would: argv[0] is the program, envp is NULL-terminated.
-inline load_result run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+inline core::result<command_line> run(const std::vector<std::string>& args,
+                                      const std::vector<std::string>& env = {}) {
     std::vector<const char*> argv{"ringcast"};
     for (const std::string& a : args) {
         argv.push_back(a.c_str());
@@ -32,20 +33,20 @@ inline load_result run(const std::vector<std::string>& args, const std::vector<s
 
 // A start that must succeed; returns its settings.
 inline server started(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    load_result r = run(args, env);
-    EXPECT_TRUE(r.value.has_value()) << r.error;
-    if (!r.value) {
+    core::result<command_line> r = run(args, env);
+    EXPECT_TRUE(r.ok()) << r.error().message();
+    if (!r) {
         return {};
     }
-    EXPECT_EQ(r.value->what, command_line::action::start);
-    return r.value->settings;
+    EXPECT_EQ(r->what, command_line::action::start);
+    return r->settings;
 }
 
 // A load that must fail; returns its message.
 inline std::string failure(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    load_result r = run(args, env);
-    EXPECT_FALSE(r.value.has_value());
-    return r.error;
+    core::result<command_line> r = run(args, env);
+    EXPECT_FALSE(r.ok());
+    return r.error().message();
 }
 
 // Files for one test under a fresh mkdtemp directory, removed afterwards.
