@@ -271,9 +271,8 @@ core::result<outcome> get_channel(const request& r) {
         return info.error();
     }
     const std::string& channel = r.target.channel;
-    if (std::string why = pusher::check_channel_name(channel, r.config->max_channel_name_length);
-        !why.empty()) {
-        return bad_request(std::move(why));
+    if (core::status name = pusher::check_channel_name(channel, r.config->max_channel_name_length); !name) {
+        return bad_request(name.message());
     }
     pusher::channel_kind kind = pusher::kind_of(channel);
     if (info->user_count && !pusher::is_presence(kind)) {

@@ -18,8 +18,8 @@ core::status bad_request(std::string message) {
 }
 
 core::status add_channel(std::string_view name, const config::app& app, event_request& out) {
-    if (std::string why = pusher::check_channel_name(name, app.max_channel_name_length); !why.empty()) {
-        return bad_request(std::move(why));
+    if (core::status valid = pusher::check_channel_name(name, app.max_channel_name_length); !valid) {
+        return bad_request(valid.message());
     }
     out.channels.emplace_back(name);
     return core::ok();

@@ -44,13 +44,13 @@ bool needs_auth(channel_kind k) noexcept {
     return k != channel_kind::public_channel && k != channel_kind::cache && k != channel_kind::server_to_user;
 }
 
-std::string check_channel_name(std::string_view name, std::uint32_t max_length) {
+core::status check_channel_name(std::string_view name, std::uint32_t max_length) {
     if (name.empty()) {
-        return "Channel name must not be empty";
+        return core::failure("Channel name must not be empty");
     }
     if (name.size() > max_length) {
-        return "Channel name is " + std::to_string(name.size()) + " characters long; the limit is " +
-               std::to_string(max_length);
+        return core::failure("Channel name is " + std::to_string(name.size()) +
+                             " characters long; the limit is " + std::to_string(max_length));
     }
     std::string_view body = name;
     if (name.starts_with("#server-to-user-")) {
@@ -60,11 +60,11 @@ std::string check_channel_name(std::string_view name, std::uint32_t max_length) 
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                   c == '-' || c == '=' || c == '@' || c == ',' || c == '.' || c == ';';
         if (!ok) {
-            return "Invalid channel name '" + std::string(name) +
-                   "': only A-Z, a-z, 0-9 and _ - = @ , . ; are allowed";
+            return core::failure("Invalid channel name '" + std::string(name) +
+                                 "': only A-Z, a-z, 0-9 and _ - = @ , . ; are allowed");
         }
     }
-    return {};
+    return core::ok();
 }
 
 } // namespace ringcast::pusher

@@ -63,25 +63,30 @@ member_data parse_channel_data(simdjson::dom::parser& scratch, std::string_view 
 
 } // namespace
 
-std::string session::check_signature(std::string_view auth, std::string_view to_sign,
-                                     std::string_view channel) const {
+core::status session::check_signature(std::string_view auth, std::string_view to_sign,
+                                      std::string_view channel) const {
     const config::app& a = ctx_.app(app_);
     switch (auth::check_auth(a.key, a.secret, auth, to_sign)) {
     case auth::auth_check::ok:
-        return {};
+        return core::ok();
     case auth::auth_check::missing:
-        return "Subscription to " + std::string(channel) +
-               " needs an auth signature (from your auth endpoint)";
+        return core::failure("Subscription to " + std::string(channel) +
+                                 " needs an auth signature (from your auth endpoint)",
+                             401);
     case auth::auth_check::malformed:
-        return "Auth value for subscription to " + std::string(channel) +
-               " is invalid: should be of format 'key:signature'";
+        return core::failure("Auth value for subscription to " + std::string(channel) +
+                                 " is invalid: should be of format 'key:signature'",
+                             401);
     case auth::auth_check::wrong_key:
-        return "Invalid key in subscription auth data: '" + std::string(auth.substr(0, auth.find(':'))) + "'";
+        return core::failure("Invalid key in subscription auth data: '" +
+                                 std::string(auth.substr(0, auth.find(':'))) + "'",
+                             401);
     case auth::auth_check::wrong_signature:
         break;
     }
-    return "Invalid signature: Expected HMAC SHA256 hex digest of " + std::string(to_sign) + ", but got " +
-           std::string(auth.substr(auth.find(':') + 1));
+    return core::failure("Invalid signature: Expected HMAC SHA256 hex digest of " + std::string(to_sign) +
+                             ", but got " + std::string(auth.substr(auth.find(':') + 1)),
+                         401);
 }
 
 const session::subscription* session::find_subscription(std::string_view channel) const noexcept {
@@ -125,8 +130,8 @@ void session::handle_subscribe(simdjson::dom::element data) {
         return;
     }
     const config::app& a = ctx_.app(app_);
-    if (std::string why = check_channel_name(channel, a.max_channel_name_length); !why.empty()) {
-        send(subscription_error(channel, "InvalidChannel", why, 400));
+    if (core::status name = check_channel_name(channel, a.max_channel_name_length); !name) {
+        send(subscription_error(channel, "InvalidChannel", name.message(), 400));
         return;
     }
     channel_kind kind = kind_of(channel);
@@ -155,8 +160,8 @@ void session::handle_subscribe(simdjson::dom::element data) {
         return;
     } else if (needs_auth(kind)) {
         std::string to_sign = auth::channel_string_to_sign(socket_id(), channel);
-        if (std::string why = check_signature(auth, to_sign, channel); !why.empty()) {
-            send(subscription_error(channel, "AuthError", why, 401));
+        if (core::status signed_ok = check_signature(auth, to_sign, channel); !signed_ok) {
+            send(subscription_error(channel, "AuthError", signed_ok.message(), 401));
             return;
         }
         authorized_ = true;
@@ -187,24 +192,25 @@ void session::ask_presence_owner(std::string_view channel, simdjson::dom::object
     std::string_view channel_data;
     bool has_channel_data = !obj["channel_data"].get_string().get(channel_data);
     member_data member;
-    std::string why;
+    core::status signed_ok;
     if (has_channel_data) {
-        why = check_signature(auth, auth::channel_string_to_sign(socket, channel, channel_data), channel);
-        if (why.empty()) {
+        signed_ok =
+            check_signature(auth, auth::channel_string_to_sign(socket, channel, channel_data), channel);
+        if (signed_ok) {
             member = parse_channel_data(ctx_.scratch_json(), channel_data, a);
         }
     } else if (!view().user_id.empty()) {
         // pusher-js lets a signed-in user join without channel_data; the member is the
         // signed-in user and the signature covers socket_id:channel only.
-        why = check_signature(auth, auth::channel_string_to_sign(socket, channel), channel);
+        signed_ok = check_signature(auth, auth::channel_string_to_sign(socket, channel), channel);
         member.user_id = view().user_id;
         member.user_info = view().user_info;
     } else {
-        why = "Subscription to " + std::string(channel) +
-              " needs channel_data (with user_id) from your auth endpoint";
+        signed_ok = core::failure("Subscription to " + std::string(channel) +
+                                  " needs channel_data (with user_id) from your auth endpoint");
     }
-    if (!why.empty()) {
-        send(subscription_error(channel, "AuthError", why, 401));
+    if (!signed_ok) {
+        send(subscription_error(channel, "AuthError", signed_ok.message(), 401));
         return;
     }
     if (!member.error.empty()) {

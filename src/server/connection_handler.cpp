@@ -181,8 +181,8 @@ core::result<std::uint32_t> connection_handler::websocket_app(const http::reques
 }
 
 void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest) {
-    if (std::string why = ws::check_upgrade(req); !why.empty()) {
-        reply(c, st, http::json_error(400, why, false), false);
+    if (core::status upgrade = ws::check_upgrade(req); !upgrade) {
+        reply(c, st, http::json_error(upgrade.code(), upgrade.message(), false), false);
         return;
     }
     shard_.send(c,

@@ -40,24 +40,24 @@ std::string accept_key(std::string_view client_key) {
     return core::sha1_base64(material);
 }
 
-std::string check_upgrade(const http::request& req) {
+core::status check_upgrade(const http::request& req) {
     if (req.method != "GET") {
-        return "WebSocket upgrade must use GET";
+        return core::failure("WebSocket upgrade must use GET", 400);
     }
     if (!has_token(req.header("upgrade"), "websocket")) {
-        return "Upgrade header must be \"websocket\"";
+        return core::failure("Upgrade header must be \"websocket\"", 400);
     }
     if (!has_token(req.header("connection"), "upgrade")) {
-        return "Connection header must contain \"Upgrade\"";
+        return core::failure("Connection header must contain \"Upgrade\"", 400);
     }
     if (req.header("sec-websocket-version") != "13") {
-        return "Sec-WebSocket-Version must be 13";
+        return core::failure("Sec-WebSocket-Version must be 13", 400);
     }
     // The key is 16 random bytes in base64: always 24 characters.
     if (req.header("sec-websocket-key").size() != 24) {
-        return "Sec-WebSocket-Key is missing or malformed";
+        return core::failure("Sec-WebSocket-Key is missing or malformed", 400);
     }
-    return {};
+    return core::ok();
 }
 
 std::string upgrade_response(std::string_view client_key) {

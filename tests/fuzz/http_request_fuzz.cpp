@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)http::parse_query(req.query());
             (void)req.header("origin");
             if (r.what == http::parser::status::upgrade) {
-                if (ws::check_upgrade(req).empty()) {
+                if (ws::check_upgrade(req).ok()) {
                     (void)ws::upgrade_response(req.header("sec-websocket-key"));
                 }
                 return 0; // the rest belongs to the WebSocket

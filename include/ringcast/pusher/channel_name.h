@@ -1,6 +1,8 @@
 // Channel names: which kind a name denotes, and whether it is acceptable.
 #pragma once
 
+#include "ringcast/core/status.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,6 +34,6 @@ enum class channel_kind : std::uint8_t {
 // "" when the name is acceptable, else a message for the client: non-empty, at most
 // `max_length` bytes, only A-Z a-z 0-9 _ - = @ , . ; (Pusher's documented set). A leading '#'
 // is allowed only for the reserved server-to-user channels.
-[[nodiscard]] std::string check_channel_name(std::string_view name, std::uint32_t max_length);
+[[nodiscard]] core::status check_channel_name(std::string_view name, std::uint32_t max_length);
 
 } // namespace ringcast::pusher

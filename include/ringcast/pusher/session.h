@@ -7,6 +7,7 @@
 // (channel kinds, auth, presence, cache), client_events.cpp, users.cpp (sign-in, watchlist).
 #pragma once
 
+#include "ringcast/core/status.h"
 #include "ringcast/pusher/codes.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/socket_id.h"
@@ -79,8 +80,8 @@ private:
     // subscriptions.cpp
     void handle_subscribe(simdjson::dom::element data);
     void handle_unsubscribe(simdjson::dom::element data);
-    [[nodiscard]] std::string check_signature(std::string_view auth, std::string_view to_sign,
-                                              std::string_view channel) const;
+    [[nodiscard]] core::status check_signature(std::string_view auth, std::string_view to_sign,
+                                               std::string_view channel) const;
     // #server-to-user-{id}: only the signed-in user; otherwise answers the refusal, false.
     bool may_join_user_channel(std::string_view channel);
     // Checks a presence subscription's signature and member data, then asks the channel's owner

@@ -166,7 +166,7 @@ TEST(get_channel, info_must_apply_to_the_channels_kind) {
     expect_failure(api::get_channel(f.make("GET", "/channels/public", {{"info", "cache"}})), 400,
                    "info=cache applies to cache channels only");
     expect_failure(api::get_channel(f.make("GET", "/channels/bad%20name")), 400,
-                   pusher::check_channel_name("bad name", 164));
+                   pusher::check_channel_name("bad name", 164).message());
     expect_failure(api::get_channel(f.make("GET", "/channels/public", {{"info", "user_count,bogus"}})), 400,
                    "Unknown info attribute \"bogus\": use user_count, subscription_count or cache");
 }
