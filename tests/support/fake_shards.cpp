@@ -134,7 +134,12 @@ void fake_port::post(unsigned target, std::unique_ptr<pusher::mail> m) {
 }
 
 void fake_port::drain_mail() {
-    // What the real shard does before a publish: everything already queued to it.
+    // What the real shard does before a publish: everything already queued to it, unless a
+    // mail is being delivered right now (then the publish comes from a mail handler, and the
+    // mail queued behind it must wait its turn).
+    if (cluster_.in_drain_) {
+        return;
+    }
     for (unsigned from = 0; from < cluster_.shards(); ++from) {
         if (cluster_.held_[from * cluster_.shards() + index_]) {
             continue;
@@ -231,6 +236,12 @@ void fake_cluster::finish_closes() {
 }
 
 void fake_cluster::deliver(unsigned to, std::unique_ptr<pusher::mail> m) {
+    struct draining {
+        bool& flag;
+        bool was = flag;
+        explicit draining(bool& f) : flag(f) { flag = true; }
+        ~draining() { flag = was; }
+    } guard(in_drain_);
     contexts_[to]->on_mail(*m);
     finish_closes();
 }

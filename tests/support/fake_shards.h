@@ -164,6 +164,8 @@ private:
     std::deque<std::unique_ptr<fake_conn>> conns_;
     std::vector<pusher::query_reply_mail> replies_;
     std::uint32_t next_slot_ = 1;
+    // A mail is being delivered: drain_mail from inside a handler does nothing, as on the real
+    // shard (shard::drain_mail is not re-entrant, so one owner's changes keep their order).
     bool in_drain_ = false;
 };
 

@@ -723,3 +723,23 @@ TEST(malformed, a_message_split_over_several_reads_is_one_message) {
     EXPECT_EQ(c.count("pusher_internal:subscription_succeeded"), 1u);
     EXPECT_EQ(c.count("pusher:error"), 0u);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fake shards themselves: a mail handler that publishes (the owner sending a count) does
+// not deliver the mail queued behind it first, as the real shard's drain_mail is not re-entrant.
+
+TEST(fake_shards, counts_from_an_owner_reach_subscribers_in_order) {
+    fake_cluster cluster(3);
+    cluster.app().subscription_count = true;
+    std::vector<fake_client> clients;
+    for (unsigned i = 0; i < 3; ++i) {
+        clients.push_back(*cluster.connect(i));
+        clients.back().subscribe("news");
+    }
+    cluster.deliver_all();
+    for (auto& c : clients) {
+        std::vector<std::string> counts = c.events("pusher_internal:subscription_count");
+        ASSERT_FALSE(counts.empty());
+        EXPECT_TRUE(has(counts.back(), R"(\"subscription_count\":3)")) << counts.back();
+    }
+}
