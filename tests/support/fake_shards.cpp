@@ -44,6 +44,31 @@ void decode_server_frames(std::string_view bytes, std::vector<std::string>& text
     }
 }
 
+std::size_t complete_frames_length(std::string_view bytes) {
+    std::size_t at = 0;
+    while (bytes.size() - at >= 2) {
+        std::size_t len = static_cast<unsigned char>(bytes[at + 1]) & 0x7f;
+        std::size_t header = len == 126 ? 4 : len == 127 ? 10 : 2;
+        if (bytes.size() - at < header) {
+            break;
+        }
+        if (len == 126) {
+            len =
+                (static_cast<unsigned char>(bytes[at + 2]) << 8) | static_cast<unsigned char>(bytes[at + 3]);
+        } else if (len == 127) {
+            len = 0;
+            for (std::size_t i = 0; i < 8; ++i) {
+                len = (len << 8) | static_cast<unsigned char>(bytes[at + 2 + i]);
+            }
+        }
+        if (bytes.size() - at - header < len) {
+            break;
+        }
+        at += header + len;
+    }
+    return at;
+}
+
 std::string client_text_frame(std::string_view text) {
     std::string out;
     out += static_cast<char>(0x81);
@@ -75,7 +100,11 @@ void fake_port::send(shard::conn_id c, net::frame_ref f) {
     if (conn == nullptr || conn->closed) {
         return; // as the shard: nothing is queued on a closing connection
     }
-    decode_server_frames(f->view(), conn->texts, conn->close_code);
+    // Frames are usually queued whole, but wslay's own (a close with a reason) may come in pieces.
+    conn->partial += f->view();
+    std::size_t whole = complete_frames_length(conn->partial);
+    decode_server_frames(std::string_view(conn->partial).substr(0, whole), conn->texts, conn->close_code);
+    conn->partial.erase(0, whole);
 }
 
 void fake_port::close_gracefully(shard::conn_id c) {
@@ -105,12 +134,12 @@ void fake_port::post(unsigned target, std::unique_ptr<pusher::mail> m) {
 }
 
 void fake_port::drain_mail() {
-    // What the real shard does before a publish: everything already queued to it, and (as
-    // there) not re-entered by a mail handler that publishes.
+    // What the real shard does before a publish: everything already queued to it, unless a
+    // mail is being delivered right now (then the publish comes from a mail handler, and the
+    // mail queued behind it must wait its turn).
     if (cluster_.in_drain_) {
         return;
     }
-    cluster_.in_drain_ = true;
     for (unsigned from = 0; from < cluster_.shards(); ++from) {
         if (cluster_.held_[from * cluster_.shards() + index_]) {
             continue;
@@ -118,7 +147,6 @@ void fake_port::drain_mail() {
         while (cluster_.deliver_one(from, index_)) {
         }
     }
-    cluster_.in_drain_ = false;
 }
 
 std::uint64_t fake_port::now_ms() const noexcept {
@@ -208,6 +236,12 @@ void fake_cluster::finish_closes() {
 }
 
 void fake_cluster::deliver(unsigned to, std::unique_ptr<pusher::mail> m) {
+    struct draining {
+        bool& flag;
+        bool was = flag;
+        explicit draining(bool& f) : flag(f) { flag = true; }
+        ~draining() { flag = was; }
+    } guard(in_drain_);
     contexts_[to]->on_mail(*m);
     finish_closes();
 }

@@ -38,6 +38,7 @@ struct fake_conn {
     bool graceful = false;
     bool close_reported = false; // session::on_closed has run
     std::uint64_t timer_due_ms = 0;
+    std::string partial; // bytes of a frame queued in pieces (wslay's close: header, then payload)
     std::unique_ptr<pusher::session> session;
 };
 
@@ -163,6 +164,8 @@ private:
     std::deque<std::unique_ptr<fake_conn>> conns_;
     std::vector<pusher::query_reply_mail> replies_;
     std::uint32_t next_slot_ = 1;
+    // A mail is being delivered: drain_mail from inside a handler does nothing, as on the real
+    // shard (shard::drain_mail is not re-entrant, so one owner's changes keep their order).
     bool in_drain_ = false;
 };
 
@@ -170,6 +173,8 @@ private:
 // frame's code goes to `close_code`.
 void decode_server_frames(std::string_view bytes, std::vector<std::string>& texts,
                           std::optional<std::uint16_t>& close_code);
+// How many leading bytes of `bytes` are whole frames (the rest waits for more).
+std::size_t complete_frames_length(std::string_view bytes);
 // A masked client text frame carrying `text`.
 std::string client_text_frame(std::string_view text);
 
