@@ -186,8 +186,12 @@ bool session::may_join_user_channel(std::string_view channel) {
     return true;
 }
 
-void session::ask_presence_owner(std::string_view channel, simdjson::dom::object obj, std::string_view auth) {
+void session::ask_presence_owner(std::string_view channel_view, simdjson::dom::object obj,
+                                 std::string_view auth) {
     const config::app& a = ctx_.app(app_);
+    // When the subscribe's data came as a JSON string, the channel name lives in the scratch
+    // parser's document, which parsing channel_data below reuses: keep a copy.
+    const std::string channel(channel_view);
     std::string socket = socket_id();
     std::string_view channel_data;
     bool has_channel_data = !obj["channel_data"].get_string().get(channel_data);
