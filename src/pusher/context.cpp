@@ -103,13 +103,13 @@ local_channel& context::join(std::uint32_t app, std::string_view channel, sessio
     if (it == map.end()) {
         it = map.emplace(std::string(channel), local_channel{std::string(channel), app, {}}).first;
     }
-    it->second.members.push_back(&s);
+    it->second.members.push_back({&s, s.connection()});
     return it->second;
 }
 
 void context::leave(local_channel& ch, std::uint32_t index) {
-    session* moved = ch.members.back();
-    ch.members[index] = moved;
+    session* moved = ch.members.back().s;
+    ch.members[index] = ch.members.back();
     ch.members.pop_back();
     if (index < ch.members.size()) {
         for (auto& sub : moved->subscriptions()) {
@@ -138,11 +138,8 @@ void context::publish_local(std::uint32_t app, std::string_view channel, const n
             except = e->second;
         }
     }
-    for (session* s : it->second.members) {
-        if (s != except) {
-            io_.send(s->connection(), frame);
-        }
-    }
+    // One call into the port for the whole channel: the fan-out is the hottest loop there is.
+    io_.send_to_each(it->second.members, except, frame);
 }
 
 void context::publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,

@@ -107,6 +107,15 @@ void fake_port::send(shard::conn_id c, net::frame_ref f) {
     conn->partial.erase(0, whole);
 }
 
+void fake_port::send_to_each(std::span<const pusher::local_member> members, const pusher::session* except,
+                             const net::frame_ref& f) {
+    for (const pusher::local_member& m : members) {
+        if (m.s != except) {
+            send(m.conn, f);
+        }
+    }
+}
+
 void fake_port::close_gracefully(shard::conn_id c) {
     if (fake_conn* conn = cluster_.find(c); conn != nullptr && !conn->closed) {
         conn->closed = true;

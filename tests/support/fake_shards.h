@@ -47,6 +47,8 @@ public:
     fake_port(fake_cluster& cluster, unsigned index) : cluster_(cluster), index_(index) {}
 
     void send(shard::conn_id c, net::frame_ref f) override;
+    void send_to_each(std::span<const pusher::local_member> members, const pusher::session* except,
+                      const net::frame_ref& f) override;
     void close_gracefully(shard::conn_id c) override;
     void close(shard::conn_id c) override;
     void set_timer(shard::conn_id c, std::uint64_t due_ms) override;

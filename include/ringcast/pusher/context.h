@@ -39,11 +39,11 @@ struct string_hash {
     size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
-// One channel's subscribers on this shard.
+// One channel's subscribers on this shard (local_member: port.h).
 struct local_channel {
     std::string name;
     std::uint32_t app = 0;
-    std::vector<session*> members;
+    std::vector<local_member> members;
 };
 
 // Channel name -> local subscribers, found by string_view without building a string. Node-based,

@@ -12,10 +12,20 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 
 namespace ringcast::pusher {
 
 struct mail;
+class session;
+
+// A channel's subscriber on this shard. The connection id sits beside the session, so a
+// fan-out walks the channel's member vector and the shard's connections without touching the
+// sessions themselves.
+struct local_member {
+    session* s;
+    shard::conn_id conn;
+};
 
 class port {
 public:
@@ -23,6 +33,10 @@ public:
 
     // Queues a frame; it leaves with everything else queued for the connection.
     virtual void send(shard::conn_id c, net::frame_ref f) = 0;
+    // The same frame queued on every member's connection except `except`'s (a channel's
+    // fan-out: one call per publish, not one per subscriber).
+    virtual void send_to_each(std::span<const local_member> members, const session* except,
+                              const net::frame_ref& f) = 0;
     // Closes once what is queued has been sent.
     virtual void close_gracefully(shard::conn_id c) = 0;
     // Closes at once, dropping what is queued.

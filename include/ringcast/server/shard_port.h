@@ -17,6 +17,16 @@ public:
             shard_.send(*c, std::move(f));
         }
     }
+    void send_to_each(std::span<const pusher::local_member> members, const pusher::session* except,
+                      const net::frame_ref& f) override {
+        for (const pusher::local_member& m : members) {
+            if (m.s != except) {
+                if (shard::conn* c = shard_.find(m.conn)) {
+                    shard_.send(*c, f);
+                }
+            }
+        }
+    }
     void close_gracefully(shard::conn_id id) override {
         if (shard::conn* c = shard_.find(id)) {
             shard_.close_gracefully(*c);
