@@ -31,25 +31,40 @@ shard::options connection_handler::shard_options(const config::server& settings)
 void connection_handler::on_open(shard::conn& c) {
     auto st = std::make_unique<state>(*this, c);
     st->http = std::make_unique<http::parser>(limits_);
-    st->last_activity_ms = shard_.now_ms();
+    st->last_activity_ms = st->request_started_ms = shard_.now_ms();
     schedule_http_timer(c, *st);
     c.state = std::move(st);
 }
 
+bool connection_handler::awaiting_request(const state& st) noexcept {
+    return st.mid_request || st.requests == 0;
+}
+
+std::uint64_t connection_handler::http_deadline_ms(const state& st) const noexcept {
+    // A request (or the WebSocket handshake) must be complete within the handshake timeout of
+    // its first byte, however the bytes trickle in: timing it from the last byte would let a
+    // slowloris peer that sends one byte every few seconds hold the connection forever
+    // (nginx's client_header_timeout works the same way). An idle keep-alive connection gets
+    // the idle timeout from its last activity.
+    if (awaiting_request(st)) {
+        return st.request_started_ms + settings().handshake_timeout_s * 1000ULL;
+    }
+    return st.last_activity_ms + settings().http_idle_timeout_s * 1000ULL;
+}
+
 void connection_handler::schedule_http_timer(shard::conn& c, state& st) {
-    // A connection that has not finished a request gets the short handshake timeout (it may be
-    // a half-open or slowloris peer); an idle keep-alive connection gets the idle timeout.
-    bool waiting_for_request = st.mid_request || st.requests == 0;
-    std::uint32_t secs =
-        waiting_for_request ? settings().handshake_timeout_s : settings().http_idle_timeout_s;
-    shard_.set_timer(c, st.last_activity_ms + secs * 1000ULL);
+    shard_.set_timer(c, http_deadline_ms(st));
 }
 
 void connection_handler::on_http_data(shard::conn& c, state& st, std::string_view bytes) {
     if (st.discard) {
         return;
     }
-    st.last_activity_ms = shard_.now_ms();
+    std::uint64_t now = shard_.now_ms();
+    if (!awaiting_request(st)) {
+        st.request_started_ms = now; // the first byte of the next request on a kept-alive connection
+    }
+    st.last_activity_ms = now;
     feed_http(c, st, bytes);
 }
 
@@ -266,11 +281,8 @@ void connection_handler::on_http_timer(shard::conn& c, state& st) {
     if (st.discard) {
         return;
     }
-    bool waiting_for_request = st.mid_request || st.requests == 0;
-    std::uint32_t secs =
-        waiting_for_request ? settings().handshake_timeout_s : settings().http_idle_timeout_s;
-    if (shard_.now_ms() >= st.last_activity_ms + secs * 1000ULL) {
-        if (waiting_for_request) {
+    if (shard_.now_ms() >= http_deadline_ms(st)) {
+        if (awaiting_request(st)) {
             reply(c, st, http::json_error(408, "Request not completed in time", false), false);
         } else {
             shard_.close(c);

@@ -320,3 +320,53 @@ describe('process lifecycle', () => {
     }
   });
 });
+
+// A request must be complete within the handshake timeout of its first byte: a slowloris peer
+// trickling one header byte at a time gets 408 and the connection closes, as with nginx.
+describe('slow requests', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ apps: [DEFAULT_APP], server: { handshake_timeout: 2 } });
+  });
+  after(async () => {
+    if (server) await server.stop();
+  });
+
+  // Sends `prefix` at once, then one byte of filler header every 300 ms until the server
+  // answers or closes; resolves with what came back and how long it took.
+  function trickle(prefix) {
+    const net = require('node:net');
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(server.port, '127.0.0.1');
+      let got = '';
+      let timer;
+      const started = Date.now();
+      const finish = () => {
+        clearInterval(timer);
+        sock.destroy();
+        resolve({ got, ms: Date.now() - started });
+      };
+      sock.on('connect', () => {
+        sock.write(prefix);
+        timer = setInterval(() => sock.write('X'), 300);
+      });
+      sock.on('data', (d) => { got += d.toString('latin1'); });
+      sock.on('close', finish);
+      sock.on('error', (err) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? finish() : reject(err)));
+      setTimeout(finish, 15000); // far past the 2 s limit: the old behaviour never answered
+    });
+  }
+
+  it('a header sent one byte at a time gets 408 within the timeout of its first byte', { timeout: 30000 }, async () => {
+    const { got, ms } = await trickle('GET /up HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+    assert.match(got, /^HTTP\/1\.1 408 /, `answer after ${ms} ms: ${JSON.stringify(got.slice(0, 200))}`);
+    assert.ok(ms < 14000, `the connection was still open after ${ms} ms`);
+  });
+
+  it('so does a second request trickled on a kept-alive connection', { timeout: 30000 }, async () => {
+    const { got, ms } = await trickle('GET /up HTTP/1.1\r\nHost: x\r\n\r\nGET /up HTTP/1.1\r\nX-Slow: ');
+    assert.match(got, /^HTTP\/1\.1 200 /, got.slice(0, 200));
+    assert.match(got, /HTTP\/1\.1 408 /, `answer after ${ms} ms: ${JSON.stringify(got.slice(0, 400))}`);
+    assert.ok(ms < 14000, `the connection was still open after ${ms} ms`);
+  });
+});

@@ -53,6 +53,7 @@ private:
         std::string backlog;        // bytes that arrived meanwhile (pipelined requests)
         std::uint32_t requests = 0; // answered on this connection
         std::uint64_t last_activity_ms = 0;
+        std::uint64_t request_started_ms = 0; // first byte of the request being read (or accept)
     };
 
     // An API request whose answer needs other shards: the replies are gathered here, then
@@ -84,6 +85,10 @@ private:
     // request's Origin; else the Pusher error (code and message) to refuse with.
     core::result<std::uint32_t> websocket_app(const http::request& req) const;
     void schedule_http_timer(shard::conn& c, state& st);
+    // True while a request is unfinished (or none has come yet): the handshake timeout applies.
+    static bool awaiting_request(const state& st) noexcept;
+    // When the connection's timer must fire: the request's or the idle deadline.
+    std::uint64_t http_deadline_ms(const state& st) const noexcept;
     // The request path with the server's --path prefix removed; false if it lacks the prefix.
     bool strip_prefix(std::string_view path, std::string_view& out) const noexcept;
     // Reverb's allowed_origins: "*" or host patterns with * wildcards, matched against the
