@@ -60,7 +60,8 @@ void shard::on_accept(int res, bool more) {
     if (res < 0) {
         if (res == -EMFILE || res == -ENFILE) {
             RC_LOG_WARN("accept: %s (raise the open-files limit); retrying next tick", std::strerror(-res));
-        } else if (res != -ECANCELED) {
+        } else if (res != -ECANCELED && !(stopping_ && res == -EINVAL)) {
+            // (EINVAL while stopping is our own shutdown() of the listener ending the accept.)
             RC_LOG_WARN("accept: %s", std::strerror(-res));
         }
         return; // re-armed by the tick when the multishot ended

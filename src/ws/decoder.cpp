@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <new>
+#include <string>
 
 namespace ringcast::ws {
 
@@ -93,7 +94,11 @@ decoder::state decoder::feed(std::string_view input, message_sink& sink) {
     input_ = input;
     sink_ = &sink;
     int rc = 0;
-    if (wslay_event_want_read(ctx_)) {
+    if (boundary_.malformed() && !closing_) {
+        queue_close(1002, "Protocol error: a 64-bit frame length must not have its top bit set");
+    } else if (boundary_.frames_in_message() > max_frames_per_message && !closing_) {
+        queue_close(1009, "Message too big: more than " + std::to_string(max_frames_per_message) + " frames");
+    } else if (wslay_event_want_read(ctx_)) {
         rc = wslay_event_recv(ctx_);
     }
     // wslay stops reading once it has queued a close (protocol error, 1009, ...); whatever is

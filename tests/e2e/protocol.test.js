@@ -339,6 +339,50 @@ describe('Pusher protocol over WebSocket', () => {
       }
     }));
 
+    // Hostile framing gets its close code, and a healthy subscriber alongside gets every event.
+    async function withHealthyWatcher(server, hostile) {
+      const rest = createRestClient(server);
+      const channel = uniqueName('watched');
+      const healthy = await connectPusher(server.wsUrl());
+      try {
+        await healthy.subscribe(channel);
+        await triggerOk(rest, channel, 'before', { n: 1 });
+        await hostile();
+        await triggerOk(rest, channel, 'after', { n: 2 });
+        await healthy.nextEvent('before', { channel });
+        await healthy.nextEvent('after', { channel });
+      } finally {
+        await healthy.shutdown();
+      }
+    }
+
+    it('closes with 1002 when a 64-bit frame length has its top bit set', T, srv.wrap(async (t, server) => {
+      await withHealthyWatcher(server, async () => {
+        const raw = await rawConnectPusher(server.port);
+        try {
+          raw.sock.write(Buffer.from([0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]));
+          const closed = await raw.waitClose();
+          assert.equal(closed.code, 1002, `close: ${JSON.stringify(closed)}`);
+        } finally {
+          raw.destroy();
+        }
+      });
+    }));
+
+    it('closes with 1009 when one message goes on for more than 1000 frames', T, srv.wrap(async (t, server) => {
+      await withHealthyWatcher(server, async () => {
+        const raw = await rawConnectPusher(server.port);
+        try {
+          raw.sendFrame(OP.TEXT, '{"event":', { fin: false });
+          for (let i = 0; i < 1000; ++i) raw.sendFrame(OP.CONT, '', { fin: false });
+          const closed = await raw.waitClose();
+          assert.equal(closed.code, 1009, `close: ${JSON.stringify(closed)}`);
+        } finally {
+          raw.destroy();
+        }
+      });
+    }));
+
     it('reassembles a fragmented text message', T, srv.wrap(async (t, server) => {
       const raw = await rawConnectPusher(server.port);
       try {

@@ -39,6 +39,10 @@ public:
         failed,
     };
 
+    // Frames one message may be split into. No client library fragments Pusher messages at
+    // all; the bound only stops a peer that sends continuation frames forever (closed 1009).
+    static constexpr std::uint32_t max_frames_per_message = 1000;
+
     explicit decoder(std::uint32_t max_message_size);
     ~decoder();
     decoder(const decoder&) = delete;

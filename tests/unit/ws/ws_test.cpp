@@ -171,3 +171,45 @@ TEST(ws_decoder, keeps_working_across_messages_after_freeing_its_context) {
     }
     EXPECT_EQ(r.texts, (std::vector<std::string>{"m0", "m1", "m2"}));
 }
+
+TEST(ws_decoder, a_64_bit_length_with_its_top_bit_set_closes_with_1002) {
+    ws::decoder d(1000);
+    recorder r;
+    std::string f = "\x81\xff";
+    f += '\x80';
+    f.append(7, '\0');
+    f += std::string("\x12\x34\x56\x78", 4);
+    EXPECT_EQ(d.feed(f, r), ws::decoder::state::closing);
+    EXPECT_EQ(r.close_code(), 1002);
+}
+
+TEST(ws_decoder, endless_empty_continuation_frames_close_with_1009) {
+    ws::decoder d(1000);
+    recorder r;
+    std::string start = client_frame(0x1, "a", false);
+    EXPECT_EQ(d.feed(start, r), ws::decoder::state::open);
+    std::string empties;
+    for (std::uint32_t i = 1; i < ws::decoder::max_frames_per_message; ++i) {
+        empties += client_frame(0x0, "", false);
+    }
+    EXPECT_EQ(d.feed(empties, r), ws::decoder::state::open) << "up to the bound, a message may be split";
+    EXPECT_EQ(d.feed(client_frame(0x0, "", false), r), ws::decoder::state::closing);
+    EXPECT_EQ(r.close_code(), 1009);
+    EXPECT_TRUE(r.texts.empty());
+}
+
+TEST(ws_decoder, a_message_in_many_frames_within_the_bound_is_delivered) {
+    ws::decoder d(1000);
+    recorder r;
+    std::string bytes = client_frame(0x1, "a", false);
+    for (int i = 0; i < 98; ++i) {
+        bytes += client_frame(0x0, "b", false);
+    }
+    bytes += client_frame(0x0, "c");
+    EXPECT_EQ(d.feed(bytes, r), ws::decoder::state::open);
+    ASSERT_EQ(r.texts.size(), 1u);
+    EXPECT_EQ(r.texts[0].size(), 100u);
+    // The count starts again with the next message.
+    EXPECT_EQ(d.feed(client_frame(0x1, "x"), r), ws::decoder::state::open);
+    EXPECT_EQ(r.texts.size(), 2u);
+}
