@@ -13,6 +13,12 @@
 
 namespace ringcast::pusher {
 
+namespace {
+// How long one fragmented message may take from its first frame to its last. Pusher messages
+// are small and no client fragments them; this only ends a message a peer never finishes.
+constexpr std::uint64_t fragmented_message_timeout_ms = 30'000;
+} // namespace
+
 bool detail::data_object(simdjson::dom::element data, simdjson::dom::parser& scratch, std::string& copy,
                          simdjson::dom::object& out) {
 
@@ -61,6 +67,7 @@ void session::on_data(std::string_view bytes) {
     ping_sent_ms_ = 0;
     switch (decoder_.feed(bytes, *this)) {
     case ws::decoder::state::open:
+        watch_fragmented_message();
         return;
     case ws::decoder::state::closing:
         RC_LOG_DEBUG("%s closing (WebSocket close %u)", socket_id().c_str(), decoder_.close_code());
@@ -197,7 +204,19 @@ void session::schedule_timer() {
     if (a.authorized_connections_timeout_s != 0 && !authorized_) {
         due = std::min<std::uint64_t>(due, opened_ms_ + a.authorized_connections_timeout_s * 1000ULL);
     }
+    if (message_started_s_ != 0) {
+        due = std::min<std::uint64_t>(due, message_started_s_ * 1000ULL + fragmented_message_timeout_ms);
+    }
     ctx_.io().set_timer(conn_, due);
+}
+
+void session::watch_fragmented_message() {
+    if (!decoder_.mid_message()) {
+        message_started_s_ = 0;
+    } else if (message_started_s_ == 0) {
+        message_started_s_ = static_cast<std::uint32_t>(ctx_.io().now_ms() / 1000);
+        schedule_timer();
+    }
 }
 
 void session::on_timer() {
@@ -206,6 +225,13 @@ void session::on_timer() {
     }
     const config::app& a = ctx_.app(app_);
     std::uint64_t now = ctx_.io().now_ms();
+    if (message_started_s_ != 0 && now >= message_started_s_ * 1000ULL + fragmented_message_timeout_ms) {
+        RC_LOG_DEBUG("%s: fragmented message not finished in time, closing", socket_id().c_str());
+        ctx_.io().send(conn_, ws::close_frame(1008, "Fragmented message not completed in time"));
+        closing_ = true;
+        ctx_.io().close_gracefully(conn_);
+        return;
+    }
     if (a.authorized_connections_timeout_s != 0 && !authorized_ &&
         now >= opened_ms_ + a.authorized_connections_timeout_s * 1000ULL) {
         close_with(code::unauthorized, "Connection not authorized within timeout");

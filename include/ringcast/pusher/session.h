@@ -107,6 +107,8 @@ private:
     void post_watch(bool add);
 
     void schedule_timer();
+    // The time limit of a fragmented message (see message_started_s_).
+    void watch_fragmented_message();
 
     context& ctx_;
     shard::conn_id conn_;
@@ -149,6 +151,9 @@ private:
     }
     bool authorized_ = false; // signed in or joined a private/presence channel
     bool closing_ = false;
+    // When the fragmented message being received began (monotonic seconds; 0 = none): one may
+    // stay open only so long, or a peer could keep it open forever with a frame now and then.
+    std::uint32_t message_started_s_ = 0;
 };
 
 } // namespace ringcast::pusher

@@ -49,6 +49,8 @@ public:
     decoder& operator=(const decoder&) = delete;
 
     [[nodiscard]] state feed(std::string_view input, message_sink& sink);
+    // A fragmented message has begun and not ended yet.
+    bool mid_message() const noexcept { return boundary_.in_message(); }
     // The close code the decoder chose or received (0 when none), for logs.
     std::uint16_t close_code() const noexcept { return close_code_; }
 

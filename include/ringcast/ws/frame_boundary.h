@@ -35,6 +35,8 @@ public:
 
     // True between frames and outside fragmented messages.
     bool idle() const noexcept { return header_len_ == 0 && payload_left_ == 0 && !in_message_; }
+    // Inside a fragmented message (its first frame has come, its last not yet).
+    bool in_message() const noexcept { return in_message_; }
     // Frames of the message in progress (or of the last one), counting its first.
     std::uint32_t frames_in_message() const noexcept { return frames_in_message_; }
     // A frame header broke RFC 6455 in a way wslay does not report as a close (sticky).

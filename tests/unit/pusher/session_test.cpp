@@ -741,3 +741,41 @@ TEST(fake_shards, counts_from_an_owner_reach_subscribers_in_order) {
         EXPECT_TRUE(has(counts.back(), R"(\"subscription_count\":3)")) << counts.back();
     }
 }
+
+namespace {
+// A client frame that is not the last of its message (FIN clear).
+std::string unfinished_frame(std::string_view text, bool continuation) {
+    std::string f = client_text_frame(text);
+    f[0] = static_cast<char>(continuation ? 0x00 : 0x01);
+    return f;
+}
+} // namespace
+
+TEST(malformed, a_fragmented_message_left_unfinished_closes_with_1008_after_30_s) {
+    fake_cluster cluster(1);
+    fake_client c = *cluster.connect(0);
+    c.feed(unfinished_frame(R"({"event":)", false));
+    // A frame now and then keeps the connection alive, but not the message open for ever.
+    for (int i = 0; i < 5; ++i) {
+        cluster.advance(5000);
+        c.feed(unfinished_frame(" ", true));
+    }
+    EXPECT_FALSE(c.closed());
+    cluster.advance(6000);
+    EXPECT_TRUE(c.closed());
+    EXPECT_EQ(c.close_code(), 1008);
+}
+
+TEST(malformed, a_fragmented_message_finished_in_time_is_delivered_and_the_clock_starts_again) {
+    fake_cluster cluster(1);
+    fake_client c = *cluster.connect(0);
+    for (int round = 0; round < 3; ++round) {
+        c.feed(unfinished_frame(R"({"event":"pusher:)", false));
+        cluster.advance(20000);
+        std::string last = client_text_frame(R"(ping","data":{}})");
+        last[0] = static_cast<char>(0x80); // FIN, continuation
+        c.feed(last);
+    }
+    EXPECT_FALSE(c.closed());
+    EXPECT_EQ(c.count("pusher:pong"), 3u);
+}
