@@ -159,7 +159,7 @@ struct world {
         switch (which % 6) {
         case 0:
         case 1: {
-            if (!pusher::check_channel_name(channel, cluster.app(app).max_channel_name_length).empty()) {
+            if (!pusher::check_channel_name(channel, cluster.app(app).max_channel_name_length).ok()) {
                 return; // the API refuses such names before publishing
             }
             net::frame_ref frame = pusher::channel_event("api-event", channel, data);
