@@ -33,6 +33,10 @@ inline constexpr std::uint64_t close_grace_ms = 2000;
 // How far past its write budget a connection may queue while the kernel still accepts all we
 // send it (see shard::send).
 inline constexpr std::uint64_t burst_factor = 4;
+// Out of descriptors: waiting clients answered 503 per accept completion, and how often the
+// condition is logged (with the count) rather than once per failed accept.
+inline constexpr unsigned max_shed_per_call = 256;
+inline constexpr std::uint64_t shed_log_interval_ms = 10'000;
 } // namespace detail
 
 struct shard::send_op {

@@ -6,6 +6,8 @@
 #include "ringcast/core/log.h"
 #include "ringcast/net/completion.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -59,7 +61,18 @@ void shard::on_accept(int res, bool more) {
     }
     if (res < 0) {
         if (res == -EMFILE || res == -ENFILE) {
-            RC_LOG_WARN("accept: %s (raise the open-files limit); retrying next tick", std::strerror(-res));
+            unsigned turned_away = shed_pending_connections();
+            shed_count_ += turned_away;
+            if (now_ms_ >= shed_logged_ms_ + shed_log_interval_ms) {
+                RC_LOG_WARN("accept: %s: %llu connections answered 503 and closed since the last "
+                            "report (raise the open-files limit)",
+                            std::strerror(-res), static_cast<unsigned long long>(shed_count_));
+                shed_logged_ms_ = now_ms_;
+                shed_count_ = 0;
+            }
+            if (turned_away > 0 && !more && !stopping_) {
+                arm_accept(); // the backlog was answered: wait for the next connection now
+            }
         } else if (res != -ECANCELED && !(stopping_ && res == -EINVAL)) {
             // (EINVAL while stopping is our own shutdown() of the listener ending the accept.)
             RC_LOG_WARN("accept: %s", std::strerror(-res));
@@ -76,6 +89,47 @@ void shard::on_accept(int res, bool more) {
     if (!more && !stopping_) {
         arm_accept();
     }
+}
+
+int shard::open_reserve_fd() noexcept {
+    return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+unsigned shard::shed_pending_connections() noexcept {
+    // Out of descriptors, a connection would wait in the kernel's backlog with no answer until
+    // its client gives up. The reserve descriptor makes room for one accept at a time: each
+    // waiting client is told "busy, retry" (pusher-js then backs off) and closed.
+    static constexpr std::string_view busy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
+        "Connection: close\r\nContent-Length: 70\r\n\r\n"
+        "{\"error\":\"Server at its connection limit: try again in a few seconds\"}";
+    static_assert(busy.size() - busy.find("\r\n\r\n") - 4 == 70);
+    unsigned shed = 0;
+    for (; shed < max_shed_per_call; ++shed) {
+        pollfd p{listen_fd_, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) {
+            break; // nobody else is waiting
+        }
+        if (reserve_fd_ >= 0) {
+            ::close(reserve_fd_);
+        }
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0) {
+            (void)::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            // Read what the client already sent, so closing sends a FIN, not a reset that could
+            // destroy the answer before it is read.
+            char sink[4096];
+            while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+            }
+            ::shutdown(fd, SHUT_WR);
+            ::close(fd);
+        }
+        reserve_fd_ = open_reserve_fd();
+        if (fd < 0) {
+            break;
+        }
+    }
+    return shed;
 }
 
 void shard::on_recv(conn& c, io_uring_cqe* cqe) {

@@ -34,6 +34,9 @@ shard::~shard() {
     for (send_op* op : send_pool_) {
         delete op;
     }
+    if (reserve_fd_ >= 0) {
+        ::close(reserve_fd_);
+    }
     if (listen_fd_ >= 0) {
         ::close(listen_fd_);
     }
@@ -128,6 +131,7 @@ void shard::run() {
         return;
     }
     ring_fd_.store(ring_->fd(), std::memory_order_release);
+    reserve_fd_ = open_reserve_fd();
     now_ms_ = core::monotonic_ms();
     wheel_now_s_ = static_cast<std::uint32_t>(now_ms_ / 1000);
     arm_accept();

@@ -151,6 +151,10 @@ private:
     void arm_tick();
     void handle_cqe(io_uring_cqe* cqe);
     void on_accept(int res, bool more);
+    // At the open-files limit: answers the connections waiting in the backlog with 503 and
+    // closes them, one at a time through the reserve descriptor. Returns how many.
+    unsigned shed_pending_connections() noexcept;
+    static int open_reserve_fd() noexcept;
     void on_recv(conn& c, io_uring_cqe* cqe);
     void on_send(conn& c, int res, send_op* op);
     void on_tick();
@@ -172,6 +176,9 @@ private:
     unsigned index_;
     options options_;
     int listen_fd_;
+    int reserve_fd_ = -1;          // held so that one accept can still succeed at the fd limit
+    std::uint64_t shed_count_ = 0; // connections answered 503 since the last log line
+    std::uint64_t shed_logged_ms_ = 0;
     std::unique_ptr<handler> handler_;
     std::unique_ptr<net::ring> ring_;
     std::unique_ptr<net::buffer_ring> buffers_;

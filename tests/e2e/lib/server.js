@@ -120,8 +120,9 @@ function isHealthy(reply) {
 class RingcastServer {
   // noConfig: start without --config (apps from REVERB_* variables or --env); pathPrefix: the
   // route prefix when it does not come from config.server.path (e.g. REVERB_SERVER_PATH).
-  constructor({ config, threads = 2, env = {}, args = [], noConfig = false, pathPrefix }) {
+  constructor({ config, threads = 2, env = {}, args = [], noConfig = false, pathPrefix, nofile }) {
     this.config = config;
+    this.nofile = nofile; // run under `prlimit --nofile=N:N` (the open-files limit tests)
     this.noConfig = noConfig;
     this.configPath = null; // the --config file while the server runs (rewrite it, then SIGHUP)
     this.threads = threads;
@@ -236,7 +237,12 @@ class RingcastServer {
       for (const name of SANITIZER_ENV) {
         if (process.env[name] && env[name] === undefined) env[name] = process.env[name];
       }
-      const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // prlimit execs the server, so the child's pid is the server's.
+      const child = this.nofile
+        ? spawn('prlimit', [`--nofile=${this.nofile}:${this.nofile}`, '--', bin, ...args], {
+          env, stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        : spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;
       this.writeLogFile(`===== ${new Date().toISOString()} pid ${child.pid}: ${bin} ${args.join(' ')}\n`);
       child.stdout.on('data', (c) => this.appendLog('stdout', c));
@@ -378,6 +384,7 @@ async function startServer(options = {}) {
     args: options.args,
     noConfig: options.noConfig,
     pathPrefix: options.pathPrefix,
+    nofile: options.nofile,
   });
   await server.start();
   return server;
