@@ -198,6 +198,7 @@ and unknown keys are errors:
              "max_presence_members": 100, "max_presence_member_size": 1024,
              "max_presence_user_id_length": 128, "cache_ttl": 1800, "subscription_count": false,
              "authorized_connections_timeout": 0, "watchlist_limit": 100,
+             "max_subscriptions_per_connection": 1000,
              "rate_limiting": {"enabled": false, "max_attempts": {rate_limit_max_attempts},
                                "decay_seconds": {rate_limit_decay}, "terminate_on_limit": false},
              "max_backend_events_per_second": 0, "max_read_requests_per_second": 0}]}

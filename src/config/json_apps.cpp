@@ -44,6 +44,7 @@ constexpr number_setting number_settings[] = {
     {"max_presence_members", quantity::size, &app::max_presence_members},
     {"max_presence_user_id_length", quantity::size, &app::max_presence_user_id_length},
     {"watchlist_limit", quantity::size, &app::watchlist_limit},
+    {"max_subscriptions_per_connection", quantity::size, &app::max_subscriptions_per_connection},
 };
 // clang-format on
 

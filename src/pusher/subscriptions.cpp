@@ -147,6 +147,14 @@ void session::handle_subscribe(simdjson::dom::element data) {
             return; // the owner's answer is on its way
         }
     }
+    if (subs_.size() + view().pending_presence.size() >= a.max_subscriptions_per_connection) {
+        send(subscription_error(channel, "LimitReached",
+                                "This connection is subscribed to the maximum of " +
+                                    std::to_string(a.max_subscriptions_per_connection) +
+                                    " channels (max_subscriptions_per_connection)",
+                                403));
+        return;
+    }
     std::string_view auth;
     if (obj["auth"].get_string().get(auth)) {
         auth = {}; // absent, null or not a string: treated as no signature

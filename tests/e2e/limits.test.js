@@ -41,6 +41,7 @@ const API_APP = {
   max_batch_size: 3,
 };
 const MSG_APP = { id: 'msg', key: 'msg-key', secret: 'msg-secret', max_message_size: 500 };
+const SUBS_APP = { id: 'subs', key: 'subs-key', secret: 'subs-secret', max_subscriptions_per_connection: 5 };
 const PRESENCE_APP = { id: 'presence', key: 'presence-key', secret: 'presence-secret', max_presence_members: 3, max_presence_member_size: 100 };
 const CLIENT_APP = { id: 'client', key: 'client-key', secret: 'client-secret', max_client_events_per_second: 3 };
 const NOCLIENT_APP = { id: 'noclient', key: 'noclient-key', secret: 'noclient-secret', accept_client_events_from: 'none' };
@@ -93,8 +94,36 @@ function presenceSubscribe(c, app, channel, userId, userInfo) {
 
 describe('per-app limits (JSON config)', () => {
   const srv = useServer({
-    apps: [ORIGIN_APP, CONN_APP, API_APP, MSG_APP, PRESENCE_APP, CLIENT_APP, NOCLIENT_APP, BACKEND_APP, READ_APP, RATE_APP, RATE_TERM_APP],
+    apps: [ORIGIN_APP, CONN_APP, API_APP, MSG_APP, SUBS_APP, PRESENCE_APP, CLIENT_APP, NOCLIENT_APP, BACKEND_APP, READ_APP, RATE_APP, RATE_TERM_APP],
     args: ['--debug'],
+  });
+
+  describe('max_subscriptions_per_connection 5', () => {
+    it('refuses the 6th channel with LimitReached (403), frees a place on unsubscribe, and a subscriber alongside gets every event', T, srv.wrap(async (t, server) => {
+      const rest = createRestClient(server, { appId: SUBS_APP.id, key: SUBS_APP.key, secret: SUBS_APP.secret });
+      const watched = uniqueName('watched');
+      const healthy = await connectPusher(server.wsUrl(SUBS_APP.key));
+      const greedy = await connectPusher(server.wsUrl(SUBS_APP.key));
+      try {
+        await healthy.subscribe(watched);
+        const names = [];
+        for (let i = 0; i < 5; i += 1) {
+          names.push(uniqueName(`many-${i}`));
+          await subscribeOk(greedy, SUBS_APP, names[i]);
+        }
+        const sixth = uniqueName('sixth');
+        const refused = await subscribeRaw(greedy, sixth);
+        expectSubscriptionError(refused, sixth, 'LimitReached', 403);
+        assert.match(refused.data.error, /maximum of 5 channels/);
+        greedy.send({ event: 'pusher:unsubscribe', data: { channel: names[0] } });
+        await subscribeOk(greedy, SUBS_APP, sixth);
+        await pingPong(greedy, 'the greedy connection stays open');
+        await rest.trigger(watched, 'delivered', { n: 1 });
+        await healthy.nextEvent('delivered', { channel: watched });
+      } finally {
+        await closeAll([healthy, greedy]);
+      }
+    }));
   });
 
   describe('allowed_origins ["example.com", "*.example.org"]', () => {

@@ -65,6 +65,10 @@ struct app {
     std::uint32_t authorized_connections_timeout_s = 0;
     // Watched user ids accepted from pusher:signin (the rest are dropped with error 4302).
     std::uint32_t watchlist_limit = 100;
+    // Channels one connection may be subscribed to at once (joins still waiting for a presence
+    // owner count too); beyond it pusher:subscription_error LimitReached (403). A bound on what
+    // one connection can make its shard hold and do.
+    std::uint32_t max_subscriptions_per_connection = 1000;
 
     // Reverb's rate limiting: at most rate_limit_max_attempts inbound WebSocket messages per
     // connection every rate_limit_decay_s seconds; beyond that pusher:error 4301, or a close

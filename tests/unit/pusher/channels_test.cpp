@@ -292,3 +292,22 @@ TEST(reload, a_reload_that_disables_an_app_closes_its_connections_with_4003_on_e
         cluster.context(s).on_mail(m);
     }
 }
+
+TEST(channels, a_connection_may_hold_only_max_subscriptions_per_connection_channels) {
+    fake_cluster cluster(2);
+    cluster.app().max_subscriptions_per_connection = 3;
+    fake_client c = *cluster.connect(0);
+    c.subscribe("a");
+    c.subscribe("b");
+    c.subscribe("presence-room", R"({"user_id":"1"})"); // still waiting for its owner: counts
+    c.subscribe("d");
+    std::string refusal = c.last("pusher:subscription_error");
+    EXPECT_NE(refusal.find("LimitReached"), std::string::npos) << refusal;
+    EXPECT_NE(refusal.find("\"channel\":\"d\""), std::string::npos) << refusal;
+    cluster.deliver_all();
+    EXPECT_EQ(c.count("pusher_internal:subscription_succeeded"), 3u);
+    c.unsubscribe("a");
+    c.subscribe("d");
+    EXPECT_EQ(c.count("pusher_internal:subscription_succeeded"), 4u);
+    EXPECT_FALSE(c.closed());
+}
