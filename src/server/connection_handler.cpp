@@ -25,6 +25,8 @@ shard::options connection_handler::shard_options(const config::server& settings)
     o.max_pending_write_bytes = settings.max_pending_write_bytes;
     o.overload_frame = ws::close_frame(pusher::value(pusher::code::over_capacity),
                                        "Over capacity: the client is not reading");
+    o.busy_response = net::frame_ref(net::frame::copy_of(http::json_error(
+        503, "Server at its connection limit: try again in a few seconds", false, "Retry-After: 5\r\n")));
     return o;
 }
 

@@ -98,12 +98,7 @@ int shard::open_reserve_fd() noexcept {
 unsigned shard::shed_pending_connections() noexcept {
     // Out of descriptors, a connection would wait in the kernel's backlog with no answer until
     // its client gives up. The reserve descriptor makes room for one accept at a time: each
-    // waiting client is told "busy, retry" (pusher-js then backs off) and closed.
-    static constexpr std::string_view busy =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
-        "Connection: close\r\nContent-Length: 70\r\n\r\n"
-        "{\"error\":\"Server at its connection limit: try again in a few seconds\"}";
-    static_assert(busy.size() - busy.find("\r\n\r\n") - 4 == 70);
+    // waiting client gets options_.busy_response ("busy, retry": pusher-js backs off) and is closed.
     unsigned shed = 0;
     for (; shed < max_shed_per_call; ++shed) {
         pollfd p{listen_fd_, POLLIN, 0};
@@ -115,7 +110,9 @@ unsigned shard::shed_pending_connections() noexcept {
         }
         int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
-            (void)::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (const net::frame_ref& busy = options_.busy_response) {
+                (void)::send(fd, busy->data(), busy->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            }
             // Read what the client already sent, so closing sends a FIN, not a reset that could
             // destroy the answer before it is read.
             char sink[4096];

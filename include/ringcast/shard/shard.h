@@ -75,6 +75,8 @@ struct options {
     std::uint64_t max_pending_write_bytes = 4 << 20;
     // What a slow consumer is told as it is closed (the protocol's "over capacity" close frame).
     net::frame_ref overload_frame;
+    // What a client is told when it is turned away at the open-files limit (an HTTP 503).
+    net::frame_ref busy_response;
 };
 
 class handler {
