@@ -34,7 +34,7 @@ void connection_handler::on_open(shard::conn& c) {
     auto st = std::make_unique<state>(*this, c);
     st->http = std::make_unique<http::parser>(limits_);
     st->last_activity_ms = st->request_started_ms = shard_.now_ms();
-    schedule_http_timer(c, *st);
+    schedule_http_timer(*st);
     c.state = std::move(st);
 }
 
@@ -54,11 +54,11 @@ std::uint64_t connection_handler::http_deadline_ms(const state& st) const noexce
     return st.last_activity_ms + settings().http_idle_timeout_s * 1000ULL;
 }
 
-void connection_handler::schedule_http_timer(shard::conn& c, state& st) {
-    shard_.set_timer(c, http_deadline_ms(st));
+void connection_handler::schedule_http_timer(state& st) {
+    shard_.set_timer(st.conn, http_deadline_ms(st));
 }
 
-void connection_handler::on_http_data(shard::conn& c, state& st, std::string_view bytes) {
+void connection_handler::on_http_data(state& st, std::string_view bytes) {
     if (st.discard) {
         return;
     }
@@ -67,17 +67,17 @@ void connection_handler::on_http_data(shard::conn& c, state& st, std::string_vie
         st.request_started_ms = now; // the first byte of the next request on a kept-alive connection
     }
     st.last_activity_ms = now;
-    feed_http(c, st, bytes);
+    feed_http(st, bytes);
 }
 
-void connection_handler::feed_http(shard::conn& c, state& st_ref, std::string_view bytes) {
+void connection_handler::feed_http(state& st_ref, std::string_view bytes) {
     state* st = &st_ref;
     if (st->waiting) {
         // Requests pipelined behind one still being answered wait their turn (answers keep
         // request order); bounded so a client cannot make us buffer without limit.
         if (st->backlog.size() + bytes.size() > settings().max_header_bytes + settings().max_body_bytes) {
             st->discard = true;
-            shard_.close(c);
+            shard_.close(st->conn);
             return;
         }
         st->backlog.append(bytes);
@@ -93,7 +93,7 @@ void connection_handler::feed_http(shard::conn& c, state& st_ref, std::string_vi
             st->mid_request = false;
             ++st->requests;
             bytes.remove_prefix(r.consumed);
-            handle_request(c, *st, st->http->take());
+            handle_request(*st, st->http->take());
             if (st->waiting) {
                 st->backlog.append(bytes);
                 return;
@@ -101,32 +101,31 @@ void connection_handler::feed_http(shard::conn& c, state& st_ref, std::string_vi
             break;
         case http::parser::status::upgrade:
             st->mid_request = false;
-            handle_upgrade(c, *st, st->http->take(), bytes.substr(r.consumed));
+            handle_upgrade(*st, st->http->take(), bytes.substr(r.consumed));
             return;
         case http::parser::status::error:
             RC_LOG_DEBUG("http error %d: %s", st->http->error_status(), st->http->error_message().c_str());
-            reply(c, *st, http::json_error(st->http->error_status(), st->http->error_message(), false),
-                  false);
+            reply(*st, http::json_error(st->http->error_status(), st->http->error_message(), false), false);
             return;
         }
     }
 }
 
-void connection_handler::reply(shard::conn& c, state& st, std::string response, bool keep_alive) {
-    shard_.send(c, net::frame_ref(net::frame::copy_of(response)));
+void connection_handler::reply(state& st, std::string response, bool keep_alive) {
+    shard_.send(st.conn, net::frame_ref(net::frame::copy_of(response)));
     if (!keep_alive) {
         st.discard = true;
-        shard_.close_gracefully(c);
+        shard_.close_gracefully(st.conn);
     }
 }
 
-void connection_handler::refuse_websocket(shard::conn& c, state& st, const core::status& why) {
+void connection_handler::refuse_websocket(state& st, const core::status& why) {
     auto code = static_cast<std::uint16_t>(why.code());
     RC_LOG_DEBUG("refusing WebSocket: %u %s", code, why.message().c_str());
-    shard_.send(c, pusher::error(code, why.message()));
-    shard_.send(c, ws::close_frame(code, why.message()));
+    shard_.send(st.conn, pusher::error(code, why.message()));
+    shard_.send(st.conn, ws::close_frame(code, why.message()));
     st.discard = true;
-    shard_.close_gracefully(c);
+    shard_.close_gracefully(st.conn);
 }
 
 bool connection_handler::strip_prefix(std::string_view path, std::string_view& out) const noexcept {
@@ -197,39 +196,38 @@ core::result<std::uint32_t> connection_handler::websocket_app(const http::reques
     return static_cast<std::uint32_t>(app);
 }
 
-void connection_handler::handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest) {
+void connection_handler::handle_upgrade(state& st, http::request req, std::string_view rest) {
     if (core::status upgrade = ws::check_upgrade(req); !upgrade) {
-        reply(c, st, http::json_error(upgrade.code(), upgrade.message(), false), false);
+        reply(st, http::json_error(upgrade.code(), upgrade.message(), false), false);
         return;
     }
-    shard_.send(c,
+    shard_.send(st.conn,
                 net::frame_ref(net::frame::copy_of(ws::upgrade_response(req.header("sec-websocket-key")))));
     st.http.reset(); // the HTTP parser is not needed any more; free it now
 
     // Refusals from here on are Pusher errors on the open WebSocket (pusher-js reads the code).
     core::result<std::uint32_t> app = websocket_app(req);
     if (!app) {
-        refuse_websocket(c, st, app.error());
+        refuse_websocket(st, app.error());
         return;
     }
     if (core::status protocol = check_protocol(req.query()); !protocol) {
-        refuse_websocket(c, st, protocol);
+        refuse_websocket(st, protocol);
         return;
     }
-    std::unique_ptr<pusher::session> ws = ctx_.open_session(c.id(), *app);
+    std::unique_ptr<pusher::session> ws = ctx_.open_session(st.conn.id(), *app);
     if (ws == nullptr) {
-        refuse_websocket(c, st,
-                         core::failure("Application is over connection quota (max_connections " +
-                                           std::to_string(settings().apps[*app].max_connections.value_or(0)) +
-                                           ")",
-                                       pusher::value(pusher::code::over_connection_quota)));
+        refuse_websocket(
+            st, core::failure("Application is over connection quota (max_connections " +
+                                  std::to_string(settings().apps[*app].max_connections.value_or(0)) + ")",
+                              pusher::value(pusher::code::over_connection_quota)));
         return;
     }
     // From here on the connection is a Pusher session: the HTTP state goes (it is most of
     // what an idle connection would otherwise keep; the shard frees it after this batch, as
     // this call runs inside it) and the conn owns the session.
     pusher::session& session = *ws;
-    shard_.replace_state(c, std::move(ws));
+    shard_.replace_state(st.conn, std::move(ws));
     if (!rest.empty()) {
         session.on_data(rest);
     }
@@ -279,19 +277,19 @@ bool connection_handler::origin_allowed(const config::app& a, std::string_view o
     return false;
 }
 
-void connection_handler::on_http_timer(shard::conn& c, state& st) {
+void connection_handler::on_http_timer(state& st) {
     if (st.discard) {
         return;
     }
     if (shard_.now_ms() >= http_deadline_ms(st)) {
         if (awaiting_request(st)) {
-            reply(c, st, http::json_error(408, "Request not completed in time", false), false);
+            reply(st, http::json_error(408, "Request not completed in time", false), false);
         } else {
-            shard_.close(c);
+            shard_.close(st.conn);
         }
         return;
     }
-    schedule_http_timer(c, st);
+    schedule_http_timer(st);
 }
 
 void connection_handler::on_mail(shard::mail& m) {

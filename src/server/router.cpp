@@ -11,31 +11,31 @@
 
 namespace ringcast::server {
 
-void connection_handler::handle_request(shard::conn& c, state& st, http::request req) {
+void connection_handler::handle_request(state& st, http::request req) {
     const bool keep = req.keep_alive;
     RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
     std::string_view route;
     if (!strip_prefix(req.path(), route)) {
-        reply(c, st, http::json_error(404, "Not found: every route is under " + settings().path, keep), keep);
+        reply(st, http::json_error(404, "Not found: every route is under " + settings().path, keep), keep);
         return;
     }
     if (route == "/up") {
         if (req.method != "GET" && req.method != "HEAD") {
-            reply(c, st, http::json_error(405, "Method not allowed: use GET", keep, "Allow: GET\r\n"), keep);
+            reply(st, http::json_error(405, "Method not allowed: use GET", keep, "Allow: GET\r\n"), keep);
             return;
         }
-        reply(c, st, http::json_response(200, R"({"health":"OK"})", keep), keep);
+        reply(st, http::json_response(200, R"({"health":"OK"})", keep), keep);
         return;
     }
     if (route.starts_with("/app/")) {
-        reply(c, st,
+        reply(st,
               http::json_error(426, "This is a WebSocket endpoint: connect with a Pusher client (ws://)",
                                keep, "Upgrade: websocket\r\n"),
               keep);
         return;
     }
     if (!route.starts_with("/apps/")) {
-        reply(c, st, http::json_error(404, "Not found", keep), keep);
+        reply(st, http::json_error(404, "Not found", keep), keep);
         return;
     }
     // /apps/{app_id}/{endpoint...}
@@ -45,19 +45,19 @@ void connection_handler::handle_request(shard::conn& c, state& st, http::request
     std::string_view endpoint = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
     int app = ctx_.find_app_by_id(app_id);
     if (app < 0) {
-        reply(c, st, http::json_error(404, "No app with id \"" + std::string(app_id) + "\"", keep), keep);
+        reply(st, http::json_error(404, "No app with id \"" + std::string(app_id) + "\"", keep), keep);
         return;
     }
-    dispatch_api(c, st, req, static_cast<std::uint32_t>(app), endpoint);
+    dispatch_api(st, req, static_cast<std::uint32_t>(app), endpoint);
 }
 
-void connection_handler::dispatch_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
+void connection_handler::dispatch_api(state& st, const http::request& req, std::uint32_t app,
                                       std::string_view endpoint) {
     const bool keep = req.keep_alive;
     const config::app& a = settings().apps[app];
     auto fail = [&](const core::status& why, std::string_view extra = {}) {
         RC_LOG_DEBUG("http %d: %s", why.code(), why.message().c_str());
-        reply(c, st, http::json_error(why.code(), why.message(), keep, extra), keep);
+        reply(st, http::json_error(why.code(), why.message(), keep, extra), keep);
     };
     auto target = api::find_route(endpoint);
     if (!target) {
@@ -95,18 +95,18 @@ void connection_handler::dispatch_api(shard::conn& c, state& st, const http::req
         return;
     }
     if (auto* now = std::get_if<api::response>(&out->answer)) {
-        reply(c, st, http::json_response(now->status, now->body, keep), keep);
+        reply(st, http::json_response(now->status, now->body, keep), keep);
     }
     api::publish(ctx_, app, out->publish);
     if (auto* later = std::get_if<api::plan>(&out->answer)) {
-        send_plan(c, st, keep, std::move(*later));
+        send_plan(st, keep, std::move(*later));
     }
 }
 
-void connection_handler::send_plan(shard::conn& c, state& st, bool keep_alive, api::plan plan) {
+void connection_handler::send_plan(state& st, bool keep_alive, api::plan plan) {
     std::uint64_t id = next_query_++;
     pending_query& p = pending_[id];
-    p.conn = c.id();
+    p.conn = st.conn.id();
     p.keep_alive = keep_alive;
     p.awaiting = static_cast<unsigned>(plan.queries.size());
     p.finish = std::move(plan.finish);
@@ -145,11 +145,11 @@ void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
         return; // the client went away while we were gathering
     }
     st->waiting = false;
-    reply(*c, *st, http::json_response(200, body, keep), keep);
+    reply(*st, http::json_response(200, body, keep), keep);
     if (!st->backlog.empty() && !st->discard) {
         std::string rest = std::move(st->backlog);
         st->backlog.clear();
-        feed_http(*c, *st, rest);
+        feed_http(*st, rest);
     }
 }
 

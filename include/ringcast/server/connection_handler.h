@@ -38,8 +38,8 @@ private:
     // it with a pusher::session.
     struct state final : shard::conn_state {
         state(connection_handler& h, shard::conn& c) : handler(h), conn(c) {}
-        void on_data(std::string_view bytes) override { handler.on_http_data(conn, *this, bytes); }
-        void on_timer() override { handler.on_http_timer(conn, *this); }
+        void on_data(std::string_view bytes) override { handler.on_http_data(*this, bytes); }
+        void on_timer() override { handler.on_http_timer(*this); }
         void on_shutdown() override;
         void on_failure() override;
         void on_closed() override {}
@@ -66,25 +66,24 @@ private:
         std::function<std::string(api::replies&)> finish;
     };
 
-    void on_http_data(shard::conn& c, state& st, std::string_view bytes);
-    void on_http_timer(shard::conn& c, state& st);
-    void handle_request(shard::conn& c, state& st, http::request req);
+    void on_http_data(state& st, std::string_view bytes);
+    void on_http_timer(state& st);
+    void handle_request(state& st, http::request req);
     // /apps/{id}{endpoint}: finds the api endpoint, checks method and signature, and carries out
     // its outcome (reply, publish, send_plan).
-    void dispatch_api(shard::conn& c, state& st, const http::request& req, std::uint32_t app,
-                      std::string_view endpoint);
+    void dispatch_api(state& st, const http::request& req, std::uint32_t app, std::string_view endpoint);
     // Sends the plan's queries and answers the request once all have replied.
-    void send_plan(shard::conn& c, state& st, bool keep_alive, api::plan plan);
+    void send_plan(state& st, bool keep_alive, api::plan plan);
     void on_query_reply(pusher::query_reply_mail& r);
-    void feed_http(shard::conn& c, state& st, std::string_view bytes);
-    void handle_upgrade(shard::conn& c, state& st, http::request req, std::string_view rest);
-    void reply(shard::conn& c, state& st, std::string response, bool keep_alive);
+    void feed_http(state& st, std::string_view bytes);
+    void handle_upgrade(state& st, http::request req, std::string_view rest);
+    void reply(state& st, std::string response, bool keep_alive);
     // Sends pusher:error and a close frame with the status's code and message, then closes.
-    void refuse_websocket(shard::conn& c, state& st, const core::status& why);
+    void refuse_websocket(state& st, const core::status& why);
     // The app a WebSocket URL ({path}/app/{key}) names, if it exists, is enabled and allows the
     // request's Origin; else the Pusher error (code and message) to refuse with.
     core::result<std::uint32_t> websocket_app(const http::request& req) const;
-    void schedule_http_timer(shard::conn& c, state& st);
+    void schedule_http_timer(state& st);
     // True while a request is unfinished (or none has come yet): the handshake timeout applies.
     static bool awaiting_request(const state& st) noexcept;
     // When the connection's timer must fire: the request's or the idle deadline.
