@@ -90,7 +90,11 @@ void session::close_with(code c, std::string_view message) {
         return;
     }
     send(error(value(c), message));
-    ctx_.io().send(conn_, ws::close_frame(value(c), message));
+    send_close(value(c), message);
+}
+
+void session::send_close(std::uint16_t close_code, std::string_view reason) {
+    ctx_.io().send(conn_, ws::close_frame(close_code, reason));
     closing_ = true;
     ctx_.io().close_gracefully(conn_);
 }
@@ -109,9 +113,7 @@ void session::on_shutdown() {
     if (closing_) {
         return;
     }
-    ctx_.io().send(conn_, ws::close_frame(value(ws_close::going_away), "Server shutting down"));
-    closing_ = true;
-    ctx_.io().close_gracefully(conn_);
+    send_close(value(ws_close::going_away), "Server shutting down");
 }
 
 void session::on_text(std::string_view message) {
@@ -227,9 +229,7 @@ void session::on_timer() {
     std::uint64_t now = ctx_.io().now_ms();
     if (message_started_s_ != 0 && now >= message_started_s_ * 1000ULL + fragmented_message_timeout_ms) {
         RC_LOG_DEBUG("%s: fragmented message not finished in time, closing", socket_id().c_str());
-        ctx_.io().send(conn_, ws::close_frame(1008, "Fragmented message not completed in time"));
-        closing_ = true;
-        ctx_.io().close_gracefully(conn_);
+        send_close(value(ws_close::policy_violation), "Fragmented message not completed in time");
         return;
     }
     if (a.authorized_connections_timeout_s != 0 && !authorized_ &&

@@ -29,7 +29,8 @@ enum class code : std::uint16_t {
 enum class ws_close : std::uint16_t {
     normal = 1000,
     going_away = 1001,
-    internal_error = 1011, // a handler threw: the server could not go on with this connection
+    policy_violation = 1008, // a fragmented message not finished in time
+    internal_error = 1011,   // a handler threw: the server could not go on with this connection
 };
 
 constexpr std::uint16_t value(code c) noexcept {

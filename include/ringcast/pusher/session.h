@@ -76,6 +76,8 @@ private:
     void send(net::frame_ref f);
     void send_error(std::string_view message);
     void send_error(code c, std::string_view message);
+    // A WebSocket close frame, then a graceful close; nothing more is read from the client.
+    void send_close(std::uint16_t close_code, std::string_view reason);
 
     // subscriptions.cpp
     void handle_subscribe(simdjson::dom::element data);
