@@ -37,6 +37,12 @@ int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
         // Small frames must leave at once. Accepted sockets inherit TCP_NODELAY from the
         // listener on Linux, which spares a setsockopt per connection.
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        // Bounds what the kernel holds unsent for a peer that stopped reading (autotuning lets
+        // a loopback send buffer grow to megabytes): past this a send is short, so the backlog
+        // stays in our write queue where the write budget counts it and an "over capacity"
+        // goodbye can be put ahead of it. Inherited by accepted sockets too.
+        int lowat = static_cast<int>(unsent_low_water);
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
             freeaddrinfo(res);
             return fd;

@@ -20,11 +20,23 @@ connection_handler::connection_handler(shard::shard& owner, const config::server
     ctx_.set_query_reply_handler([this](pusher::query_reply_mail& r) { on_query_reply(r); });
 }
 
+net::frame_ref connection_handler::overload_goodbye() {
+    // pusher:error first, as hosted Pusher says it, then the close frame with the same code:
+    // pusher-js reads a 4100 close as "over capacity, reconnect after a back-off". One buffer,
+    // so the shard queues both as the single frame it puts ahead of a slow consumer's backlog.
+    constexpr std::uint16_t code = pusher::value(pusher::code::over_capacity);
+    constexpr std::string_view why = "Over capacity: the client is not reading fast enough";
+    net::frame_ref error = pusher::error(code, why);
+    net::frame_ref close = ws::close_frame(code, why);
+    std::string both(error->view());
+    both += close->view();
+    return net::frame_ref(net::frame::copy_of(both));
+}
+
 shard::options connection_handler::shard_options(const config::server& settings) {
     shard::options o;
     o.max_pending_write_bytes = settings.max_pending_write_bytes;
-    o.overload_frame = ws::close_frame(pusher::value(pusher::code::over_capacity),
-                                       "Over capacity: the client is not reading");
+    o.overload_frame = overload_goodbye();
     o.busy_response = net::frame_ref(net::frame::copy_of(http::json_error(
         503, "Server at its connection limit: try again in a few seconds", false, "Retry-After: 5\r\n")));
     return o;

@@ -47,6 +47,7 @@ conn& shard::allocate_conn(int fd) {
     c->fd = fd;
     c->st = conn::state::open;
     c->sending = c->dirty = c->close_after_flush = c->write_shut = c->overloaded = c->close_reported = false;
+    c->goodbye_due = false;
     c->kernel_full = false;
     c->failed = false;
     c->in_flight = 0;
@@ -77,16 +78,28 @@ void shard::send(conn& c, net::frame_ref f) {
 }
 
 void shard::overload(conn& c) {
-    // A slow consumer: tell it to come back later rather than grow without bound. The close
-    // frame goes past the budget; if it cannot be delivered either, the grace timer closes the
-    // socket.
+    // A slow consumer: tell it to come back later rather than grow without bound. The client
+    // must actually read that, so what it has not been sent yet is dropped and the goodbye goes
+    // next, not behind the backlog that caused it. While a send is in flight its iovecs point
+    // into the queue, so the drop waits for its completion (on_send).
     RC_LOG_WARN("connection %u: %llu bytes unsent, closing as a slow consumer", c.slot,
                 static_cast<unsigned long long>(c.out.pending_bytes()));
     c.overloaded = true;
+    if (c.sending) {
+        c.goodbye_due = true;
+    } else {
+        say_overload_goodbye(c);
+    }
+    close_gracefully(c, overload_grace_ms);
+}
+
+void shard::say_overload_goodbye(conn& c) {
+    c.goodbye_due = false;
+    c.out.drop_unsent();
     if (options_.overload_frame) {
         c.out.push(options_.overload_frame);
     }
-    close_gracefully(c);
+    mark_dirty(c);
 }
 
 void shard::mark_dirty(conn& c) {
@@ -97,11 +110,15 @@ void shard::mark_dirty(conn& c) {
 }
 
 void shard::close_gracefully(conn& c) {
+    close_gracefully(c, close_grace_ms);
+}
+
+void shard::close_gracefully(conn& c, std::uint64_t grace_ms) {
     if (c.st != conn::state::open || c.close_after_flush) {
         return;
     }
     c.close_after_flush = true;
-    c.force_close_ms = now_ms_ + close_grace_ms;
+    c.force_close_ms = now_ms_ + grace_ms;
     set_timer(c, c.force_close_ms);
     mark_dirty(c);
 }

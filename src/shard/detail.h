@@ -30,6 +30,10 @@ inline constexpr std::uint16_t recv_buffer_group = 0;
 inline constexpr unsigned max_iov = 64;
 // How long a graceful close waits for a peer that has stopped reading.
 inline constexpr std::uint64_t close_grace_ms = 2000;
+// How long a slow consumer gets to read its "over capacity" goodbye. Longer than the plain
+// grace, because it may first have to read what the kernel already holds at its own pace; cheap,
+// because by then the connection holds nothing but that goodbye.
+inline constexpr std::uint64_t overload_grace_ms = 10'000;
 // How far past its write budget a connection may queue while the kernel still accepts all we
 // send it (see shard::send).
 inline constexpr std::uint64_t burst_factor = 4;

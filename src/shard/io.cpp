@@ -174,6 +174,9 @@ void shard::on_send(conn& c, int res, send_op* op) {
         return;
     }
     c.out.consume(static_cast<std::uint64_t>(res));
+    if (c.goodbye_due) {
+        say_overload_goodbye(c); // overloaded while this send was in flight
+    }
     // A short send means the peer's socket buffer is full: from now on the write budget counts.
     c.kernel_full = static_cast<std::uint64_t>(res) < op->bytes;
     if (c.kernel_full && !c.overloaded && c.out.pending_bytes() > options_.max_pending_write_bytes) {

@@ -57,12 +57,13 @@ function randomMessage(rand) {
   }
 }
 
-// Events numbered 0..n-1 in batches of 10 (batch_events), each carrying `size` bytes of data.
+// Events numbered from..from+n-1 in batches of 10 (batch_events), each carrying `size` bytes of data.
 // With `pace`, each batch waits until pace() (events some reader has had) is at most `window`
 // behind: that is what makes that reader "healthy" by definition, however loaded the machine.
-async function publishNumbered(rest, channel, n, size, { pace, window = 0 } = {}) {
+async function publishNumbered(rest, channel, n, size, { pace, window = 0, from = 0 } = {}) {
   const pad = 'x'.repeat(size);
-  for (let i = 0; i < n; i += 10) {
+  n += from;
+  for (let i = from; i < n; i += 10) {
     if (pace) await waitUntil(() => pace() >= i - window, { timeout: 20000, label: `reader within ${window} events of ${i}` });
     const batch = [];
     for (let j = i; j < Math.min(n, i + 10); j += 1) {
@@ -84,50 +85,55 @@ function assertAllInOrder(numbers, n, who) {
   numbers.forEach((v, i) => assert.equal(v, i, `${who}: event ${i} arrived as ${v}`));
 }
 
-describe('a subscriber that stops reading', () => {
-  const srv = useServer({ threads: 2, server: { max_pending_write_bytes: BUDGET } });
+// Numbered events of 9,000 bytes, paced by the healthy reader, until the server has closed the
+// slow one (or `max` events, which is far more than any budget lets it fall behind).
+async function publishUntilOverloaded(server, rest, channel, healthy, max = 4000) {
+  let n = 0;
+  const closes = () => (server.log().match(/closing as a slow consumer/g) || []).length;
+  const before = closes(); // earlier tests on this server closed theirs
+  const overloaded = () => closes() > before;
+  while (n < max && !overloaded()) {
+    await publishNumbered(rest, channel, 10, 9000, { from: n, pace: () => numbersReceived(healthy, channel).length, window: 20 });
+    n += 10;
+  }
+  assert.ok(overloaded(), `the server never closed the slow subscriber as a slow consumer after ${n} events`);
+  return n;
+}
 
-  it('is closed with 4100 once over the budget; the others on the channel get everything', T, srv.wrap(async (t, server) => {
-    const channel = uniqueName('slow');
-    const rest = createRestClient(server);
-    const healthy = await connectPusher(server.wsUrl());
-    expectSucceeded(await subscribeRaw(healthy, channel), channel);
-    const slow = await rawConnectPusher(server.port);
-    slow.sendText(JSON.stringify({ event: 'pusher:subscribe', data: { channel } }));
-    await slow.nextText((f) => f.json && f.json.event === 'pusher_internal:subscription_succeeded');
-    slow.sock.pause(); // stops reading: the kernel buffers fill, then the server's queue
+// Lets a socket read about `bytesPerSecond`: paused, and resumed every 100 ms until that slice's
+// allowance has arrived (a read can overshoot by one chunk, so the average is what counts).
+function throttle(sock, bytesPerSecond) {
+  let allowance = 0;
+  sock.pause();
+  sock.on('data', (chunk) => {
+    allowance -= chunk.length;
+    if (allowance <= 0) sock.pause();
+  });
+  const timer = setInterval(() => {
+    allowance = Math.min(allowance + bytesPerSecond / 10, bytesPerSecond / 10);
+    if (allowance > 0) sock.resume();
+  }, 100);
+  timer.unref(); // a failed test must not keep the process alive
+  return () => clearInterval(timer);
+}
 
-    // ~16 MB: more than loopback's socket buffers can hold, so the stalled reader's queue must
-    // grow past the budget. The publisher is paced by the healthy reader (at most 20 events,
-    // 180 KB, behind: under the 256 KiB budget even if none of it sat in kernel buffers), so a
-    // loaded machine that runs this Node process slowly can never make a reading client look
-    // stalled. Unpaced, a 16 MB burst against a 256 KiB budget closed the healthy reader too
-    // whenever Node fell behind (4 of 8 runs on a loaded 2-core machine).
-    const n = 1800;
-    await publishNumbered(rest, channel, n, 9000, { pace: () => numbersReceived(healthy, channel).length, window: 20 });
-    await waitUntil(() => numbersReceived(healthy, channel).length >= n, { timeout: 20000, label: 'healthy deliveries' });
-    assertAllInOrder(numbersReceived(healthy, channel), n, 'the reading subscriber');
-    assert.match(server.log(), /closing as a slow consumer/);
-
-    // Reading again, the slow client finds its backlog and then the end of the connection:
-    // the 4100 error and close frame when they still fit in the grace period, else just the FIN.
-    slow.sock.resume();
-    await withEnd(slow);
-    const closes = slow.inbox.all.filter((f) => f.code !== undefined);
-    if (closes.length) assert.equal(closes[0].code, 4100);
-    const delivered = numbersReceived(slow, channel);
-    t.diagnostic(`slow subscriber: ${delivered.length} of ${n} events, close frame ${closes.length ? closes[0].code : 'none'}`);
-    assert.ok(delivered.length < n, 'the slow subscriber cannot have had everything');
-    delivered.forEach((v, i) => assert.equal(v, i, 'what the slow subscriber got is a prefix, in order'));
-
-    // The server is fine and the channel still works for everyone else.
-    const after = await connectPusher(server.wsUrl());
-    expectSucceeded(await subscribeRaw(after, channel), channel);
-    await publishNumbered(rest, channel, 10, 10);
-    await after.nextEvent('numbered', { channel });
-    await closeAll([healthy, after]);
-  }));
-});
+// What a slow subscriber must have read by the end: a prefix of the events, in order, then the
+// pusher:error 4100 and the close frame 4100 that tell pusher-js to back off and reconnect.
+function assertToldOverCapacity(t, slow, channel, published) {
+  const delivered = numbersReceived(slow, channel);
+  const errors = slow.inbox.all.filter((f) => f.json && f.json.event === 'pusher:error');
+  const closes = slow.inbox.all.filter((f) => f.code !== undefined);
+  t.diagnostic(`slow subscriber: ${delivered.length} of ${published} events, then ${errors.length} pusher:error, close ${closes.map((f) => f.code).join(',') || 'none'}`);
+  assert.ok(delivered.length < published, 'the slow subscriber cannot have had everything');
+  delivered.forEach((v, i) => assert.equal(v, i, 'what the slow subscriber got is a prefix, in order'));
+  assert.equal(errors.length, 1, 'one pusher:error');
+  assert.equal(errors[0].json.data.code, 4100);
+  assert.equal(closes.length, 1, 'one close frame');
+  assert.equal(closes[0].code, 4100);
+  const last = slow.inbox.all.filter((f) => f.json || f.code !== undefined).slice(-2);
+  assert.equal(last[0], errors[0], 'the error comes after every event it was sent');
+  assert.equal(last[1], closes[0], 'and the close frame last');
+}
 
 async function withEnd(raw) {
   const deadline = Date.now() + 15000;
@@ -136,6 +142,58 @@ async function withEnd(raw) {
     await sleep(50);
   }
 }
+
+describe('a subscriber that cannot keep up', () => {
+  const srv = useServer({ threads: 2, server: { max_pending_write_bytes: BUDGET } });
+
+  // The healthy reader sets the pace (at most 20 events, 180 KB, behind: under the 256 KiB
+  // budget even if none of it sat in kernel buffers), so a loaded machine that runs this Node
+  // process slowly can never make a reading client look stalled.
+  async function run(t, server, makeSlow) {
+    const channel = uniqueName('slow');
+    const rest = createRestClient(server);
+    const healthy = await connectPusher(server.wsUrl());
+    expectSucceeded(await subscribeRaw(healthy, channel), channel);
+    const slow = await rawConnectPusher(server.port);
+    slow.sendText(JSON.stringify({ event: 'pusher:subscribe', data: { channel } }));
+    await slow.nextText((f) => f.json && f.json.event === 'pusher_internal:subscription_succeeded');
+    const done = makeSlow(slow);
+
+    const published = await publishUntilOverloaded(server, rest, channel, healthy);
+    await waitUntil(() => numbersReceived(healthy, channel).length >= published, { timeout: 20000, label: 'healthy deliveries' });
+    assertAllInOrder(numbersReceived(healthy, channel), published, 'the reading subscriber');
+    await done();
+    await withEnd(slow);
+    assertToldOverCapacity(t, slow, channel, published);
+
+    // The server is fine and the channel still works for everyone else.
+    const after = await connectPusher(server.wsUrl());
+    expectSucceeded(await subscribeRaw(after, channel), channel);
+    await publishNumbered(rest, channel, 10, 10);
+    await after.nextEvent('numbered', { channel });
+    await closeAll([healthy, after]);
+  }
+
+  it('that stopped reading reads 4100 when it reads again; the others get everything', T, srv.wrap(async (t, server) => {
+    await run(t, server, (slow) => {
+      slow.sock.pause(); // the kernel buffers fill, then the server's queue
+      return async () => {
+        await sleep(500);
+        slow.sock.resume();
+      };
+    });
+  }));
+
+  it('that reads at 300 KB/s reads 4100; the others get everything', T, srv.wrap(async (t, server) => {
+    await run(t, server, (slow) => {
+      const stop = throttle(slow.sock, 300 * 1024);
+      return async () => {
+        await withEnd(slow); // still reading slowly through what the kernel holds
+        stop();
+      };
+    });
+  }));
+});
 
 describe('a flood of garbage from other clients', () => {
   const srv = useServer({ threads: 2 });

@@ -8,9 +8,13 @@
 
 namespace ringcast::net {
 
+// Bytes the kernel may hold unsent per connection (TCP_NOTSENT_LOWAT, see listener.cpp).
+inline constexpr std::uint32_t unsent_low_water = 128 * 1024;
+
 // Returns the listening fd; throws std::runtime_error naming the address on failure. The
 // socket has TCP_NODELAY, which accepted connections inherit: Pusher frames are small and
-// latency-sensitive, and we coalesce writes ourselves, so Nagle would only add delay.
+// latency-sensitive, and we coalesce writes ourselves, so Nagle would only add delay. It also
+// has TCP_NOTSENT_LOWAT = unsent_low_water, inherited the same way.
 [[nodiscard]] int listen_reuseport(const std::string& host, std::uint16_t port, int backlog = 4096);
 
 } // namespace ringcast::net

@@ -54,6 +54,22 @@ public:
         compact();
     }
 
+    // Drops every frame the kernel has not started on, keeping a partly sent head so the byte
+    // stream stays a sequence of whole frames; returns the bytes dropped. Only valid while no
+    // send is in flight (its iovecs point into these frames).
+    std::uint64_t drop_unsent() noexcept {
+        size_t keep = head_ < chunks_.size() && chunks_[head_].offset > 0 ? head_ + 1 : head_;
+        std::uint64_t dropped = 0;
+        for (size_t i = keep; i < chunks_.size(); ++i) {
+            dropped += chunks_[i].f->size();
+            chunks_[i].f->release();
+        }
+        chunks_.resize(keep);
+        pending_bytes_ -= dropped;
+        compact();
+        return dropped;
+    }
+
     void clear() noexcept {
         for (size_t i = head_; i < chunks_.size(); ++i) {
             chunks_[i].f->release();

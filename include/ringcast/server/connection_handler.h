@@ -30,8 +30,11 @@ public:
     void on_mail(shard::mail& m) override;
     void on_tick() override { ctx_.on_tick(); }
 
-    // The shard's own settings: write budget, and the 4100 close frame for slow consumers.
+    // The shard's own settings: write budget, the 4100 goodbye for slow consumers, the 503 for
+    // clients turned away at the open-files limit.
     static shard::options shard_options(const config::server& settings);
+    // What a slow consumer reads in place of its backlog: pusher:error 4100, then close 4100.
+    static net::frame_ref overload_goodbye();
 
 private:
     // A connection while it speaks HTTP: the conn's state until a WebSocket upgrade replaces

@@ -56,6 +56,7 @@ struct conn {
     bool close_after_flush = false;   // close once the write queue is empty
     bool write_shut = false;          // our FIN is sent; waiting for the peer to close too
     bool overloaded = false;          // over its write budget: further frames are dropped
+    bool goodbye_due = false;         // overloaded during a send: drop the queue when it completes
     bool kernel_full = false;         // the last send was short: the peer is not keeping up
     bool close_reported = false;      // handler's on_closed has run
     bool failed = false;              // a handler call threw: no more input or timers reach it
@@ -111,12 +112,13 @@ public:
     // Queues a frame on a connection; it leaves in the next flush together with everything
     // else queued for that connection. A connection whose peer has stopped keeping up (the
     // kernel refused part of a send) and that is over its write budget, or any connection far
-    // over it, is closed with `overload_frame` (the handler's "over capacity" close frame) and
-    // later frames are dropped.
+    // over it, is closed: what it has not been sent yet is dropped, `overload_frame` (the
+    // handler's "over capacity" goodbye) takes its place, and later frames are dropped too.
     void send(conn& c, net::frame_ref f);
-    // Closes once everything queued has been sent (or after a grace period if the peer stops
-    // reading).
+    // Closes once everything queued has been sent (or after a grace period, by default
+    // close_grace_ms, if the peer stops reading).
     void close_gracefully(conn& c);
+    void close_gracefully(conn& c, std::uint64_t grace_ms);
     // Closes at once; queued bytes are discarded.
     void close(conn& c);
     // Asks for handler::on_timer at (or up to one tick after) `due_ms` on the monotonic clock.
@@ -161,6 +163,7 @@ private:
     void on_send(conn& c, int res, send_op* op);
     void on_tick();
     void overload(conn& c);
+    void say_overload_goodbye(conn& c);
     void mark_dirty(conn& c);
     void flush_writes();
     void flush_mail();
