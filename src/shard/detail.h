@@ -25,6 +25,11 @@ inline constexpr unsigned recv_buffer_count = 512;
 inline constexpr unsigned recv_buffer_size = 4 * 1024;
 
 inline constexpr std::uint16_t recv_buffer_group = 0;
+// Completions handled before the loop flushes mail and writes again. Each is one receive
+// buffer (at most recv_buffer_size bytes of one connection's input) or one accept, send or
+// timer, so a connection that floods the shard with input gets its bytes parsed in slices and
+// everyone else's deliveries still leave between them, not after the whole flood.
+inline constexpr unsigned max_cqes_per_iteration = 256;
 // Frames per vectored send. Beyond ~64 the kernel's per-iovec cost dominates and a connection
 // this far behind is better served by the next send.
 inline constexpr unsigned max_iov = 64;

@@ -162,7 +162,9 @@ void shard::run() {
         unsigned seen = 0;
         io_uring_for_each_cqe(ring_->raw(), head, cqe) {
             handle_cqe(cqe);
-            ++seen;
+            if (++seen == max_cqes_per_iteration) {
+                break; // the rest after this slice's mail and writes have gone out
+            }
         }
         io_uring_cq_advance(ring_->raw(), seen);
         finish_closes();
