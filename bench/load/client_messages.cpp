@@ -199,6 +199,9 @@ void client_worker::on_text(std::uint32_t index, std::string_view payload) {
 
 void client_worker::on_subscription_succeeded(std::uint32_t index, std::string_view payload) {
     connection& c = conns_[index];
+    if (c.st == state::awaiting_subscribed && config_.peers.mode == peer_mode::churn) {
+        ++result_.churn_joined; // its first channel is the presence channel
+    }
     if (c.st == state::awaiting_subscribed && !config_.channels.also_channel.empty()) {
         c.st = state::awaiting_also_subscribed;
         subscribe(index, config_.channels.also_channel);
@@ -261,6 +264,16 @@ void client_worker::on_control(connection& c, std::string_view payload) {
     } else if (name == "pusher:error") {
         if (result_.pusher_errors++ == 0) {
             result_.first_pusher_error.assign(payload.substr(0, 200));
+        }
+    } else if (config_.peers.mode == peer_mode::none &&
+               (name == "pusher_internal:member_added" || name == "pusher_internal:member_removed")) {
+        // soak: the stable clients count the churners ("c…" members) coming and going.
+        char kind = 0;
+        std::uint32_t user = 0;
+        if (find_user(payload, kind, user) && kind == 'c') {
+            ++(name == "pusher_internal:member_added" ? result_.member_added : result_.member_removed);
+        } else {
+            ++result_.other_messages;
         }
     } else {
         ++result_.other_messages;

@@ -94,6 +94,7 @@ struct worker_result {
     std::string first_presence_problem;
 
     // churn
+    std::uint64_t churn_joined = 0;      // connections whose presence subscription succeeded
     std::uint64_t churn_completed = 0;   // connections that subscribed, stayed and were closed by us
     std::uint64_t churn_skipped = 0;     // connects not made: every slot was busy, or far behind schedule
     std::uint64_t churn_events_seen = 0; // published events churners received (not checked)

@@ -160,6 +160,7 @@ void merge_result(worker_result& into, const worker_result& from) {
     into.duplicates += from.duplicates;
     into.unexpected += from.unexpected;
     into.out_of_order += from.out_of_order;
+    into.churn_joined += from.churn_joined;
     into.churn_completed += from.churn_completed;
     into.churn_skipped += from.churn_skipped;
     into.churn_events_seen += from.churn_events_seen;

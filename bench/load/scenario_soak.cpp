@@ -173,6 +173,12 @@ std::string soak_verdict(const options& o, const soak_result& s) {
     if (s.lost > 0 || r.duplicates > 0 || r.out_of_order > 0 || r.unexpected > 0) {
         return "events were lost, duplicated, out of order or misrouted";
     }
+    const std::uint64_t members = s.churn.churn_joined * s.subscribed;
+    if (r.member_added != members || r.member_removed != members) {
+        return "the stable clients saw " + std::to_string(r.member_added) + " member_added and " +
+               std::to_string(r.member_removed) + " member_removed for the churners, not " +
+               std::to_string(members);
+    }
     std::uint64_t churn_failed = s.churn.failed + disconnected(s.churn);
     if (churn_failed > 0) {
         return std::to_string(churn_failed) + " churn connections failed";
@@ -216,7 +222,12 @@ void write_soak_figures(json_writer& w, const options& o, const soak_result& s, 
     w.key("completed").value(s.churn.churn_completed);
     w.key("failed").value(s.churn.failed + disconnected(s.churn));
     w.key("skipped").value(s.churn.churn_skipped);
+    w.key("joined_presence").value(s.churn.churn_joined);
     w.key("events_seen").value(s.churn.churn_events_seen);
+    // Each churner's join and departure, as every stable client must see them on the presence channel.
+    w.key("member_events_expected").value(s.churn.churn_joined * s.subscribed);
+    w.key("member_added_seen").value(s.stable.member_added);
+    w.key("member_removed_seen").value(s.stable.member_removed);
     w.key("connect_latency_us");
     if (s.churn.connect_latency.count() > 0) {
         write_latency(w, summarize_us(s.churn.connect_latency));
@@ -262,6 +273,12 @@ void note_soak_summary(const options& o, const soak_result& s, const std::string
          static_cast<unsigned long long>(s.churn.churn_completed),
          static_cast<unsigned long long>(s.churn.failed + disconnected(s.churn)),
          static_cast<unsigned long long>(s.churn.churn_skipped));
+    note(o,
+         "  presence: %llu churn joins; stable clients saw %llu member_added, %llu member_removed (%llu each "
+         "expected)",
+         static_cast<unsigned long long>(s.churn.churn_joined),
+         static_cast<unsigned long long>(r.member_added), static_cast<unsigned long long>(r.member_removed),
+         static_cast<unsigned long long>(s.churn.churn_joined * s.subscribed));
     if (o.server_pid > 0) {
         std::optional<std::uint64_t> peak_rss = s.start.rss ? std::optional(s.peak_rss) : std::nullopt;
         std::optional<std::uint64_t> peak_fds = s.start.fds ? std::optional(s.peak_fds) : std::nullopt;
@@ -396,6 +413,8 @@ int run_soak(const options& o) {
     standard_figures f = delivery_figures(o, s.stable, cpu, s.published.start_ns, stable.started_ns());
     f.lost = s.lost;
     f.duplicated = s.stable.duplicates;
+    // The server's CPU here goes mostly to the churn, not to deliveries: the load section has it.
+    f.server_cpu_us_per_delivery.reset();
 
     write_soak_figures(w, o, s, f);
     write_server_section(w, s, watch);
