@@ -36,7 +36,9 @@ void append_channels(std::string& out, const layout& channels, std::uint64_t seq
     } else {
         std::uint32_t group = channels.group_of_event(seq);
         std::uint32_t first = group * channels.per_event;
-        std::uint32_t last = std::min(first + channels.per_event, channels.connections);
+        // A group sharing one channel (soak) names it once.
+        std::uint32_t last =
+            channels.shared_by_group ? first + 1 : std::min(first + channels.per_event, channels.connections);
         for (std::uint32_t conn = first; conn < last; ++conn) {
             if (conn != first) {
                 out += ',';

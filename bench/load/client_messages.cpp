@@ -163,7 +163,8 @@ std::size_t client_worker::on_frames(std::uint32_t index, std::string_view data)
 
 void client_worker::on_text(std::uint32_t index, std::string_view payload) {
     connection& c = conns_[index];
-    if (c.st == state::subscribed) {
+    // awaiting_also_subscribed: the first channel's events may already arrive.
+    if (c.st == state::subscribed || c.st == state::awaiting_also_subscribed) {
         if (config_.peers.mode == peer_mode::presence) {
             on_presence_message(index, payload);
             return;
@@ -173,8 +174,10 @@ void client_worker::on_text(std::uint32_t index, std::string_view payload) {
             on_stamp(c, index, s.seq, s.t_ns);
             return;
         }
-        on_control(c, payload);
-        return;
+        if (c.st == state::subscribed) {
+            on_control(c, payload);
+            return;
+        }
     }
     std::string_view name = event_name(payload);
     if (c.st == state::awaiting_established) {
@@ -185,18 +188,52 @@ void client_worker::on_text(std::uint32_t index, std::string_view payload) {
         }
         return;
     }
-    if (c.st == state::awaiting_subscribed) {
+    if (c.st == state::awaiting_subscribed || c.st == state::awaiting_also_subscribed) {
         if (name == "pusher_internal:subscription_succeeded") {
-            c.st = state::subscribed;
-            result_.connect_latency.record(now_ns_ - c.started_ns);
-            on_established(c);
-            if (config_.peers.mode == peer_mode::presence) {
-                check_presence(index, payload);
-            }
+            on_subscription_succeeded(index, payload);
         } else if (name == "pusher:subscription_error" || name == "pusher:error") {
             fail(index, std::string(name) + ": " + std::string(payload.substr(0, 120)));
         }
     }
+}
+
+void client_worker::on_subscription_succeeded(std::uint32_t index, std::string_view payload) {
+    connection& c = conns_[index];
+    if (c.st == state::awaiting_subscribed && config_.peers.mode == peer_mode::churn) {
+        ++result_.churn_joined; // its first channel is the presence channel
+    }
+    if (c.st == state::awaiting_subscribed && !config_.channels.also_channel.empty()) {
+        c.st = state::awaiting_also_subscribed;
+        subscribe(index, config_.channels.also_channel);
+        return;
+    }
+    c.st = state::subscribed;
+    result_.connect_latency.record(now_ns_ - c.started_ns);
+    on_established(c);
+    if (config_.peers.mode == peer_mode::presence) {
+        check_presence(index, payload);
+    }
+    if (config_.peers.mode == peer_mode::churn) {
+        c.leave_at_ns = now_ns_ + config_.peers.stay_ns;
+    }
+}
+
+void client_worker::subscribe(std::uint32_t index, const std::string& channel) {
+    connection& c = conns_[index];
+    const bool sign = channel.starts_with("private-") || channel.starts_with("presence-");
+    std::string member;
+    if (config_.peers.mode == peer_mode::presence) {
+        member = presence_member("o" + std::to_string(global(index)), 0, now_ns_);
+    } else if (channel.starts_with("presence-")) {
+        // No stamp in user_info: members' data reaches every subscriber in member_added, and a
+        // stamp there would be taken for a published event.
+        std::string id = (config_.peers.mode == peer_mode::churn ? "c" : "s") + std::to_string(global(index));
+        if (config_.peers.mode == peer_mode::churn) {
+            id += "-" + std::to_string(result_.attempted); // a new member every time the slot reconnects
+        }
+        member = R"({"user_id":")" + id + R"(","user_info":{}})";
+    }
+    queue_text(c, subscribe_message(*config_.server, c.socket_id, channel, sign, member));
 }
 
 void client_worker::on_connection_established(std::uint32_t index, std::string_view payload) {
@@ -215,13 +252,9 @@ void client_worker::on_connection_established(std::uint32_t index, std::string_v
         on_established(c);
         return;
     }
-    std::string channel = channels.channel_of(global(index));
-    std::string member;
-    if (config_.peers.mode == peer_mode::presence) {
-        member = presence_member("o" + std::to_string(global(index)), 0, now_ns_);
-    }
+    c.socket_id = socket_id;
     c.st = state::awaiting_subscribed;
-    queue_text(c, subscribe_message(*config_.server, socket_id, channel, channels.needs_auth(), member));
+    subscribe(index, channels.channel_of(global(index)));
 }
 
 void client_worker::on_control(connection& c, std::string_view payload) {
@@ -231,6 +264,16 @@ void client_worker::on_control(connection& c, std::string_view payload) {
     } else if (name == "pusher:error") {
         if (result_.pusher_errors++ == 0) {
             result_.first_pusher_error.assign(payload.substr(0, 200));
+        }
+    } else if (config_.peers.mode == peer_mode::none &&
+               (name == "pusher_internal:member_added" || name == "pusher_internal:member_removed")) {
+        // soak: the stable clients count the churners ("c…" members) coming and going.
+        char kind = 0;
+        std::uint32_t user = 0;
+        if (find_user(payload, kind, user) && kind == 'c') {
+            ++(name == "pusher_internal:member_added" ? result_.member_added : result_.member_removed);
+        } else {
+            ++result_.other_messages;
         }
     } else {
         ++result_.other_messages;
@@ -249,6 +292,10 @@ void client_worker::on_established(connection& c) {
 }
 
 void client_worker::on_stamp(connection& c, std::uint32_t index, std::uint64_t seq, std::uint64_t t_ns) {
+    if (config_.peers.mode == peer_mode::churn) {
+        ++result_.churn_events_seen; // churners come and go: what they miss is not a loss
+        return;
+    }
     if (words_per_connection_ == 0) {
         ++result_.deliveries;
         return;
@@ -275,6 +322,11 @@ void client_worker::on_stamp(connection& c, std::uint32_t index, std::uint64_t s
         return;
     }
     word |= bit;
+    if (seq < c.next_seq) {
+        ++result_.out_of_order;
+    } else {
+        c.next_seq = seq + 1;
+    }
     record_delivery(t_ns);
 }
 

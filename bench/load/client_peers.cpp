@@ -23,6 +23,9 @@ std::uint64_t client_worker::act(std::uint64_t now) {
     if (config_.peers.mode == peer_mode::none || !control_.go.load(std::memory_order_acquire)) {
         return idle_wait_ns;
     }
+    if (config_.peers.mode == peer_mode::churn) {
+        return churn(now);
+    }
     if (act_start_ns_ == 0) {
         act_start_ns_ = now;
         for (std::uint32_t i = 0; i < conns_.size(); ++i) {

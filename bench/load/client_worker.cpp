@@ -57,6 +57,11 @@ client_worker::client_worker(worker_config config, run_control& control)
     for (std::uint32_t i = 0; i < config_.connection_count; ++i) {
         conns_[i].group = config_.channels.group_of_connection(config_.first_connection + i);
     }
+    if (config_.peers.mode == peer_mode::churn) {
+        // Churn slots are opened on the churn schedule (client_churn.cpp), not in the ramp, so
+        // the worker counts as settled at once.
+        next_to_open_ = config_.connection_count;
+    }
     if (config_.peers.mode == peer_mode::presence) {
         tallies_.resize(static_cast<std::size_t>(config_.connection_count) * config_.channels.per_event);
     }
@@ -161,7 +166,9 @@ void client_worker::run() noexcept {
             last_timeout_check_ns_ = now_ns_;
             check_timeouts(now_ns_);
         }
-        if (!settled_reported_ && next_to_open_ == conns_.size() && in_progress_ == 0) {
+        // Churn slots open and close all run long: that worker is settled from the start.
+        if (!settled_reported_ && next_to_open_ == conns_.size() &&
+            (in_progress_ == 0 || config_.peers.mode == peer_mode::churn)) {
             settled_reported_ = true;
             control_.settled_workers.fetch_add(1, std::memory_order_acq_rel);
         }
@@ -443,7 +450,7 @@ void client_worker::release(std::uint32_t index) {
 void client_worker::check_timeouts(std::uint64_t now) {
     for (std::uint32_t i = 0; i < next_to_open_; ++i) {
         connection& c = conns_[i];
-        if (!c.established && c.st != state::closing && c.st != state::closed &&
+        if (!c.established && c.st != state::idle && c.st != state::closing && c.st != state::closed &&
             now - c.started_ns > config_.connect_timeout_ns) {
             fail(i, "timeout before subscription_succeeded");
             release(i);

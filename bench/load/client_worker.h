@@ -3,7 +3,8 @@
 // then receives with one multishot recv per connection and does the least work per frame: read
 // the WebSocket header, find the "seq" and "t" numbers, set a bit, record a latency. In `presence`
 // and `whisper` its connections also act on a paced schedule: presence churners join and leave
-// their channel, whisperers send client events to the other members of theirs.
+// their channel, whisperers send client events to the other members of theirs. In `soak`'s churn
+// its connections are slots that connect, subscribe, stay briefly and close, over and over.
 //
 // Ownership: everything in here belongs to the thread running run(); other threads read only
 // `run_control` and, after the thread has been joined, the result and the bitmaps.
@@ -30,14 +31,17 @@ enum class client_mode {
     raw,    // TCP only: the ceiling's receivers count pre-framed frames
 };
 
-// What connections do besides receiving: nothing (fanout, channels, connect), presence churn, or
-// client events between the members of a group.
-enum class peer_mode : std::uint8_t { none, presence, whisper };
+// What connections do besides receiving: nothing (fanout, channels, connect, soak's stable
+// clients), presence churn, client events between the members of a group, or connection churn
+// (soak: connect, subscribe, stay briefly, disconnect, over and over).
+enum class peer_mode : std::uint8_t { none, presence, whisper, churn };
 
 struct peer_plan {
     peer_mode mode = peer_mode::none;
     std::uint32_t observers = 0; // presence: the first `observers` of each group stay subscribed
-    double action_rate = 0;      // per acting connection: client events/s, or joins + leaves/s
+    double action_rate = 0;      // per acting connection: client events/s, or joins + leaves/s;
+                                 // churn: new connections per second over this worker's slots
+    std::uint64_t stay_ns = 0;   // churn: how long a connection stays once fully subscribed
 };
 
 struct worker_config {
@@ -65,6 +69,9 @@ struct worker_result {
     std::uint64_t deliveries = 0;                     // first copies of expected events (raw: frames)
     std::uint64_t duplicates = 0;
     std::uint64_t unexpected = 0; // stamped events this connection should not have received
+    // First copies that arrived after an event with a higher seq on the same connection. Only
+    // meaningful when one publisher connection sends events strictly one after the other (soak).
+    std::uint64_t out_of_order = 0;
     std::uint64_t other_messages = 0;
     std::uint64_t pusher_errors = 0;
     std::string first_pusher_error;
@@ -85,6 +92,12 @@ struct worker_result {
     std::uint64_t presence_checked = 0;  // presence subscription_succeeded payloads read
     std::uint64_t presence_not_sane = 0; // ... whose count, ids or own id were wrong
     std::string first_presence_problem;
+
+    // churn
+    std::uint64_t churn_joined = 0;      // connections whose presence subscription succeeded
+    std::uint64_t churn_completed = 0;   // connections that subscribed, stayed and were closed by us
+    std::uint64_t churn_skipped = 0;     // connects not made: every slot was busy, or far behind schedule
+    std::uint64_t churn_events_seen = 0; // published events churners received (not checked)
 };
 
 // Per connection (by global index), what it did in `presence` or `whisper`: what its peers must
@@ -127,6 +140,7 @@ private:
         upgrading,
         awaiting_established,
         awaiting_subscribed,
+        awaiting_also_subscribed, // the first channel succeeded; waiting for layout::also_channel
         subscribed,
         raw_open,
         closing,
@@ -143,13 +157,15 @@ private:
         bool established = false;
         std::uint32_t group = 0;
         std::uint64_t started_ns = 0;
-        std::string partial;   // bytes of an incomplete HTTP response or frame
-        std::string message;   // a fragmented text message being reassembled (rare)
-        std::string sending;   // the bytes of the send in flight
-        std::size_t sent = 0;  // how much of `sending` the kernel took
-        std::string queued;    // what goes out after `sending`
-        std::string accept;    // the Sec-WebSocket-Accept the server must answer with
-        std::string socket_id; // presence churners sign every join with it
+        std::uint64_t next_seq = 0;    // one past the highest seq received (for out_of_order)
+        std::uint64_t leave_at_ns = 0; // churn: when this connection closes itself
+        std::string partial;           // bytes of an incomplete HTTP response or frame
+        std::string message;           // a fragmented text message being reassembled (rare)
+        std::string sending;           // the bytes of the send in flight
+        std::size_t sent = 0;          // how much of `sending` the kernel took
+        std::string queued;            // what goes out after `sending`
+        std::string accept;            // the Sec-WebSocket-Accept the server must answer with
+        std::string socket_id;         // presence churners sign every join with it
         peer_count peer;
         std::unique_ptr<tls_session> tls; // --tls: everything sent and received goes through it
     };
@@ -190,6 +206,9 @@ private:
     void on_stamp(connection& c, std::uint32_t index, std::uint64_t seq, std::uint64_t t_ns);
     void on_established(connection& c);
     void on_connection_established(std::uint32_t index, std::string_view payload);
+    void on_subscription_succeeded(std::uint32_t index, std::string_view payload);
+    // pusher:subscribe to `channel`, signed (with channel_data for presence) when it needs auth.
+    void subscribe(std::uint32_t index, const std::string& channel);
     void on_control(connection& c, std::string_view payload);
     void on_presence_message(std::uint32_t index, std::string_view payload);
     void on_member_event(std::uint32_t index, std::string_view payload, bool added);
@@ -207,6 +226,9 @@ private:
     void act_one(std::uint32_t index);
     void join(std::uint32_t index);
     void leave(std::uint32_t index);
+    // churn: close finished connections, time out slow handshakes, open new ones on schedule.
+    std::uint64_t churn(std::uint64_t now);
+    void finish_churner(std::uint32_t index);
 
     void fail(std::uint32_t index, const std::string& reason);
     void release(std::uint32_t index);

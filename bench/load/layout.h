@@ -1,7 +1,8 @@
 // Which channel each bench connection subscribes to and which connections each event must reach.
 // `fanout`: everybody on one channel. `channels`: connection j on channel "<name>-j", and event s
-// goes to the group of `per_event` consecutive connections numbered s mod groups(). `presence` and
-// `whisper` (shared_by_group): the `per_event` connections of group g share channel "<name>-g".
+// goes to the group of `per_event` consecutive connections numbered s mod groups(). `presence`,
+// `whisper` and `soak` (shared_by_group): the `per_event` connections of group g share channel
+// "<name>-g".
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,10 @@ struct layout {
     std::uint32_t connections = 0;
     std::uint32_t per_event = 1;
     bool shared_by_group = false; // with per_connection: one channel per group, not per connection
+    // A second channel every connection subscribes to once its first one has succeeded (soak:
+    // the presence channel for the stable clients, a public one for the churners). A presence
+    // channel is signed with channel_data naming the connection. Empty: none.
+    std::string also_channel;
 
     [[nodiscard]] std::uint32_t groups() const noexcept {
         return per_connection ? (connections + per_event - 1) / per_event : 1;

@@ -27,5 +27,8 @@ int main(int argc, char** argv) {
     if (o.scenario == "presence" || o.scenario == "whisper") {
         return run_peers(o);
     }
+    if (o.scenario == "soak") {
+        return run_soak(o);
+    }
     return run_fanout(o);
 }

@@ -5,6 +5,7 @@
 #include "tls_session.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +30,13 @@ Scenarios (each bounded in connections and time):
             (pusher:subscribe / pusher:unsubscribe) at --rate joins + leaves per second in total
   whisper   N connections in groups of --group-size on private-whisper-K; each sends client-bench
             events at --rate per second (at most --client-event-limit) to the others of its group
+  soak      a bounded endurance run: --connections stable clients on public channels (groups of
+            --group-size share soak-K) and on presence-soak; --churn-rate other connections a
+            second connect, join presence-soak and soak-0, stay --churn-stay s and go; a publisher
+            sends --rate numbered events/s (one HTTP connection, in order) for --duration s. Checks
+            the stable clients got every event once and in order, and that the server's RSS and
+            open files (--server-pid) come back after the churn. Defaults: 50 clients, groups of 10,
+            20 churn connects/s, 50 events/s, 60 s
   ceiling   no server, no protocol: a raw io_uring sender writes pre-framed 66-byte WebSocket
             frames to N loopback sockets, one frame per send and --coalesce frames per send
 
@@ -50,6 +58,9 @@ Size and bounds:
   --public (channels: public channels, no auth)
   --group-size G (presence 10, whisper 2; presence at most the server's member limit, 100 by default)
   --observers K (2: presence members per channel that stay)
+  --churn-rate R (soak: 20 connects/s)  --churn-stay S (soak: 0.5)
+  --presence-limit N (soak: 100, the server's presence members per channel; stable clients plus
+                      the churn connections open at once must fit)
   --client-event-limit L (10: the server's client events per second per connection; whisper
                           refuses a --rate above it)
   presence: --rate is joins + leaves per second over all churners (default 100); whisper: client
@@ -109,7 +120,48 @@ void check_peer_options(options& o) {
     }
 }
 
+// soak: small, bounded defaults (a flag given on the command line overrides them), and limits.
+void soak_defaults(options& o) {
+    o.connections = 50;
+    o.rate = 50;
+    o.duration_s = 60;
+    o.group_size = 10;
+    o.drain_s = 5;
+}
+
+void check_soak_options(options& o) {
+    if (o.rate <= 0 || o.rate > 1000) {
+        fail("--rate (soak: events per second) must be in (0, 1000]");
+    }
+    if (o.churn_rate < 0 || o.churn_rate > 500 || o.churn_stay_s < 0 || o.churn_stay_s > 60) {
+        fail("--churn-rate must be 0..500 per second, --churn-stay 0..60 s");
+    }
+    if (o.group_size == 0 || o.group_size > o.connections) {
+        fail("--group-size (soak: stable clients per public channel) must be 1..--connections");
+    }
+    if (o.connections + churn_slots(o) > o.presence_limit) {
+        fail("soak: " + std::to_string(o.connections) + " stable clients + " +
+             std::to_string(churn_slots(o)) + " churn connections at once would pass --presence-limit (" +
+             std::to_string(o.presence_limit) +
+             ", the server's presence members per channel); lower --connections, --churn-rate or "
+             "--churn-stay");
+    }
+    // Events go out strictly one after another, so every subscriber must see them in order.
+    o.publishers = 1;
+    o.batch = 1;
+    if (o.channel.empty()) {
+        o.channel = "soak";
+    }
+}
+
 } // namespace
+
+std::uint32_t churn_slots(const options& o) noexcept {
+    if (o.churn_rate <= 0) {
+        return 0;
+    }
+    return static_cast<std::uint32_t>(std::ceil(o.churn_rate * (o.churn_stay_s + 1))) + 2;
+}
 
 options parse_options(int argc, char** argv) {
     options o;
@@ -120,8 +172,11 @@ options parse_options(int argc, char** argv) {
     o.scenario = argv[1];
     if (o.scenario != "connect" && o.scenario != "fanout" && o.scenario != "channels" &&
         o.scenario != "presence" && o.scenario != "whisper" && o.scenario != "ceiling" &&
-        o.scenario != "report") {
+        o.scenario != "soak" && o.scenario != "report") {
         fail("unknown scenario '" + o.scenario + "'");
+    }
+    if (o.scenario == "soak") {
+        soak_defaults(o);
     }
     for (int i = 2; i < argc; ++i) {
         std::string_view flag = argv[i];
@@ -208,6 +263,12 @@ options parse_options(int argc, char** argv) {
             o.observers = parse_number<std::uint32_t>(flag, v);
         } else if (flag == "--client-event-limit") {
             o.client_event_limit = parse_number<std::uint32_t>(flag, v);
+        } else if (flag == "--churn-rate") {
+            o.churn_rate = parse_number<double>(flag, v);
+        } else if (flag == "--churn-stay") {
+            o.churn_stay_s = parse_number<double>(flag, v);
+        } else if (flag == "--presence-limit") {
+            o.presence_limit = parse_number<std::uint32_t>(flag, v);
         } else if (flag == "--drain") {
             o.drain_s = parse_number<double>(flag, v);
         } else if (flag == "--coalesce") {
@@ -275,6 +336,9 @@ options parse_options(int argc, char** argv) {
     }
     if (o.payload_bytes > 10000) {
         fail("--payload-bytes must be at most 10000 (the HTTP API refuses data over 10 KB)");
+    }
+    if (o.scenario == "soak") {
+        check_soak_options(o);
     }
     if (o.channel.empty()) {
         o.channel = o.scenario == "whisper" ? "whisper" : "bench";

@@ -47,6 +47,9 @@ struct options {
     std::uint32_t observers = 2;            // presence: connections per channel that stay subscribed
     std::uint32_t client_event_limit = 10;  // whisper: the server's client events per second per connection
     std::uint64_t max_events = 0;           // 0 = derived from rate, duration and memory
+    double churn_rate = 20;                 // soak: churn connections opened per second
+    double churn_stay_s = 0.5;              // soak: how long each churn connection stays subscribed
+    std::uint32_t presence_limit = 100;     // soak: the server's presence members per channel
     double drain_s = 5;
 
     std::uint32_t coalesce = 16; // ceiling: frames per send in the coalesced phase
@@ -63,6 +66,10 @@ struct options {
     std::string out_dir;
     std::vector<std::string> inputs;
 };
+
+// soak: churn connections open at once, at most: one second of handshake on a busy machine plus
+// the stay, at the churn rate, and two to spare.
+[[nodiscard]] std::uint32_t churn_slots(const options& o) noexcept;
 
 // Parses argv; prints usage and exits on --help or on an error (exit code 2).
 [[nodiscard]] options parse_options(int argc, char** argv);

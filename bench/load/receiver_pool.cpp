@@ -159,6 +159,11 @@ void merge_result(worker_result& into, const worker_result& from) {
     into.deliveries += from.deliveries;
     into.duplicates += from.duplicates;
     into.unexpected += from.unexpected;
+    into.out_of_order += from.out_of_order;
+    into.churn_joined += from.churn_joined;
+    into.churn_completed += from.churn_completed;
+    into.churn_skipped += from.churn_skipped;
+    into.churn_events_seen += from.churn_events_seen;
     into.other_messages += from.other_messages;
     // Counted problems keep the first example of any worker that had one.
     auto add_problems = [](std::uint64_t& n, std::string& first, std::uint64_t more,

@@ -67,7 +67,7 @@ void begin_record(json_writer& w, const options& o, const machine_info& m) {
         w.key("connect_rate").value(o.connect_rate);
     }
     const bool peers = o.scenario == "presence" || o.scenario == "whisper";
-    if (o.scenario == "fanout" || o.scenario == "channels" || peers) {
+    if (o.scenario == "fanout" || o.scenario == "channels" || peers || o.scenario == "soak") {
         w.key("duration_s").value(o.duration_s);
         // presence: joins + leaves per second in total; whisper: client events per second per
         // connection; otherwise events per second (0 = closed loop).
@@ -92,6 +92,13 @@ void begin_record(json_writer& w, const options& o, const machine_info& m) {
         } else {
             w.key("client_event_limit").value(o.client_event_limit);
         }
+    }
+    if (o.scenario == "soak") {
+        w.key("group_size").value(o.group_size);
+        w.key("churn_rate").value(o.churn_rate);
+        w.key("churn_stay_s").value(o.churn_stay_s);
+        w.key("presence_limit").value(o.presence_limit);
+        w.key("payload_bytes").value(o.payload_bytes);
     }
     if (o.server_pid > 0) {
         w.key("server_pid").value(o.server_pid);

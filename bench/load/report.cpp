@@ -157,6 +157,52 @@ bool write_file(const std::string& path, const std::string& content) {
     return static_cast<bool>(out);
 }
 
+// "start / peak / end" of one of the soak's server readings; RSS in MiB.
+std::string soak_triple(const element& r, std::string_view what, bool mib) {
+    std::string out;
+    for (std::string_view at : {"start", "peak", "end"}) {
+        std::optional<double> v = number(r, "/server/" + std::string(what) + "/" + std::string(at));
+        if (v && mib) {
+            v = *v / (1024.0 * 1024.0);
+        }
+        out += (mib ? fixed(v, 1) : count(v)) + (at == "end" ? "" : " / ");
+    }
+    return out;
+}
+
+// **Soak**: one row per soak run (stable clients' losses, churn, the server's RSS and files).
+void write_soak_table(std::ostringstream& md, const std::vector<const loaded*>& soaks) {
+    if (soaks.empty()) {
+        return;
+    }
+    md << "**Soak** — stable clients on public channels and a presence channel while other connections "
+       << "churn through the presence channel and numbered events arrive in order; the server's RSS and "
+       << "open files at the start (stable clients on), peak, and end (churn over):\n\n"
+       << "| target | duration (s) | stable clients | events/s | churn connects/s | expected | received "
+       << "| lost | dup | out of order | churn completed | churn failed | RSS MiB start / peak / end "
+       << "| fds start / peak / end | result |\n"
+       << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n";
+    for (const loaded* r : soaks) {
+        std::string error = text(r->root, "/error");
+        std::string notes = load_notes(r->root);
+        md << "| " << text(r->root, "/label") << " | " << count(number(r->root, "/parameters/duration_s"))
+           << " | " << count(number(r->root, "/figures/stable_clients")) << " | "
+           << count(number(r->root, "/parameters/rate")) << " | "
+           << count(number(r->root, "/parameters/churn_rate")) << " | "
+           << count(number(r->root, "/figures/expected_deliveries")) << " | "
+           << count(number(r->root, "/figures/deliveries")) << " | "
+           << count(number(r->root, "/figures/lost")) << " | "
+           << count(number(r->root, "/figures/duplicated")) << " | "
+           << count(number(r->root, "/figures/out_of_order")) << " | "
+           << count(number(r->root, "/figures/churn/completed")) << " | "
+           << count(number(r->root, "/figures/churn/failed")) << " | "
+           << soak_triple(r->root, "rss_bytes", true) << " | " << soak_triple(r->root, "open_fds", false)
+           << " | " << (error.empty() ? "pass" : "FAIL: " + error) << (notes.empty() ? "" : "; " + notes)
+           << " |\n";
+    }
+    md << "\n";
+}
+
 std::string gnuplot_quote(const std::string& s) {
     std::string out = "\"";
     for (char ch : s) {
@@ -204,6 +250,7 @@ int run_report(const options& o) {
     std::vector<const loaded*> connects;
     std::vector<const loaded*> fanouts;
     std::vector<const loaded*> peers;
+    std::vector<const loaded*> soaks;
     for (const loaded& r : records) {
         std::string scenario = text(r.root, "/scenario");
         if (scenario == "ceiling") {
@@ -214,6 +261,8 @@ int run_report(const options& o) {
             fanouts.push_back(&r);
         } else if (scenario == "presence" || scenario == "whisper") {
             peers.push_back(&r);
+        } else if (scenario == "soak") {
+            soaks.push_back(&r);
         }
     }
     auto by_connections = [](const loaded* a, const loaded* b) {
@@ -321,6 +370,8 @@ int run_report(const options& o) {
         }
         md << "\n";
     }
+
+    write_soak_table(md, soaks);
 
     // results.json: every record, in the order given.
     std::string all = "[\n";

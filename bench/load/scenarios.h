@@ -9,6 +9,7 @@ namespace ringcast::bench {
 [[nodiscard]] int run_connect(const options& o);
 [[nodiscard]] int run_fanout(const options& o); // also `channels`
 [[nodiscard]] int run_peers(const options& o);  // `presence` and `whisper`
+[[nodiscard]] int run_soak(const options& o);
 [[nodiscard]] int run_ceiling(const options& o);
 [[nodiscard]] int run_report(const options& o);
 

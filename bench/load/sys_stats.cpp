@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
 #include <string_view>
@@ -39,6 +40,21 @@ std::optional<std::uint64_t> process_rss_bytes(int pid) {
         }
     }
     return std::nullopt;
+}
+
+std::optional<std::uint64_t> process_fd_count(int pid) {
+    DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+    if (dir == nullptr) {
+        return std::nullopt;
+    }
+    std::uint64_t n = 0;
+    while (const dirent* entry = readdir(dir)) {
+        if (entry->d_name[0] != '.') {
+            ++n;
+        }
+    }
+    closedir(dir);
+    return n;
 }
 
 std::optional<std::uint64_t> process_cpu_ns(int pid) {

@@ -1,5 +1,5 @@
-// What the bench reads about processes and the machine: the server's RSS and CPU time from
-// /proc, its own CPU time from getrusage, whole-machine busy time, and the machine's identity.
+// What the bench reads about processes and the machine: the server's RSS, open files and CPU
+// time from /proc, its own CPU time from getrusage, whole-machine busy time, and the machine's identity.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,8 @@ namespace ringcast::bench {
 
 // VmRSS of `pid` in bytes (/proc/PID/status), or nothing when the process is gone or unreadable.
 [[nodiscard]] std::optional<std::uint64_t> process_rss_bytes(int pid);
+// Open file descriptors of `pid` (entries of /proc/PID/fd), or nothing when unreadable.
+[[nodiscard]] std::optional<std::uint64_t> process_fd_count(int pid);
 // utime + stime of `pid` in nanoseconds (/proc/PID/stat; clock-tick resolution, 10 ms here).
 [[nodiscard]] std::optional<std::uint64_t> process_cpu_ns(int pid);
 // utime + stime of this whole process / of the calling thread (getrusage, microsecond resolution).
