@@ -60,18 +60,9 @@ std::uint64_t client_worker::churn(std::uint64_t now) {
 }
 
 void client_worker::finish_churner(std::uint32_t index) {
-    connection& c = conns_[index];
     // Gone without a closing handshake, as when a browser tab is closed or a phone loses its
     // network: the server must free the connection and its memberships all the same.
-    c.st = state::closing;
-    c.partial.clear();
-    c.message.clear();
-    c.queued.clear();
-    if (c.fd >= 0 && c.inflight > 0) {
-        io_uring_sqe* s = sqe();
-        io_uring_prep_cancel_fd(s, c.fd, IORING_ASYNC_CANCEL_ALL);
-        io_uring_sqe_set_data64(s, user_data(op::cancel, index));
-    }
+    abandon(index);
     release(index); // closes now if nothing is pending, else after the last completion
 }
 

@@ -420,6 +420,11 @@ void client_worker::fail(std::uint32_t index, const std::string& reason) {
         --joining_; // nobody will answer this join now
     }
     c.member = member_state::out;
+    abandon(index);
+}
+
+void client_worker::abandon(std::uint32_t index) {
+    connection& c = conns_[index];
     c.st = state::closing;
     c.partial.clear();
     c.message.clear();

@@ -229,6 +229,8 @@ private:
     // churn: close finished connections, time out slow handshakes, open new ones on schedule.
     std::uint64_t churn(std::uint64_t now);
     void finish_churner(std::uint32_t index);
+    // Stops using a connection: drops its buffers and cancels what is pending on its socket.
+    void abandon(std::uint32_t index);
 
     void fail(std::uint32_t index, const std::string& reason);
     void release(std::uint32_t index);
