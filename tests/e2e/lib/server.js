@@ -30,10 +30,12 @@ const READY_TIMEOUT_MS = 10000;
 const READY_POLL_MS = 50;
 const STOP_GRACE_MS = 5000;
 const LOG_LIMIT = 2 * 1024 * 1024;
-// What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print when the server is a
-// sanitized build (scripts/test runs the suite against one too): any of it fails the test file.
-const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/;
-const SANITIZER_ENV = ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'];
+// What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and ThreadSanitizer print when
+// the server is a sanitized build (scripts/test runs the suite against an ASan/UBSan build and
+// part of it against a TSan build): any of it fails the test file. TSan reports a race as a
+// WARNING and keeps running, so the word matters, not the severity.
+const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|runtime error:|(WARNING|FATAL): ThreadSanitizer/;
+const SANITIZER_ENV = ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'TSAN_OPTIONS'];
 // Lines of output dumpLog() prints; the whole output is in the server's log file.
 const DUMP_TAIL_LINES = 60;
 
