@@ -126,6 +126,7 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
     shard::shard_group group(count);
     pusher::shared_counters counters;
     try {
+        net::refuse_if_served(settings.host, settings.port);
         for (unsigned i = 0; i < count; ++i) {
             int fd = net::listen_reuseport(settings.host, settings.port);
             auto s = std::make_unique<shard::shard>(group, i,

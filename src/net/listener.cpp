@@ -13,7 +13,26 @@
 
 namespace ringcast::net {
 
-int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
+namespace {
+
+// Sets a listening socket's options: shared by every shard, and tuned for Pusher traffic.
+void tune_shared_listener(int fd) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    // Small frames must leave at once. Accepted sockets inherit TCP_NODELAY from the
+    // listener on Linux, which spares a setsockopt per connection.
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Bounds what the kernel holds unsent for a peer that stopped reading (autotuning lets
+    // a loopback send buffer grow to megabytes): past this a send is short, so the backlog
+    // stays in our write queue where the write budget counts it and an "over capacity"
+    // goodbye can be put ahead of it. Inherited by accepted sockets too.
+    int lowat = static_cast<int>(unsent_low_water);
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+}
+
+// A TCP socket bound to host:port (the first address that binds), listening with `backlog`
+// and shared (SO_REUSEPORT) when `shared`, else only bound. Throws naming the address.
+int bound_socket(const std::string& host, std::uint16_t port, bool shared, int backlog) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -33,17 +52,10 @@ int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        // Small frames must leave at once. Accepted sockets inherit TCP_NODELAY from the
-        // listener on Linux, which spares a setsockopt per connection.
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        // Bounds what the kernel holds unsent for a peer that stopped reading (autotuning lets
-        // a loopback send buffer grow to megabytes): past this a send is short, so the backlog
-        // stays in our write queue where the write budget counts it and an "over capacity"
-        // goodbye can be put ahead of it. Inherited by accepted sockets too.
-        int lowat = static_cast<int>(unsent_low_water);
-        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+        if (shared) {
+            tune_shared_listener(fd);
+        }
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && (!shared || listen(fd, backlog) == 0)) {
             freeaddrinfo(res);
             return fd;
         }
@@ -52,6 +64,25 @@ int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
     }
     freeaddrinfo(res);
     throw std::runtime_error("cannot listen on " + host + ":" + port_text + ": " + last_error);
+}
+
+} // namespace
+
+int listen_reuseport(const std::string& host, std::uint16_t port, int backlog) {
+    return bound_socket(host, port, true, backlog);
+}
+
+void refuse_if_served(const std::string& host, std::uint16_t port) {
+    // SO_REUSEPORT would let a second server bind the port too and take half the connections
+    // (publishes and subscribers would land on different processes). A plain bind, with
+    // SO_REUSEADDR so connections still in TIME_WAIT do not count, fails only when something
+    // listens there already.
+    try {
+        close(bound_socket(host, port, false, 0));
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string(e.what()) +
+                                 " (is another ringcast, Reverb or soketi already serving this port?)");
+    }
 }
 
 } // namespace ringcast::net

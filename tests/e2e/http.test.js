@@ -4,7 +4,8 @@
 
 const assert = require('node:assert/strict');
 const { describe, it, before, after } = require('node:test');
-const { useServer, startServer, DEFAULT_APP } = require('./lib/server');
+const { spawnSync } = require('node:child_process');
+const { useServer, startServer, DEFAULT_APP, binaryPath } = require('./lib/server');
 const { request, rawExchange, postEvents, signedQuery, md5Hex } = require('./lib/http');
 const { WsClient, connectPusher } = require('./lib/ws');
 const { connectedClient, subscribe, disconnectAll, createRestClient, triggerOk } = require('./lib/pusher');
@@ -316,6 +317,36 @@ describe('process lifecycle', () => {
       throw err;
     } finally {
       if (client) client.ws.terminate();
+      await server.stop();
+    }
+  });
+});
+
+// SO_REUSEPORT would let a second server bind a port that is already served and take half its
+// connections, so publishes and subscribers would land on different processes: it is refused.
+describe('a second server on a port already served', () => {
+  it('exits 1 with "Address already in use"; the first keeps serving', { timeout: 30000 }, async () => {
+    const server = await startServer({ apps: [DEFAULT_APP] });
+    try {
+      for (const host of ['127.0.0.1', '0.0.0.0']) {
+        const second = spawnSync(binaryPath(), ['start', '--host', host, '--port', String(server.port)],
+          { encoding: 'utf8', timeout: 10000 });
+        const output = `${second.stdout}${second.stderr}`;
+        assert.equal(second.status, 1, `second server on ${host}: status ${second.status}, signal ${second.signal}, output:\n${output}`);
+        assert.match(output, new RegExp(`cannot listen on ${host.replace(/\./g, '\\.')}:${server.port}: Address already in use`));
+      }
+      await assertUp(server.port);
+      const client = await connectedClient(server);
+      const channel = uniqueName('one-server');
+      await subscribe(client, channel);
+      const got = new Promise((resolve) => client.channel(channel).bind('ping', resolve));
+      await triggerOk(createRestClient(server), channel, 'ping', { n: 1 });
+      assert.deepEqual(await got, { n: 1 });
+      disconnectAll([client]);
+    } catch (err) {
+      server.dumpLog('second-server test failed');
+      throw err;
+    } finally {
       await server.stop();
     }
   });

@@ -17,4 +17,9 @@ inline constexpr std::uint32_t unsent_low_water = 128 * 1024;
 // has TCP_NOTSENT_LOWAT = unsent_low_water, inherited the same way.
 [[nodiscard]] int listen_reuseport(const std::string& host, std::uint16_t port, int backlog = 4096);
 
+// Throws std::runtime_error ("... Address already in use ...") when a process already listens on
+// host:port: called once before the shards bind, since SO_REUSEPORT alone would let a second
+// server share the port silently.
+void refuse_if_served(const std::string& host, std::uint16_t port);
+
 } // namespace ringcast::net
