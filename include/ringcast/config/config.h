@@ -18,6 +18,44 @@ namespace ringcast::config {
 // Reverb's accept_client_events_from: who may send client-* events on a channel.
 enum class client_events_from { all, members, none };
 
+// The events a webhook target can ask for, by Pusher's names (see webhook_kind_name).
+enum class webhook_kind : std::uint8_t {
+    channel_occupied,
+    channel_vacated,
+    member_added,
+    member_removed,
+    client_event,
+    cache_miss,
+    subscription_count,
+};
+inline constexpr unsigned webhook_kind_count = 7;
+// "channel_occupied", ...
+[[nodiscard]] std::string_view webhook_kind_name(webhook_kind k) noexcept;
+[[nodiscard]] std::optional<webhook_kind> webhook_kind_from_name(std::string_view name) noexcept;
+
+// One webhook target of an app, in soketi's vocabulary: where to POST, which events, extra
+// headers, and an optional channel-name filter. The URL is checked and split when read.
+struct webhook_target {
+    std::string url;  // as configured, for messages
+    bool tls = false; // https://
+    std::string host; // name or address as written in the URL (IPv6 without brackets)
+    std::uint16_t port = 80;
+    std::string request_target = "/"; // path and query
+    std::uint32_t event_types = 0;    // bit (1 << kind) for each wanted webhook_kind
+    // Sent after Content-Type and before X-Pusher-Key / X-Pusher-Signature, which they cannot
+    // replace (a header named like one of ours is refused when read).
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string channel_prefix; // filter.channel_name_starts_with ("" = any)
+    std::string channel_suffix; // filter.channel_name_ends_with ("" = any)
+
+    [[nodiscard]] bool wants(webhook_kind k) const noexcept {
+        return (event_types & (1U << static_cast<unsigned>(k))) != 0;
+    }
+    [[nodiscard]] bool accepts(std::string_view channel) const noexcept {
+        return channel.starts_with(channel_prefix) && channel.ends_with(channel_suffix);
+    }
+};
+
 // One Pusher application. Defaults follow hosted Pusher where it documents a limit and Reverb
 // where it documents a timing, so a Laravel app moving to ringcast sees the same behaviour.
 struct app {
@@ -83,6 +121,42 @@ struct app {
     // beyond them the API answers 429.
     std::uint32_t max_backend_events_per_second = 0;
     std::uint32_t max_read_requests_per_second = 0;
+
+    std::vector<webhook_target> webhooks;
+    // Any target wants kind `k` (for any channel): the cheap test before building an event.
+    [[nodiscard]] bool wants_webhook(webhook_kind k) const noexcept {
+        for (const webhook_target& t : webhooks) {
+            if (t.wants(k)) {
+                return true;
+            }
+        }
+        return false;
+    }
+};
+
+// How webhooks are batched, de-bounced, retried and bounded: one set for the whole server.
+// Defaults follow Pusher (3 s de-bounce, retries for 5 minutes) and soketi/sockudo (50 ms
+// batching window, 100 events a batch).
+struct webhook_settings {
+    std::uint32_t batch_window_ms = 50;
+    std::uint32_t batch_max_events = 100;
+    // channel_vacated / member_removed wait this long; a re-occupation or re-join inside it
+    // cancels both the pending event and its opposite.
+    std::uint32_t debounce_ms = 3000;
+    // A batch is retried on any non-2xx answer or network error, the gaps doubling from
+    // retry_initial_ms up to retry_max_ms (with jitter), until retry_for_ms after the first try.
+    std::uint32_t retry_for_ms = 300'000;
+    std::uint32_t retry_initial_ms = 1000;
+    std::uint32_t retry_max_ms = 60'000;
+    std::uint32_t connect_timeout_ms = 5000;
+    std::uint32_t request_timeout_ms = 10'000;
+    // Events waiting per app (batched or awaiting retry); beyond it new events are dropped,
+    // counted, and logged once per interval.
+    std::uint32_t max_pending_events = 10'000;
+    // On SIGTERM/SIGINT, how long pending webhooks may still be sent.
+    std::uint32_t shutdown_grace_ms = 3000;
+    // PEM file of CAs for https targets; "" = the system's trusted roots.
+    std::string ca_file;
 };
 
 struct server {
@@ -107,6 +181,8 @@ struct server {
     // Bytes a connection may have queued for sending before it is treated as a slow consumer
     // and closed with 4100 (Pusher's "over capacity, reconnect with backoff").
     std::uint32_t max_pending_write_bytes = 4 * 1024 * 1024;
+
+    webhook_settings webhooks;
 
     std::vector<app> apps;
     // Where the apps came from, for the start-up banner: "config file", "environment", or
