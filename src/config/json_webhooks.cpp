@@ -187,10 +187,11 @@ core::status settings_field(std::string_view key, element v, const std::string& 
         return size(v, p, out.max_pending_events);
     }
     if (key == "ca_file") {
-        if (core::status s = string(v, p, true, out.ca_file); !s) {
+        // "" is the default spelled out: the system's trusted roots.
+        if (core::status s = string(v, p, false, out.ca_file); !s) {
             return s;
         }
-        if (core::status s = check_ca_file(out.ca_file); !s) {
+        if (core::status s = out.ca_file.empty() ? core::ok() : check_ca_file(out.ca_file); !s) {
             return fail(p, s.message());
         }
         return core::ok();

@@ -307,7 +307,7 @@ TEST_F(webhooks, server_settings_out_of_range_name_the_key) {
          "server.webhooks.batch_window_ms: expected a number from 0 to 86400000"},
         {R"({"retry_for_ms": "5"})", "server.webhooks.retry_for_ms: expected a number from 0 to 86400000"},
         {R"({"batch_ms": 5})", "unknown key \"server.webhooks.batch_ms\""},
-        {R"({"ca_file": ""})", "server.webhooks.ca_file: expected a non-empty string"},
+        {R"({"ca_file": 1})", "server.webhooks.ca_file: expected a string"},
         {R"([])", "server.webhooks: expected an object"},
     };
     for (const auto& [settings, message] : cases) {
@@ -320,6 +320,12 @@ TEST_F(webhooks, retry_max_below_retry_initial_is_refused_in_any_order) {
               "server.webhooks.retry_max_ms: 100 is less than retry_initial_ms (500)");
     EXPECT_EQ(refused_settings(R"({"retry_initial_ms": 120000})"),
               "server.webhooks.retry_max_ms: 60000 is less than retry_initial_ms (120000)");
+}
+
+TEST_F(webhooks, an_empty_ca_file_means_the_system_roots) {
+    server s =
+        started({"start", "--config", write("config.json", R"({"server": {"webhooks": {"ca_file": ""}}})")});
+    EXPECT_TRUE(s.webhooks.ca_file.empty());
 }
 
 TEST_F(webhooks, a_missing_ca_file_is_refused_at_load) {
