@@ -176,8 +176,10 @@ Environment variables (also read from the --env file):
   REVERB_APP_RATE_LIMIT_TERMINATE        close the connection instead of an error (default false)
   RINGCAST_WEBHOOK_URL         http(s) URL to POST the app's webhooks to (default: none)
   RINGCAST_WEBHOOK_EVENTS      comma-separated event types (default: all but subscription_count)
-  RINGCAST_WEBHOOK_BATCH_MS, RINGCAST_WEBHOOK_DEBOUNCE_MS, RINGCAST_WEBHOOK_RETRY_FOR_MS,
-  RINGCAST_WEBHOOK_CA_FILE     as server.webhooks' batch_window_ms, debounce_ms, retry_for_ms, ca_file
+  RINGCAST_WEBHOOK_BATCH_MS              as server.webhooks.batch_window_ms (milliseconds)
+  RINGCAST_WEBHOOK_DEBOUNCE_MS           as server.webhooks.debounce_ms
+  RINGCAST_WEBHOOK_RETRY_FOR_MS          as server.webhooks.retry_for_ms
+  RINGCAST_WEBHOOK_CA_FILE               as server.webhooks.ca_file
   Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
   REVERB_PORT and REVERB_SCHEME describe where clients connect (e.g. through a proxy) and
   are not read. Empty values and null count as unset, as with Laravel's env().
