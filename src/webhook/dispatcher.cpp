@@ -96,7 +96,7 @@ void dispatcher::stop() {
 }
 
 void dispatcher::run() {
-    core::set_log_shard(-1);
+    core::set_log_shard(core::log_webhooks);
     try {
         net::ring r(256);
         post_wake_read(r);

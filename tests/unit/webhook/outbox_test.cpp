@@ -111,6 +111,7 @@ TEST(webhook_outbox, a_vacate_goes_out_after_the_delay_after_its_member_removed)
     f.add(webhook_kind::member_added, "presence-a", 10, "u2"); // someone else: not a cancel
     EXPECT_TRUE(f.due(2999).size() == 1);                      // u2's member_added, not held
     f.box->on_sent(*f.box->queues()[0]);
+    EXPECT_TRUE(f.due(3000).empty()); // released now, then the batching window
     auto due = f.due(3050);
     ASSERT_EQ(due.size(), 1U);
     EXPECT_LT(due[0]->body.find("member_removed"), due[0]->body.find("channel_vacated"));
