@@ -10,6 +10,9 @@ config::server merge_reload(const config::server& running, const config::server&
         loaded.threads != running.threads) {
         log += "host, port, path and threads are unchanged until a restart\n";
     }
+    if (loaded.webhooks != running.webhooks) {
+        log += "server.webhooks settings are unchanged until a restart (each app's targets are reloaded)\n";
+    }
     std::vector<bool> used(loaded.apps.size(), false);
     for (const config::app& old : running.apps) {
         bool found = false;

@@ -157,6 +157,8 @@ struct webhook_settings {
     std::uint32_t shutdown_grace_ms = 3000;
     // PEM file of CAs for https targets; "" = the system's trusted roots.
     std::string ca_file;
+
+    bool operator==(const webhook_settings&) const = default;
 };
 
 struct server {
