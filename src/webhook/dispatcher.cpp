@@ -97,13 +97,16 @@ void dispatcher::stop() {
 
 void dispatcher::run() {
     core::set_log_shard(core::log_webhooks);
+    std::unique_ptr<net::ring> r;
     try {
-        net::ring r(256);
-        post_wake_read(r);
-        loop(r);
-        drain(r);
+        r = std::make_unique<net::ring>(256);
+        post_wake_read(*r);
+        loop(*r);
     } catch (const std::exception& e) {
         RC_LOG_ERROR("webhooks: %s; no more webhooks will be sent", e.what());
+    }
+    if (r) {
+        drain(*r); // the clients' sockets are closed while their ring still exists
     }
 }
 
