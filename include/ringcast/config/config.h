@@ -161,6 +161,25 @@ struct webhook_settings {
     bool operator==(const webhook_settings&) const = default;
 };
 
+// Several nodes sharing state through Redis (off unless asked for: one node needs nothing else).
+// Reverb's names work: REVERB_SCALING_ENABLED, REVERB_SCALING_CHANNEL, REDIS_URL, REDIS_HOST...
+struct redis_settings {
+    bool enabled = false;
+    bool tls = false; // rediss://
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    std::string username; // "" = none (AUTH with the password alone, or no AUTH)
+    std::string password;
+    std::uint32_t db = 0;
+    // The namespace of every key and pub/sub channel, so deployments can share one Redis
+    // (Reverb's REVERB_SCALING_CHANNEL, default "reverb").
+    std::string prefix = "reverb";
+    // The server as "redis://host:port/db" with any password left out, for the log.
+    [[nodiscard]] std::string display() const;
+
+    bool operator==(const redis_settings&) const = default;
+};
+
 struct server {
     std::string host = "0.0.0.0";
     std::uint16_t port = 8080;
@@ -185,6 +204,7 @@ struct server {
     std::uint32_t max_pending_write_bytes = 4 * 1024 * 1024;
 
     webhook_settings webhooks;
+    redis_settings redis;
 
     std::vector<app> apps;
     // Where the apps came from, for the start-up banner: "config file", "environment", or
