@@ -21,7 +21,7 @@ namespace {
 constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
 // Overflow is logged at most this often, so a flood does not become a log flood.
 constexpr std::uint64_t report_interval_ms = 10'000;
-// The wake-up read's completion tag; socket tags are addresses with the low bits set (client.h).
+// The wake-up read's completion tag; streams' tags are addresses with low bits set (net/stream.h).
 constexpr std::uintptr_t wake_tag = 4;
 
 std::uint64_t wall_ms() noexcept {
@@ -183,7 +183,9 @@ void dispatcher::handle(io_uring_cqe* cqe, net::ring& r) {
         post_wake_read(r);
         return;
     }
-    client::on_completion(reinterpret_cast<void*>(tag), cqe->res, now_ms_);
+    if (net::stream::is_stream_tag(tag)) {
+        net::stream::on_completion(reinterpret_cast<void*>(tag), cqe->res);
+    }
 }
 
 std::uint64_t dispatcher::next_wake(std::uint64_t now_ms) const {
@@ -288,7 +290,7 @@ void dispatcher::drain(net::ring& r) {
         __kernel_timespec ts{0, 50'000'000};
         int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, &ts, nullptr);
         if (rc == -ETIME && io_uring_cq_ready(r.raw()) == 0) {
-            if (client::live_sockets() == 0) {
+            if (net::stream::live() == 0) {
                 break;
             }
             continue;
@@ -298,12 +300,12 @@ void dispatcher::drain(net::ring& r) {
         io_uring_for_each_cqe(r.raw(), head, cqe) {
             ++seen;
             auto tag = reinterpret_cast<std::uintptr_t>(io_uring_cqe_get_data(cqe));
-            if (tag != 0 && tag != wake_tag) {
-                client::on_completion(reinterpret_cast<void*>(tag), cqe->res, core::monotonic_ms());
+            if (net::stream::is_stream_tag(tag)) {
+                net::stream::on_completion(reinterpret_cast<void*>(tag), cqe->res);
             }
         }
         io_uring_cq_advance(r.raw(), seen);
-        if (client::live_sockets() == 0) {
+        if (net::stream::live() == 0) {
             break;
         }
     }
