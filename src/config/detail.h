@@ -60,6 +60,13 @@ inline constexpr std::uint64_t max_milliseconds = max_seconds * 1000;
 // message says what is wrong without saying where the value came from; the caller puts the key
 // path or the variable name in front.
 
+// A DNS name (labels of letters, digits, '-' and '_'), or an IPv4 address when it is only
+// digits and dots (so "300.1.1.1" is refused here rather than sent to the resolver as a name).
+[[nodiscard]] core::status check_host_name(std::string_view host);
+
+// No spaces, controls or non-ASCII characters: what every URL we read must hold.
+[[nodiscard]] core::status check_url_characters(std::string_view url);
+
 // Checks an http:// or https:// URL and fills url, tls, host, port and request_target of `out`.
 [[nodiscard]] core::status parse_webhook_url(std::string_view url, webhook_target& out);
 
