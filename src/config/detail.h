@@ -84,6 +84,31 @@ inline constexpr std::uint64_t max_milliseconds = max_seconds * 1000;
 // webhook; the failure is "cannot read FILE: REASON".
 [[nodiscard]] core::status check_ca_file(const std::string& file);
 
+// The Redis readers shared by the command line, the environment and the JSON file (redis.cpp);
+// as with the webhook readers, the caller puts the flag, variable or key in front. No message
+// repeats a password.
+inline constexpr std::uint16_t default_redis_port = 6379;
+// Redis numbers its databases with a signed 32-bit int (the `databases` setting bounds them).
+inline constexpr std::uint64_t max_redis_db = 2'147'483'647;
+inline constexpr std::size_t max_redis_prefix = 100;
+
+// redis://[[username]:password@]host[:port][/db] or rediss:// (tls): sets tls, host, port,
+// username, password and db of `out` (a URL is the whole connection: what it leaves out is the
+// default), user and password percent-decoded; refuses query parameters. `out` is untouched on
+// failure; enabled and prefix never change.
+[[nodiscard]] core::status parse_redis_url(std::string_view url, redis_settings& out);
+
+// The URL as a message may echo it: the password (or a lone userinfo) as "***" and any query
+// as "?...".
+[[nodiscard]] std::string redact_redis_url(std::string_view url);
+
+// A DNS name, an IPv4 address or an IPv6 address (with or without brackets), returned as
+// stored: IPv6 without brackets.
+[[nodiscard]] core::result<std::string> check_redis_host(std::string_view host);
+
+// REVERB_SCALING_CHANNEL's rules: 1 to max_redis_prefix characters, no spaces or controls.
+[[nodiscard]] core::status check_redis_prefix(std::string_view prefix);
+
 // The whole file, or a failure whose message is strerror(errno).
 [[nodiscard]] core::result<std::string> read_file(const std::string& path);
 
