@@ -23,6 +23,7 @@ constexpr value_flag value_flags[] = {
     {"--threads", "a number from 1 to 1024"},
     {"--env", "the name of a .env file"},
     {"--config", "the name of a JSON file"},
+    {"--redis", "a redis:// or rediss:// URL"},
 };
 // clang-format on
 
@@ -72,6 +73,13 @@ core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
             return bad();
         }
         (f.name == "--env" ? out.env_file : out.config_file) = value;
+    } else if (f.name == "--redis") {
+        redis_settings parsed;
+        if (core::status s = parse_redis_url(value, parsed); !s) {
+            // The URL may hold a password, which a message (often pasted into issues) must not.
+            return core::failure("--redis: " + s.message() + ", got " + in_quotes(redact_redis_url(value)));
+        }
+        out.redis = std::move(parsed);
     }
     return core::ok();
 }

@@ -122,6 +122,8 @@ struct flags {
     std::optional<unsigned> threads;
     std::optional<std::string> env_file;
     std::optional<std::string> config_file;
+    // --redis URL: the connection fields it sets (enabled and prefix left at their defaults).
+    std::optional<redis_settings> redis;
 };
 
 struct parsed_command {
@@ -144,9 +146,11 @@ struct environment {
     std::string dotenv_file; // for messages about values that came from it
 };
 
-// Applies the REVERB_SERVER_* / REVERB_HOST / REVERB_MAX_REQUEST_SIZE variables over `out`.
+// Applies the REVERB_SERVER_* / REVERB_HOST / REVERB_MAX_REQUEST_SIZE / RINGCAST_WEBHOOK_*
+// server variables and Reverb's scaling ones (REVERB_SCALING_*, REDIS_*) over `out`;
+// `redis_flag` says --redis was given, whose URL replaces the REDIS_* connection variables.
 // Fails with a message naming the variable (and the .env file when it came from there).
-[[nodiscard]] core::status apply_server_environment(const environment& env, server& out);
+[[nodiscard]] core::status apply_server_environment(const environment& env, bool redis_flag, server& out);
 
 // Whether REVERB_APP_ID, REVERB_APP_KEY or REVERB_APP_SECRET is set (to warn when the JSON
 // file's apps take their place).
