@@ -23,6 +23,7 @@ constexpr value_flag value_flags[] = {
     {"--threads", "a number from 1 to 1024"},
     {"--env", "the name of a .env file"},
     {"--config", "the name of a JSON file"},
+    {"--redis", "a redis:// or rediss:// URL"},
 };
 // clang-format on
 
@@ -72,6 +73,13 @@ core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
             return bad();
         }
         (f.name == "--env" ? out.env_file : out.config_file) = value;
+    } else if (f.name == "--redis") {
+        redis_settings parsed;
+        if (core::status s = parse_redis_url(value, parsed); !s) {
+            // The URL may hold a password, which a message (often pasted into issues) must not.
+            return core::failure("--redis: " + s.message() + ", got " + in_quotes(redact_redis_url(value)));
+        }
+        out.redis = std::move(parsed);
     }
     return core::ok();
 }
@@ -158,6 +166,8 @@ Flags of start (--flag value or --flag=value):
   --env FILE        read the variables below from a Laravel .env file (default: none);
                     the process environment wins over the file, as in Laravel
   --config FILE     JSON file of server settings and apps, see below (default: none)
+  --redis URL       scale across nodes through Redis: redis://[[user]:password@]host[:port][/db]
+                    or rediss:// for TLS; enables scaling (default: off, one node)
   --help            show this text
 
 Environment variables (also read from the --env file):
@@ -180,6 +190,14 @@ Environment variables (also read from the --env file):
   RINGCAST_WEBHOOK_DEBOUNCE_MS           as server.webhooks.debounce_ms
   RINGCAST_WEBHOOK_RETRY_FOR_MS          as server.webhooks.retry_for_ms
   RINGCAST_WEBHOOK_CA_FILE               as server.webhooks.ca_file
+  REVERB_SCALING_ENABLED       scale across nodes through Redis (default false)
+  REVERB_SCALING_CHANNEL       prefix of every Redis key and channel (default {redis_prefix})
+  REDIS_URL                    as --redis; when set, the REDIS_* parts below are not read
+  REDIS_HOST, REDIS_PORT, REDIS_DB       the server (default {redis_host}, {redis_port}, 0)
+  REDIS_USERNAME, REDIS_PASSWORD         credentials (default: none)
+  REDIS_SCHEME                 tcp or tls (default tcp)
+  REDIS_* are read only when scaling is enabled: Laravel sets them for its cache and queues
+  too. REDIS_TIMEOUT is not read.
   Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
   REVERB_PORT and REVERB_SCHEME describe where clients connect (e.g. through a proxy) and
   are not read. Empty values and null count as unset, as with Laravel's env().
@@ -199,7 +217,9 @@ and unknown keys are errors:
                            "retry_initial_ms": {retry_initial_ms}, "retry_max_ms": {retry_max_ms},
                            "connect_timeout_ms": {connect_timeout_ms}, "request_timeout_ms": {request_timeout_ms},
                            "max_pending_events": {max_pending_events}, "shutdown_grace_ms": {shutdown_grace_ms},
-                           "ca_file": ""}},
+                           "ca_file": ""},
+              "redis": {"enabled": false, "prefix": "{redis_prefix}",
+                        "url": "redis://{redis_host}:{redis_port}/0"}},
    "apps": [{"id": "1", "key": "...", "secret": "...", "enabled": true,
              "activity_timeout": {activity}, "ping_interval": {ping}, "pong_timeout": {pong},
              "max_message_size": {max_message_size}, "max_event_payload_bytes": {max_event_payload_bytes},
@@ -229,6 +249,8 @@ and unknown keys are errors:
   client_event, cache_miss and subscription_count, and a target without "event_types" gets all
   but subscription_count. Webhook timings are in milliseconds; "ca_file" is a PEM file of CAs
   for https targets ("" = the system's). AWS Lambda targets are not supported.
+  "redis" takes a "url" (which also enables scaling unless "enabled" says otherwise) or its
+  parts "host", "port", "username", "password", "db" (0-{max_redis_db}) and "tls", not both.
 )";
 
 } // namespace
@@ -254,6 +276,10 @@ std::string usage() {
         {"{request_timeout_ms}", std::to_string(s.webhooks.request_timeout_ms)},
         {"{max_pending_events}", std::to_string(s.webhooks.max_pending_events)},
         {"{shutdown_grace_ms}", std::to_string(s.webhooks.shutdown_grace_ms)},
+        {"{redis_prefix}", s.redis.prefix},
+        {"{redis_host}", s.redis.host},
+        {"{redis_port}", std::to_string(s.redis.port)},
+        {"{max_redis_db}", std::to_string(detail::max_redis_db)},
         {"{activity}", std::to_string(a.activity_timeout_s)},
         {"{ping}", std::to_string(a.ping_interval_s)},
         {"{pong}", std::to_string(a.pong_timeout_s)},

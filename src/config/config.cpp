@@ -57,6 +57,13 @@ void apply_flags(const detail::flags& flags, server& out) {
     if (flags.threads) {
         out.threads = *flags.threads;
     }
+    if (flags.redis) {
+        // The URL is the whole connection; the prefix still comes from the other sources.
+        std::string prefix = std::move(out.redis.prefix);
+        out.redis = *flags.redis;
+        out.redis.prefix = std::move(prefix);
+        out.redis.enabled = true;
+    }
 }
 
 // Fills `out` from every source, lowest precedence first so each source simply overwrites:
@@ -76,7 +83,7 @@ core::status settle(const detail::flags& flags, const char* const* envp, server&
     }
 
     const detail::environment env{process_env, *dotenv, flags.env_file.value_or("")};
-    if (core::status s = detail::apply_server_environment(env, out); !s) {
+    if (core::status s = detail::apply_server_environment(env, flags.redis.has_value(), out); !s) {
         return s;
     }
     apply_flags(flags, out);

@@ -60,6 +60,13 @@ inline constexpr std::uint64_t max_milliseconds = max_seconds * 1000;
 // message says what is wrong without saying where the value came from; the caller puts the key
 // path or the variable name in front.
 
+// A DNS name (labels of letters, digits, '-' and '_'), or an IPv4 address when it is only
+// digits and dots (so "300.1.1.1" is refused here rather than sent to the resolver as a name).
+[[nodiscard]] core::status check_host_name(std::string_view host);
+
+// No spaces, controls or non-ASCII characters: what every URL we read must hold.
+[[nodiscard]] core::status check_url_characters(std::string_view url);
+
 // Checks an http:// or https:// URL and fills url, tls, host, port and request_target of `out`.
 [[nodiscard]] core::status parse_webhook_url(std::string_view url, webhook_target& out);
 
@@ -77,6 +84,31 @@ inline constexpr std::uint64_t max_milliseconds = max_seconds * 1000;
 // webhook; the failure is "cannot read FILE: REASON".
 [[nodiscard]] core::status check_ca_file(const std::string& file);
 
+// The Redis readers shared by the command line, the environment and the JSON file (redis.cpp);
+// as with the webhook readers, the caller puts the flag, variable or key in front. No message
+// repeats a password.
+inline constexpr std::uint16_t default_redis_port = 6379;
+// Redis numbers its databases with a signed 32-bit int (the `databases` setting bounds them).
+inline constexpr std::uint64_t max_redis_db = 2'147'483'647;
+inline constexpr std::size_t max_redis_prefix = 100;
+
+// redis://[[username]:password@]host[:port][/db] or rediss:// (tls): sets tls, host, port,
+// username, password and db of `out` (a URL is the whole connection: what it leaves out is the
+// default), user and password percent-decoded; refuses query parameters. `out` is untouched on
+// failure; enabled and prefix never change.
+[[nodiscard]] core::status parse_redis_url(std::string_view url, redis_settings& out);
+
+// The URL as a message may echo it: the password (or a lone userinfo) as "***" and any query
+// as "?...".
+[[nodiscard]] std::string redact_redis_url(std::string_view url);
+
+// A DNS name, an IPv4 address or an IPv6 address (with or without brackets), returned as
+// stored: IPv6 without brackets.
+[[nodiscard]] core::result<std::string> check_redis_host(std::string_view host);
+
+// REVERB_SCALING_CHANNEL's rules: 1 to max_redis_prefix characters, no spaces or controls.
+[[nodiscard]] core::status check_redis_prefix(std::string_view prefix);
+
 // The whole file, or a failure whose message is strerror(errno).
 [[nodiscard]] core::result<std::string> read_file(const std::string& path);
 
@@ -90,6 +122,8 @@ struct flags {
     std::optional<unsigned> threads;
     std::optional<std::string> env_file;
     std::optional<std::string> config_file;
+    // --redis URL: the connection fields it sets (enabled and prefix left at their defaults).
+    std::optional<redis_settings> redis;
 };
 
 struct parsed_command {
@@ -112,9 +146,11 @@ struct environment {
     std::string dotenv_file; // for messages about values that came from it
 };
 
-// Applies the REVERB_SERVER_* / REVERB_HOST / REVERB_MAX_REQUEST_SIZE variables over `out`.
+// Applies the REVERB_SERVER_* / REVERB_HOST / REVERB_MAX_REQUEST_SIZE / RINGCAST_WEBHOOK_*
+// server variables and Reverb's scaling ones (REVERB_SCALING_*, REDIS_*) over `out`;
+// `redis_flag` says --redis was given, whose URL replaces the REDIS_* connection variables.
 // Fails with a message naming the variable (and the .env file when it came from there).
-[[nodiscard]] core::status apply_server_environment(const environment& env, server& out);
+[[nodiscard]] core::status apply_server_environment(const environment& env, bool redis_flag, server& out);
 
 // Whether REVERB_APP_ID, REVERB_APP_KEY or REVERB_APP_SECRET is set (to warn when the JSON
 // file's apps take their place).

@@ -166,13 +166,110 @@ core::status webhook(const environment& env, app& out) {
     return core::ok();
 }
 
+// REDIS_URL: the whole connection. The message echoes the URL without its password.
+core::status redis_url(const environment& env, const found& f, redis_settings& out) {
+    if (core::status s = parse_redis_url(f.value, out); !s) {
+        std::string shown = redact_redis_url(f.value);
+        return bad_value(env, "REDIS_URL", found{shown, f.from_dotenv}, s.message());
+    }
+    return core::ok();
+}
+
+core::status redis_host(const environment& env, std::string_view name, std::string& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return core::ok();
+    }
+    core::result<std::string> host = check_redis_host(f->value);
+    if (!host) {
+        return bad_value(env, name, *f, host.error().message());
+    }
+    out = std::move(*host);
+    return core::ok();
+}
+
+// Laravel's `scheme` of a Redis connection (phpredis and Predis): tcp or tls. Predis's unix
+// (a socket path in REDIS_HOST) is refused: ringcast connects over TCP only.
+core::status redis_scheme(const environment& env, std::string_view name, bool& tls) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return core::ok();
+    }
+    if (!equals_lowercase(f->value, "tcp") && !equals_lowercase(f->value, "tls")) {
+        return bad_value(env, name, *f, "expected tcp or tls");
+    }
+    tls = equals_lowercase(f->value, "tls");
+    return core::ok();
+}
+
+core::status redis_prefix(const environment& env, std::string_view name, std::string& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return core::ok();
+    }
+    if (core::status s = check_redis_prefix(f->value); !s) {
+        return bad_value(env, name, *f, s.message());
+    }
+    out = f->value;
+    return core::ok();
+}
+
+// REDIS_HOST, REDIS_PORT, ... each over the same field of the JSON file (or the default).
+// REDIS_TIMEOUT is not read: Reverb passes it to its client as a connect timeout, and how
+// ringcast's client times out and reconnects is its own affair, not a Laravel setting.
+core::status redis_parts(const environment& env, redis_settings& out) {
+    std::optional<found> username = lookup(env, "REDIS_USERNAME");
+    if (username && !lookup(env, "REDIS_PASSWORD")) {
+        // Redis authenticates a user only with a password.
+        return bad_value(env, "REDIS_USERNAME", *username, "needs REDIS_PASSWORD too");
+    }
+    text(env, "REDIS_USERNAME", out.username);
+    // Read as is and never echoed: any byte string is a valid password.
+    text(env, "REDIS_PASSWORD", out.password);
+    const core::status problems[] = {
+        redis_scheme(env, "REDIS_SCHEME", out.tls),
+        redis_host(env, "REDIS_HOST", out.host),
+        number(env, "REDIS_PORT", 1, 65535, out.port),
+        number(env, "REDIS_DB", 0, max_redis_db, out.db),
+    };
+    for (const core::status& problem : problems) {
+        if (!problem) {
+            return problem;
+        }
+    }
+    return core::ok();
+}
+
+// Reverb's scaling variables. The connection ones are read only when scaling is on (here, in
+// the JSON file, or by --redis, whose URL then replaces them anyway): a Laravel app sets
+// REDIS_HOST, REDIS_URL ... for its cache and queues, and neither enables scaling nor should a
+// value ringcast cannot use (a socket path in REDIS_HOST, say) stop a single node from starting.
+core::status redis(const environment& env, bool redis_flag, redis_settings& out) {
+    if (core::status s = boolean(env, "REVERB_SCALING_ENABLED", out.enabled); !s) {
+        return s;
+    }
+    if (core::status s = redis_prefix(env, "REVERB_SCALING_CHANNEL", out.prefix); !s) {
+        return s;
+    }
+    if (!out.enabled || redis_flag) {
+        return core::ok();
+    }
+    // REDIS_URL is the whole connection and the parts go unread, so a URL copied from a Redis
+    // provider is not mixed with a REDIS_PASSWORD left over from another server. (Laravel's
+    // own URL parser would merge the two; a half-merged connection is harder to debug.)
+    if (std::optional<found> url = lookup(env, "REDIS_URL")) {
+        return redis_url(env, *url, out);
+    }
+    return redis_parts(env, out);
+}
+
 } // namespace
 
 bool names_a_webhook(const environment& env) {
     return lookup(env, "RINGCAST_WEBHOOK_URL") || lookup(env, "RINGCAST_WEBHOOK_EVENTS");
 }
 
-core::status apply_server_environment(const environment& env, server& out) {
+core::status apply_server_environment(const environment& env, bool redis_flag, server& out) {
     // REVERB_PORT and REVERB_SCHEME are deliberately not read: in Reverb they describe the address
     // clients use (often a proxy in front), not the one the server binds.
     text(env, "REVERB_SERVER_HOST", out.host);
@@ -185,6 +282,7 @@ core::status apply_server_environment(const environment& env, server& out) {
         number(env, "RINGCAST_WEBHOOK_DEBOUNCE_MS", 0, max_milliseconds, out.webhooks.debounce_ms),
         number(env, "RINGCAST_WEBHOOK_RETRY_FOR_MS", 0, max_milliseconds, out.webhooks.retry_for_ms),
         ca_file(env, "RINGCAST_WEBHOOK_CA_FILE", out.webhooks.ca_file),
+        redis(env, redis_flag, out.redis),
     };
     for (const core::status& problem : problems) {
         if (!problem) {

@@ -126,6 +126,9 @@ core::status read_server(element value, const std::string& path, server& out) {
         if (key == "webhooks") {
             return json::read_webhook_settings(v, p, out.webhooks);
         }
+        if (key == "redis") {
+            return json::read_redis_settings(v, p, out.redis);
+        }
         return json::unknown(p);
     });
 }

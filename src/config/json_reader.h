@@ -67,4 +67,7 @@ template <class Number>
 [[nodiscard]] core::status read_webhook_settings(element value, const std::string& path,
                                                  webhook_settings& out);
 
+// The "server.redis" object (json_redis.cpp), read over `out` (which holds the defaults).
+[[nodiscard]] core::status read_redis_settings(element value, const std::string& path, redis_settings& out);
+
 } // namespace ringcast::config::detail::json

@@ -49,38 +49,6 @@ bool is_label(std::string_view label) {
     return true;
 }
 
-// A DNS name, or an IPv4 address when it is only digits and dots (so "300.1.1.1" is refused
-// here rather than sent to the resolver as a name).
-core::status check_host_name(std::string_view host) {
-    bool numeric = true;
-    for (char c : host) {
-        numeric = numeric && (is_digit(c) || c == '.');
-    }
-    if (numeric) {
-        in_addr address{};
-        std::string text(host);
-        if (inet_pton(AF_INET, text.c_str(), &address) != 1) {
-            return core::failure("invalid IPv4 address " + in_quotes(host));
-        }
-        return core::ok();
-    }
-    // One trailing dot is the fully qualified spelling of the same name.
-    std::string_view name = host.ends_with('.') ? host.substr(0, host.size() - 1) : host;
-    if (name.size() > 253) {
-        return core::failure("host name longer than 253 characters");
-    }
-    for (std::size_t start = 0;;) {
-        std::size_t dot = name.find('.', start);
-        if (!is_label(name.substr(start, dot == std::string_view::npos ? dot : dot - start))) {
-            return core::failure("invalid host name " + in_quotes(host));
-        }
-        if (dot == std::string_view::npos) {
-            return core::ok();
-        }
-        start = dot + 1;
-    }
-}
-
 // "host", "host:port", "[v6]" or "[v6]:port", after the scheme and before the path.
 core::status parse_authority(std::string_view authority, webhook_target& out) {
     if (authority.find('@') != std::string_view::npos) {
@@ -145,12 +113,37 @@ core::result<std::size_t> parse_scheme(std::string_view url, webhook_target& out
 
 } // namespace
 
-std::uint32_t default_webhook_events() noexcept {
-    std::uint32_t all = (1U << webhook_kind_count) - 1;
-    return all & ~webhook_bit(webhook_kind::subscription_count);
+core::status check_host_name(std::string_view host) {
+    bool numeric = true;
+    for (char c : host) {
+        numeric = numeric && (is_digit(c) || c == '.');
+    }
+    if (numeric) {
+        in_addr address{};
+        std::string text(host);
+        if (inet_pton(AF_INET, text.c_str(), &address) != 1) {
+            return core::failure("invalid IPv4 address " + in_quotes(host));
+        }
+        return core::ok();
+    }
+    // One trailing dot is the fully qualified spelling of the same name.
+    std::string_view name = host.ends_with('.') ? host.substr(0, host.size() - 1) : host;
+    if (name.size() > 253) {
+        return core::failure("host name longer than 253 characters");
+    }
+    for (std::size_t start = 0;;) {
+        std::size_t dot = name.find('.', start);
+        if (!is_label(name.substr(start, dot == std::string_view::npos ? dot : dot - start))) {
+            return core::failure("invalid host name " + in_quotes(host));
+        }
+        if (dot == std::string_view::npos) {
+            return core::ok();
+        }
+        start = dot + 1;
+    }
 }
 
-core::status parse_webhook_url(std::string_view url, webhook_target& out) {
+core::status check_url_characters(std::string_view url) {
     for (char c : url) {
         auto byte = static_cast<unsigned char>(c);
         if (byte <= 0x20 || byte == 0x7f) {
@@ -160,6 +153,18 @@ core::status parse_webhook_url(std::string_view url, webhook_target& out) {
             // The request line is ASCII: other characters must be percent-encoded by the writer.
             return core::failure("only ASCII characters are allowed in a URL (percent-encode the others)");
         }
+    }
+    return core::ok();
+}
+
+std::uint32_t default_webhook_events() noexcept {
+    std::uint32_t all = (1U << webhook_kind_count) - 1;
+    return all & ~webhook_bit(webhook_kind::subscription_count);
+}
+
+core::status parse_webhook_url(std::string_view url, webhook_target& out) {
+    if (core::status s = check_url_characters(url); !s) {
+        return s;
     }
     if (url.find('#') != std::string_view::npos) {
         return core::failure("a fragment (#...) is never sent to the server; remove it");
