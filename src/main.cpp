@@ -107,6 +107,14 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
     std::vector<std::unique_ptr<config::server>> generations;
     generations.push_back(std::make_unique<config::server>(initial));
     const config::server& settings = *generations.front();
+    if (settings.redis.enabled) {
+        // Refused rather than ignored: nodes that believe they share state but do not would
+        // each hand their clients a different world.
+        RC_LOG_ERROR("scaling over Redis (%s) is not available in this version of ringcast yet; run one "
+                     "node, or leave REVERB_SCALING_ENABLED unset",
+                     settings.redis.display().c_str());
+        return 1;
+    }
     if (std::string problem = net::probe_kernel(); !problem.empty()) {
         RC_LOG_ERROR("%s", problem.c_str());
         return 1;
