@@ -1,4 +1,5 @@
 // ringcast: read the configuration, start one shard per core, wait for a signal, stop cleanly.
+#include "ringcast/cluster/bridge.h"
 #include "ringcast/config/config.h"
 #include "ringcast/core/log.h"
 #include "ringcast/core/status.h"
@@ -73,9 +74,16 @@ void print_banner(const config::server& s, unsigned shards) {
     std::fflush(stdout);
 }
 
+// Said at every start with Redis on, until the rest of the shared state (issue 12) is built.
+void warn_what_is_per_node() {
+    RC_LOG_WARN("scaling over Redis: HTTP API events, batches, server-to-user events and client events reach "
+                "every node; presence members, subscription counts, channel lists and info, connection "
+                "limits, cache channels, watchlists, terminate_connections and webhooks are still per node");
+}
+
 // SIGHUP: read the configuration again and hand the apps to the shards. Every generation of
 // settings is kept until exit, because shards and sessions hold references into them.
-void reload(shard::shard_group& group, webhook::dispatcher& webhooks,
+void reload(shard::shard_group& group, webhook::dispatcher& webhooks, cluster::bridge* bridge,
             std::vector<std::unique_ptr<config::server>>& generations, int argc, char** argv, char** envp) {
     core::result<config::command_line> loaded = config::load(argc, argv, envp);
     if (!loaded) {
@@ -100,21 +108,29 @@ void reload(shard::shard_group& group, webhook::dispatcher& webhooks,
         RC_LOG_ERROR("SIGHUP: a shard has not taken the previous reload yet; send SIGHUP again");
     }
     webhooks.reload(next);
+    if (bridge != nullptr) {
+        bridge->reload(next);
+    }
     RC_LOG_INFO("SIGHUP: configuration reloaded%s%s", log.empty() ? "" : ":\n", log.c_str());
+}
+
+// Blocks the stop and reload signals in every thread to come; the main thread collects them
+// with sigwait.
+sigset_t block_signals() {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    return stop_signals;
 }
 
 int start(const config::server& initial, int argc, char** argv, char** envp) {
     std::vector<std::unique_ptr<config::server>> generations;
     generations.push_back(std::make_unique<config::server>(initial));
     const config::server& settings = *generations.front();
-    if (settings.redis.enabled) {
-        // Refused rather than ignored: nodes that believe they share state but do not would
-        // each hand their clients a different world.
-        RC_LOG_ERROR("scaling over Redis (%s) is not available in this version of ringcast yet; run one "
-                     "node, or leave REVERB_SCALING_ENABLED unset",
-                     settings.redis.display().c_str());
-        return 1;
-    }
     if (std::string problem = net::probe_kernel(); !problem.empty()) {
         RC_LOG_ERROR("%s", problem.c_str());
         return 1;
@@ -123,22 +139,19 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
     unsigned count =
         settings.threads != 0 ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
 
-    // Block the stop and reload signals in every thread; the main thread collects them with sigwait.
+    sigset_t stop_signals = block_signals();
 
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-
-    shard::shard_group group(count);
+    shard::shard_group group(count, settings.redis.enabled);
     pusher::shared_counters counters;
     std::unique_ptr<webhook::dispatcher> webhooks;
+    std::unique_ptr<cluster::bridge> bridge;
     try {
         net::refuse_if_served(settings.host, settings.port);
         webhooks = std::make_unique<webhook::dispatcher>(settings);
+        if (settings.redis.enabled) {
+            bridge = std::make_unique<cluster::bridge>(group, settings, counters);
+            warn_what_is_per_node();
+        }
         for (unsigned i = 0; i < count; ++i) {
             int fd = net::listen_reuseport(settings.host, settings.port);
             auto s = std::make_unique<shard::shard>(group, i,
@@ -154,6 +167,14 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
     }
 
     webhooks->start();
+    if (bridge) {
+        try {
+            bridge->start(); // before the shards, which wake it through its ring
+        } catch (const std::exception& e) {
+            RC_LOG_ERROR("%s", e.what());
+            return 1;
+        }
+    }
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < count; ++i) {
         threads.emplace_back([&group, i] {
@@ -166,7 +187,7 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
         print_banner(settings, count);
         int sig = 0;
         while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
-            reload(group, *webhooks, generations, argc, argv, envp);
+            reload(group, *webhooks, bridge.get(), generations, argc, argv, envp);
         }
         RC_LOG_INFO("%s received: closing connections and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
@@ -175,6 +196,9 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
         t.join();
     }
     // After the shards, so the events of their last moments are sent too (within the grace period).
+    if (bridge) {
+        bridge->stop();
+    }
     webhooks->stop();
     return ok ? 0 : 1;
 }

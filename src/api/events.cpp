@@ -151,7 +151,7 @@ void publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_re
                 // Remembered by the channel's owner, even when nobody is subscribed right now.
                 ctx.remember_last_event(app, channel, frame, ev.data);
             }
-            ctx.publish(app, channel, frame, pusher::parse_socket_id(ev.socket_id));
+            ctx.broadcast(app, channel, frame, pusher::parse_socket_id(ev.socket_id));
         }
     }
 }

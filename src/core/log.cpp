@@ -45,7 +45,9 @@ void log(log_level level, const char* fmt, ...) noexcept {
     } else {
         n = std::snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld %s [%s] ", utc.tm_hour, utc.tm_min,
                           utc.tm_sec, ts.tv_nsec / 1'000'000, level_name(level),
-                          log_shard == log_webhooks ? "webhooks" : "main");
+                          log_shard == log_webhooks ? "webhooks"
+                          : log_shard == log_bridge ? "redis"
+                                                    : "main");
     }
     va_list args;
     va_start(args, fmt);

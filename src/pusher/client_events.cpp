@@ -58,7 +58,7 @@ void session::handle_client_event(std::string_view event, simdjson::dom::object 
     }
     std::string_view user = sub != nullptr ? presence_user(sub->channel) : std::string_view{};
     // Client events are never cached, so this goes straight to fan-out.
-    ctx_.publish(app_, channel, client_event(event, channel, data, user), key_);
+    ctx_.broadcast(app_, channel, client_event(event, channel, data, user), key_);
     if (ctx_.wants_webhook(app_, config::webhook_kind::client_event)) {
         webhook::event ev;
         ev.kind = config::webhook_kind::client_event;

@@ -166,6 +166,19 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
     }
 }
 
+void context::broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+                        socket_key except_socket) {
+    publish(app, channel, frame, except_socket);
+    if (int bridge = io_.bridge(); bridge >= 0) {
+        auto m = std::make_unique<share_mail>();
+        m->app = app;
+        m->channel = std::string(channel);
+        m->frame = frame;
+        m->except = except_socket;
+        io_.post(static_cast<unsigned>(bridge), std::move(m));
+    }
+}
+
 void context::on_mail(shard::mail& m) {
     // Every mail between these shards is posted by the Pusher layer (context, session, owner
     // state), always as a pusher::mail: the shard only carries it.

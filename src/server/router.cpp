@@ -24,7 +24,13 @@ void connection_handler::handle_request(state& st, http::request req) {
             reply(st, http::json_error(405, "Method not allowed: use GET", keep, "Allow: GET\r\n"), keep);
             return;
         }
-        reply(st, http::json_response(200, R"({"health":"OK"})", keep), keep);
+        // A node without Redis still serves its own clients, so it stays healthy; the body says
+        // whether it hears the other nodes.
+        const char* body = ctx_.io().bridge() < 0 ? R"({"health":"OK"})"
+                           : ctx_.counters().redis_down.load(std::memory_order_relaxed)
+                               ? R"({"health":"OK","redis":"down"})"
+                               : R"({"health":"OK","redis":"up"})";
+        reply(st, http::json_response(200, body, keep), keep);
         return;
     }
     if (route.starts_with("/app/")) {
@@ -92,6 +98,17 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
     auto out = api::handle(r);
     if (!out) {
         fail(out.error());
+        return;
+    }
+    if (!out->publish.empty() && ctx_.io().bridge() >= 0 &&
+        ctx_.counters().redis_down.load(std::memory_order_relaxed)) {
+        // Published here but not on the other nodes would be a 200 for a half-delivered event.
+        reply(st,
+              http::json_error(503,
+                               "Redis is unreachable, so the event cannot reach the other nodes; nothing "
+                               "was published, try again",
+                               keep, "Retry-After: 1\r\n"),
+              keep);
         return;
     }
     if (auto* now = std::get_if<api::response>(&out->answer)) {

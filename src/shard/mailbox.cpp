@@ -26,7 +26,7 @@ void shard::post(unsigned target, std::unique_ptr<mail> m) {
 }
 
 void shard::flush_mail() {
-    for (unsigned t = 0; t < group_.count(); ++t) {
+    for (unsigned t = 0; t < group_.endpoints(); ++t) {
         auto& spill = overflow_[t];
         size_t sent = 0;
         while (sent < spill.size() && group_.queue(index_, t).push(spill[sent])) {
@@ -44,7 +44,7 @@ void shard::flush_mail() {
             continue;
         }
         wake_[t] = false;
-        int fd = group_.at(t).ring_fd();
+        int fd = group_.ring_fd_of(t);
         if (fd < 0) {
             continue;
         }
@@ -69,7 +69,7 @@ void shard::drain_mail() {
     bool any = true;
     while (any) {
         any = false;
-        for (unsigned from = 0; from < group_.count(); ++from) {
+        for (unsigned from = 0; from < group_.endpoints(); ++from) {
             auto& q = group_.queue(from, index_);
             while (mail* m = q.pop()) {
                 any = true;
@@ -85,9 +85,10 @@ void shard::drain_mail() {
 // ---------------------------------------------------------------------------------------------
 // Group
 
-shard_group::shard_group(unsigned count) : count_(count) {
-    queues_.reserve(static_cast<size_t>(count) * count);
-    for (unsigned i = 0; i < count * count; ++i) {
+shard_group::shard_group(unsigned count, bool with_bridge) : count_(count), bridge_(with_bridge) {
+    unsigned n = endpoints();
+    queues_.reserve(static_cast<size_t>(n) * n);
+    for (unsigned i = 0; i < n * n; ++i) {
         queues_.push_back(std::make_unique<spsc_queue<mail>>(mailbox_capacity));
     }
     for (unsigned i = 0; i < count; ++i) {
@@ -106,6 +107,10 @@ shard_group::~shard_group() {
             delete m;
         }
     }
+}
+
+int shard_group::ring_fd_of(unsigned to) noexcept {
+    return to < count_ ? shards_[to]->ring_fd() : bridge_ring_fd();
 }
 
 void shard_group::mark_ready(bool ok) {

@@ -20,7 +20,7 @@ using namespace detail;
 
 shard::shard(shard_group& group, unsigned index, options opts, int listen_fd)
     : group_(group), index_(index), options_(std::move(opts)), listen_fd_(listen_fd),
-      overflow_(group.count()), wake_(group.count(), false) {}
+      overflow_(group.endpoints()), wake_(group.endpoints(), false) {}
 
 shard::~shard() {
     // The ring goes first, so no operation can still refer to a send_op or buffer freed below.
@@ -44,6 +44,10 @@ shard::~shard() {
 
 unsigned shard::count() const noexcept {
     return group_.count();
+}
+
+int shard::bridge() const noexcept {
+    return group_.has_bridge() ? static_cast<int>(group_.count()) : -1;
 }
 
 conn* shard::find(conn_id id) noexcept {

@@ -29,6 +29,16 @@ struct mail : shard::mail {
     virtual void deliver(context& at) = 0;
 };
 
+// A broadcast for the other nodes, to the bridge (never to a context): the same frame the local
+// shards deliver, with the app and the socket to leave out.
+struct share_mail final : mail {
+    void deliver(context&) override {}
+    std::uint32_t app = 0;
+    std::string channel;
+    net::frame_ref frame;
+    socket_key except = 0;
+};
+
 // A frame to deliver to a channel's local subscribers (the frame is shared, not copied).
 struct publish_mail final : mail {
     void deliver(context& at) override;

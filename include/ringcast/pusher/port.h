@@ -52,6 +52,8 @@ public:
     [[nodiscard]] virtual std::uint64_t now_ms() const noexcept = 0;
     [[nodiscard]] virtual unsigned index() const noexcept = 0;
     [[nodiscard]] virtual unsigned count() const noexcept = 0;
+    // Where mail for the other nodes goes (post() target), or -1 on a single node.
+    [[nodiscard]] virtual int bridge() const noexcept { return -1; }
 };
 
 } // namespace ringcast::pusher

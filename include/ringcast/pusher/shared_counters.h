@@ -29,6 +29,10 @@ public:
 
     app_counters& app(std::size_t i) noexcept { return apps_[i]; }
 
+    // Set by the Redis bridge while it cannot reach Redis (never on a single node): the HTTP API
+    // then refuses publishes that could not reach the other nodes, and /up says so.
+    std::atomic<bool> redis_down{false};
+
     // Takes `amount` from a per-second allowance of `limit` (0 = unlimited). False when the
     // current second's allowance would be exceeded (nothing is taken then).
     static bool take(std::atomic<std::uint64_t>& window, std::uint32_t now_s, std::uint32_t amount,

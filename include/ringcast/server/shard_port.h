@@ -49,6 +49,7 @@ public:
     std::uint64_t now_ms() const noexcept override { return shard_.now_ms(); }
     unsigned index() const noexcept override { return shard_.index(); }
     unsigned count() const noexcept override { return shard_.count(); }
+    int bridge() const noexcept override { return shard_.bridge(); }
 
 private:
     shard::shard& shard_;

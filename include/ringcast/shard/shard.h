@@ -107,6 +107,8 @@ public:
 
     unsigned index() const noexcept { return index_; }
     unsigned count() const noexcept;
+    // The bridge's endpoint index for post(), or -1 when the group has no bridge.
+    int bridge() const noexcept;
     std::uint64_t now_ms() const noexcept { return now_ms_; }
 
     // Queues a frame on a connection; it leaves in the next flush together with everything
@@ -213,15 +215,27 @@ private:
 };
 
 // All shards of the process and the queues between them (queue[from][to]).
+//
+// With a bridge, one more endpoint joins the queues at index count(): a thread that is not a
+// shard (the Redis bridge between nodes) posts mail to shards and receives mail from them
+// through the same SPSC queues, and is woken the same way, by MSG_RING to its own ring.
 class shard_group {
 public:
-    explicit shard_group(unsigned count);
+    explicit shard_group(unsigned count, bool with_bridge = false);
     ~shard_group();
 
     unsigned count() const noexcept { return count_; }
+    // Queue endpoints: the shards, plus the bridge when there is one.
+    unsigned endpoints() const noexcept { return count_ + (bridge_ ? 1 : 0); }
+    bool has_bridge() const noexcept { return bridge_; }
+    // The bridge's ring, for wake-ups (-1 until it has one).
+    int bridge_ring_fd() const noexcept { return bridge_fd_.load(std::memory_order_acquire); }
+    void set_bridge_ring_fd(int fd) noexcept { bridge_fd_.store(fd, std::memory_order_release); }
+    // The ring to wake when mail is posted to endpoint `to`.
+    int ring_fd_of(unsigned to) noexcept;
     void add(std::unique_ptr<shard> s) { shards_.push_back(std::move(s)); }
     shard& at(unsigned i) noexcept { return *shards_[i]; }
-    spsc_queue<mail>& queue(unsigned from, unsigned to) noexcept { return *queues_[from * count_ + to]; }
+    spsc_queue<mail>& queue(unsigned from, unsigned to) noexcept { return *queues_[from * endpoints() + to]; }
     // Mail from the main thread to shard `to` (its only producer is the main thread).
     spsc_queue<mail>& control(unsigned to) noexcept { return *control_[to]; }
 
@@ -237,6 +251,8 @@ public:
 
 private:
     unsigned count_;
+    bool bridge_;
+    std::atomic<int> bridge_fd_{-1};
     std::vector<std::unique_ptr<shard>> shards_;
     std::vector<std::unique_ptr<spsc_queue<mail>>> queues_;
     std::vector<std::unique_ptr<spsc_queue<mail>>> control_;

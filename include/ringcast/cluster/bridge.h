@@ -1,0 +1,89 @@
+// Several nodes as one server, over Redis: the bridge is a thread of each node, with its own
+// ring and two Redis connections (one publishes, one subscribes), joined to the shards' mail
+// queues as one more endpoint (shard_group's bridge). What a shard broadcasts for the whole
+// cluster (context::broadcast: HTTP API events and client events) reaches it as share_mail and
+// goes out with one PUBLISH on {prefix}:broadcast; what other nodes published comes back from
+// the subscription and goes to every local shard as the publish_mail a local publish sends, one
+// frame shared by all of them, with the excluded socket (toOthers) left out wherever it is.
+//
+// A node delivers its own broadcasts locally at once and skips them when Redis echoes them, so
+// each subscriber gets each event once. Events from one publisher keep their order: one shard,
+// one queue to the bridge, one Redis connection.
+//
+// Redis down: the bridge says so (shared_counters::redis_down), reconnects with backoff,
+// re-subscribes, and the HTTP API refuses publishes meanwhile rather than answer 200 for events
+// the other nodes will never see. Local delivery goes on.
+#pragma once
+
+#include "ringcast/config/config.h"
+#include "ringcast/net/ring.h"
+#include "ringcast/pusher/shared_counters.h"
+#include "ringcast/redis/connection.h"
+#include "ringcast/shard/shard.h"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ringcast::cluster {
+
+class bridge {
+public:
+    bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters);
+    ~bridge();
+    bridge(const bridge&) = delete;
+    bridge& operator=(const bridge&) = delete;
+
+    // Starts the thread and returns once its ring exists (shards wake it through that ring).
+    void start();
+    void reload(const config::server* next) { next_config_.store(next, std::memory_order_release); }
+    // After the shards have stopped.
+    void stop();
+
+    [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
+
+private:
+    void run();
+    void loop(net::ring& r);
+    void handle(std::uint64_t user_data, int res);
+    void drain_shards();
+    void share(std::uint32_t app, const std::string& channel, const net::frame_ref& frame,
+               std::uint64_t except);
+    void on_message(const redis::value& v);
+    void post_to_shards(std::uint32_t app, std::string channel, const net::frame_ref& frame,
+                        std::uint64_t except);
+    void flush_posts(net::ring& r);
+    void on_redis(bool up, const std::string& why);
+    void subscribe();
+
+    shard::shard_group& group_;
+    pusher::shared_counters& counters_;
+    std::atomic<const config::server*> next_config_;
+    const config::server* config_;
+    config::redis_settings settings_;
+    std::string node_id_;
+    std::string channel_; // {prefix}:broadcast
+    std::unique_ptr<net::tls_context> tls_;
+    std::unique_ptr<redis::connection> pub_;
+    std::unique_ptr<redis::connection> sub_;
+    bool pub_up_ = false;
+    bool sub_up_ = false;
+    bool reported_down_ = false;
+
+    // Mail to shards that did not fit their queue yet, per shard (kept in order).
+    std::vector<std::vector<shard::mail*>> spill_;
+    std::vector<bool> wake_;
+    std::uint64_t dropped_ = 0; // broadcasts that could not be published (Redis down)
+    std::uint64_t refused_ = 0; // messages from Redis that were not ours to deliver
+
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> started_{false};
+    std::atomic<bool> start_failed_{false};
+    int stop_fd_ = -1; // the bridge's ring fd, for stop()'s wake-up
+    std::thread thread_;
+};
+
+} // namespace ringcast::cluster

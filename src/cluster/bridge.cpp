@@ -1,0 +1,350 @@
+// The Redis bridge between nodes (see bridge.h).
+#include "ringcast/cluster/bridge.h"
+
+#include "ringcast/core/clock.h"
+#include "ringcast/core/log.h"
+#include "ringcast/net/completion.h"
+#include "ringcast/net/stream.h"
+#include "ringcast/pusher/mail.h"
+#include "ringcast/pusher/socket_id.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+
+namespace ringcast::cluster {
+
+namespace {
+
+// Largest frame accepted from Redis: twice the biggest event the HTTP API takes, so anything a
+// node could publish fits and a stray giant message cannot make every node allocate it.
+constexpr std::size_t max_remote_frame = 2 * 1024 * 1024;
+constexpr std::string_view envelope_magic = "rc1";
+
+std::string random_node_id() {
+    std::random_device rd;
+    std::uint64_t a = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(a));
+    return buf;
+}
+
+// "rc1 <node> <except> <app length> <channel length>\n<app><channel><frame>": lengths up front
+// so app ids and frames may hold any byte.
+std::string envelope(const std::string& node, const std::string& app_id, const std::string& channel,
+                     std::uint64_t except, std::string_view frame) {
+    std::string out(envelope_magic);
+    out += ' ';
+    out += node;
+    out += ' ';
+    out += std::to_string(except);
+    out += ' ';
+    out += std::to_string(app_id.size());
+    out += ' ';
+    out += std::to_string(channel.size());
+    out += '\n';
+    out += app_id;
+    out += channel;
+    out += frame;
+    return out;
+}
+
+struct parsed_envelope {
+    std::string_view node, app_id, channel, frame;
+    std::uint64_t except = 0;
+};
+
+bool next_number(std::string_view& head, std::uint64_t& out) {
+    std::size_t space = head.find(' ');
+    std::string_view word = head.substr(0, space);
+    auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), out);
+    head = space == std::string_view::npos ? std::string_view{} : head.substr(space + 1);
+    return ec == std::errc() && end == word.data() + word.size() && !word.empty();
+}
+
+bool parse_envelope(std::string_view text, parsed_envelope& out) {
+    std::size_t nl = text.find('\n');
+    if (nl == std::string_view::npos || nl > 128 || !text.starts_with(envelope_magic) ||
+        text.substr(envelope_magic.size(), 1) != " ") {
+        return false;
+    }
+    std::string_view head = text.substr(envelope_magic.size() + 1, nl - envelope_magic.size() - 1);
+    std::size_t space = head.find(' ');
+    if (space == std::string_view::npos) {
+        return false;
+    }
+    out.node = head.substr(0, space);
+    head.remove_prefix(space + 1);
+    std::uint64_t app_len = 0;
+    std::uint64_t channel_len = 0;
+    if (!next_number(head, out.except) || !next_number(head, app_len) || !next_number(head, channel_len)) {
+        return false;
+    }
+    std::string_view body = text.substr(nl + 1);
+    if (app_len + channel_len > body.size() || body.size() - app_len - channel_len > max_remote_frame) {
+        return false;
+    }
+    out.app_id = body.substr(0, app_len);
+    out.channel = body.substr(app_len, channel_len);
+    out.frame = body.substr(app_len + channel_len);
+    return !out.frame.empty();
+}
+
+} // namespace
+
+bridge::bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters)
+    : group_(group), counters_(counters), next_config_(&initial), config_(&initial), settings_(initial.redis),
+      node_id_(random_node_id()), channel_(initial.redis.prefix + ":broadcast"), spill_(group.count()),
+      wake_(group.count(), false) {
+    if (settings_.tls) {
+        std::string error;
+        tls_ = net::tls_context::create(false, "", error);
+        if (!tls_) {
+            throw std::runtime_error("Redis over TLS: " + error);
+        }
+    }
+    // Down until the first connection is up: publishes are refused rather than lost meanwhile.
+    counters_.redis_down.store(true, std::memory_order_relaxed);
+}
+
+bridge::~bridge() {
+    stop();
+    for (auto& spill : spill_) {
+        for (shard::mail* m : spill) {
+            delete m;
+        }
+    }
+}
+
+void bridge::start() {
+    thread_ = std::thread([this] { run(); });
+    started_.wait(false);
+    if (start_failed_.load()) {
+        thread_.join();
+        throw std::runtime_error("the Redis bridge could not create its io_uring");
+    }
+}
+
+void bridge::stop() {
+    if (!thread_.joinable()) {
+        return;
+    }
+    stopping_.store(true, std::memory_order_release);
+    net::ring waker(8, false);
+    io_uring_sqe* sqe = waker.sqe();
+    io_uring_prep_msg_ring(sqe, stop_fd_, 0, net::encode({net::op::stop, 0, 0}), 0);
+    io_uring_sqe_set_data64(sqe, 0);
+    waker.submit_and_wait(1);
+    thread_.join();
+}
+
+void bridge::run() {
+    core::set_log_shard(core::log_bridge);
+    std::unique_ptr<net::ring> r;
+    try {
+        r = std::make_unique<net::ring>(1024);
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("Redis bridge: %s", e.what());
+        start_failed_.store(true);
+        started_.store(true);
+        started_.notify_all();
+        return;
+    }
+    stop_fd_ = r->fd();
+    group_.set_bridge_ring_fd(r->fd());
+    started_.store(true);
+    started_.notify_all();
+    redis::connection::callbacks pub_cb{[this] { on_redis(pub_up_ = true, ""); },
+                                        [this](const std::string& why) { on_redis(pub_up_ = false, why); },
+                                        {}};
+    redis::connection::callbacks sub_cb{[this] { subscribe(); },
+                                        [this](const std::string& why) { on_redis(sub_up_ = false, why); },
+                                        [this](const redis::value& v) { on_message(v); }};
+    pub_ =
+        std::make_unique<redis::connection>(settings_, tls_.get(), redis::connection::role::commands, pub_cb);
+    sub_ = std::make_unique<redis::connection>(settings_, tls_.get(), redis::connection::role::subscriber,
+                                               sub_cb);
+    pub_->start(*r, core::monotonic_ms());
+    sub_->start(*r, core::monotonic_ms());
+    try {
+        loop(*r);
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("Redis bridge: %s; this node no longer hears the others", e.what());
+    }
+    pub_->stop();
+    sub_->stop();
+    // The kernel hands back the connections' buffers before the ring goes.
+    for (int i = 0; i < 100 && net::stream::live() > 0; ++i) {
+        io_uring_submit(r->raw());
+        __kernel_timespec ts{0, 10'000'000};
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_wait_cqe_timeout(r->raw(), &cqe, &ts) == 0) {
+            handle(cqe->user_data, cqe->res);
+            io_uring_cqe_seen(r->raw(), cqe);
+        }
+    }
+    group_.set_bridge_ring_fd(-1);
+}
+
+void bridge::subscribe() {
+    sub_->command({"SUBSCRIBE", channel_}, [this](const redis::value& v) {
+        if (v.is_error()) {
+            RC_LOG_WARN("Redis bridge: SUBSCRIBE %s failed: %s", channel_.c_str(), v.text.c_str());
+            return;
+        }
+        on_redis(sub_up_ = true, "");
+    });
+}
+
+void bridge::on_redis(bool, const std::string& why) {
+    bool up = pub_up_ && sub_up_;
+    counters_.redis_down.store(!up, std::memory_order_relaxed);
+    if (up && reported_down_) {
+        RC_LOG_INFO("Redis bridge: connected to %s again (node %s)", settings_.display().c_str(),
+                    node_id_.c_str());
+        reported_down_ = false;
+    } else if (up) {
+        RC_LOG_INFO("Redis bridge: connected to %s as node %s, on channel %s", settings_.display().c_str(),
+                    node_id_.c_str(), channel_.c_str());
+    } else if (!reported_down_ && !why.empty()) {
+        RC_LOG_WARN("Redis bridge: %s unreachable (%s); serving local clients only, HTTP API publishes "
+                    "answer 503, reconnecting",
+                    settings_.display().c_str(), why.c_str());
+        reported_down_ = true;
+    }
+}
+
+// long-function: the thread's cycle in one place reads better than split in pieces
+void bridge::loop(net::ring& r) {
+    while (!stopping_.load(std::memory_order_acquire)) {
+        std::uint64_t now = core::monotonic_ms();
+        pub_->tick(now);
+        sub_->tick(now);
+        if (const config::server* next = next_config_.load(std::memory_order_acquire); next != config_) {
+            config_ = next;
+        }
+        drain_shards();
+        flush_posts(r);
+        std::uint64_t due = std::min(pub_->next_due(), sub_->next_due());
+        std::uint64_t wait_ms = due <= now ? 0 : std::min<std::uint64_t>(due - now, 1000);
+        __kernel_timespec ts{};
+        ts.tv_sec = static_cast<long long>(wait_ms / 1000);
+        ts.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1'000'000);
+        io_uring_cqe* cqe = nullptr;
+        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, wait_ms == 0 ? nullptr : &ts, nullptr);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+            throw std::runtime_error(std::string("io_uring wait: ") + std::strerror(-rc));
+        }
+        unsigned head = 0;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(r.raw(), head, cqe) {
+            ++seen;
+            handle(cqe->user_data, cqe->res);
+        }
+        io_uring_cq_advance(r.raw(), seen);
+    }
+}
+
+void bridge::handle(std::uint64_t user_data, int res) {
+    if (net::stream::is_stream_tag(user_data)) {
+        net::stream::on_completion(reinterpret_cast<void*>(user_data), res);
+    }
+    // Otherwise a shard's wake-up, a stop notice, or our own MSG_RING: the loop drains anyway.
+}
+
+void bridge::drain_shards() {
+    unsigned me = group_.count();
+    for (unsigned from = 0; from < group_.count(); ++from) {
+        auto& q = group_.queue(from, me);
+        while (shard::mail* m = q.pop()) {
+            std::unique_ptr<shard::mail> owned(m);
+            if (auto* s = dynamic_cast<pusher::share_mail*>(owned.get())) {
+                share(s->app, s->channel, s->frame, s->except);
+            }
+        }
+    }
+}
+
+void bridge::share(std::uint32_t app, const std::string& channel, const net::frame_ref& frame,
+                   std::uint64_t except) {
+    if (app >= config_->apps.size()) {
+        return;
+    }
+    std::string body = envelope(node_id_, config_->apps[app].id, channel, except, frame->view());
+    if (!pub_->command({"PUBLISH", channel_, body})) {
+        // Redis is down: the API refuses publishes meanwhile; client events are lost for the
+        // other nodes (local delivery happened), and counted.
+        if (++dropped_ % 1000 == 1) {
+            RC_LOG_WARN("Redis bridge: %llu broadcasts could not reach the other nodes (Redis down)",
+                        static_cast<unsigned long long>(dropped_));
+        }
+    }
+}
+
+void bridge::on_message(const redis::value& v) {
+    if (v.elements.size() < 3 || !v.elements.back().is_string()) {
+        return;
+    }
+    parsed_envelope e;
+    if (!parse_envelope(v.elements.back().text, e)) {
+        if (++refused_ % 1000 == 1) {
+            RC_LOG_WARN("Redis bridge: a message on %s is not one of ours; ignored", channel_.c_str());
+        }
+        return;
+    }
+    if (e.node == node_id_) {
+        return; // delivered locally when it was published
+    }
+    const auto& apps = config_->apps;
+    auto it = std::find_if(apps.begin(), apps.end(), [&](const config::app& a) { return a.id == e.app_id; });
+    if (it == apps.end() || !it->enabled) {
+        return; // an app this node does not serve (yet)
+    }
+    net::frame_ref frame(net::frame::copy_of(e.frame));
+    post_to_shards(static_cast<std::uint32_t>(it - apps.begin()), std::string(e.channel), frame, e.except);
+}
+
+void bridge::post_to_shards(std::uint32_t app, std::string channel, const net::frame_ref& frame,
+                            std::uint64_t except) {
+    unsigned me = group_.count();
+    for (unsigned t = 0; t < group_.count(); ++t) {
+        auto m = std::make_unique<pusher::publish_mail>();
+        m->app = app;
+        m->channel = channel;
+        m->frame = frame;
+        m->except = except;
+        shard::mail* raw = m.release();
+        if (!spill_[t].empty() || !group_.queue(me, t).push(raw)) {
+            spill_[t].push_back(raw); // in order behind what is already waiting
+        }
+        wake_[t] = true;
+    }
+}
+
+void bridge::flush_posts(net::ring& r) {
+    unsigned me = group_.count();
+    for (unsigned t = 0; t < group_.count(); ++t) {
+        auto& spill = spill_[t];
+        std::size_t sent = 0;
+        while (sent < spill.size() && group_.queue(me, t).push(spill[sent])) {
+            ++sent;
+        }
+        spill.erase(spill.begin(), spill.begin() + static_cast<std::ptrdiff_t>(sent));
+        if (!wake_[t]) {
+            continue;
+        }
+        wake_[t] = !spill.empty();
+        int fd = group_.at(t).ring_fd();
+        if (fd < 0) {
+            continue;
+        }
+        io_uring_sqe* sqe = r.sqe();
+        io_uring_prep_msg_ring(sqe, fd, 0, net::encode({net::op::wake, 0, 0}), 0);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(sqe, net::encode({net::op::msg_ring, 0, 0}));
+    }
+}
+
+} // namespace ringcast::cluster
