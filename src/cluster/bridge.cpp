@@ -186,6 +186,7 @@ void bridge::run() {
         }
     }
     group_.set_bridge_ring_fd(-1);
+    counters_.redis_down.store(true, std::memory_order_relaxed);
 }
 
 void bridge::subscribe() {

@@ -26,7 +26,7 @@ void connection_handler::handle_request(state& st, http::request req) {
         }
         // A node without Redis still serves its own clients, so it stays healthy; the body says
         // whether it hears the other nodes.
-        const char* body = ctx_.io().bridge() < 0 ? R"({"health":"OK"})"
+        const char* body = !settings().redis.enabled ? R"({"health":"OK"})"
                            : ctx_.counters().redis_down.load(std::memory_order_relaxed)
                                ? R"({"health":"OK","redis":"down"})"
                                : R"({"health":"OK","redis":"up"})";
@@ -100,7 +100,7 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
         fail(out.error());
         return;
     }
-    if (!out->publish.empty() && ctx_.io().bridge() >= 0 &&
+    if (!out->publish.empty() && settings().redis.enabled &&
         ctx_.counters().redis_down.load(std::memory_order_relaxed)) {
         // Published here but not on the other nodes would be a 200 for a half-delivered event.
         reply(st,

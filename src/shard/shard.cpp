@@ -47,7 +47,8 @@ unsigned shard::count() const noexcept {
 }
 
 int shard::bridge() const noexcept {
-    return group_.has_bridge() ? static_cast<int>(group_.count()) : -1;
+    // No ring, no bridge (not started, or gone): mail for it would only pile up.
+    return group_.has_bridge() && group_.bridge_ring_fd() >= 0 ? static_cast<int>(group_.count()) : -1;
 }
 
 conn* shard::find(conn_id id) noexcept {

@@ -1,0 +1,186 @@
+'use strict';
+
+// Several nodes over one real redis-server (issue 12, first slice): what the HTTP API and
+// clients broadcast reaches every node once and in order, toOthers works whichever node holds
+// the excluded socket, and a Redis restart is survived (publishes answer 503 while it is down,
+// /up says so, delivery resumes afterwards on the subscriptions that were already there).
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { spawn, spawnSync } = require('node:child_process');
+const { startServer, binaryPath, DEFAULT_APP } = require('./lib/server');
+const { connectPusher, closeAll } = require('./lib/ws');
+const { subscribeOk, framesWhere, waitAllHave, settle } = require('./lib/proto');
+const { postEvents, request } = require('./lib/http');
+const { waitUntil, sleep } = require('./lib/util');
+
+const HOST = '127.0.0.1';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function redisAnswers(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, HOST);
+    sock.setTimeout(500);
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.once('data', (d) => {
+      sock.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    sock.once('error', () => resolve(false));
+    sock.once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
+  });
+}
+
+// A redis-server of the test's own on a loopback port, no persistence.
+class RedisServer {
+  constructor(port) {
+    this.port = port;
+    this.child = null;
+  }
+  async start() {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    await waitUntil(() => redisAnswers(this.port), { timeout: 10000, label: `redis-server on ${this.port}` });
+  }
+  async stop() {
+    if (!this.child) return;
+    const child = this.child;
+    this.child = null;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await gone;
+  }
+}
+
+async function up(server) {
+  const r = await request(server.port, { method: 'GET', path: '/up' });
+  return JSON.parse(r.body.toString());
+}
+
+function eventsOf(client, channel) {
+  return framesWhere(client, (j) => j.channel === channel && !j.event.startsWith('pusher')).map((j) => `${j.event}:${j.data}`);
+}
+
+describe('two nodes over Redis', () => {
+  const redis = new RedisServer(0);
+  const nodes = [];
+
+  before(async () => {
+    redis.port = await freePort();
+    await redis.start();
+    const server = { redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-e2e-${process.pid}` } };
+    for (let i = 0; i < 2; i += 1) {
+      nodes.push(await startServer({ apps: [{ ...DEFAULT_APP, accept_client_events_from: 'all' }], server, threads: 2 }));
+    }
+    for (const n of nodes) {
+      await waitUntil(async () => (await up(n)).redis === 'up', { timeout: 10000, label: 'both nodes connected to Redis' });
+    }
+  });
+
+  after(async () => {
+    for (const n of nodes) await n.stop();
+    await redis.stop();
+  });
+
+  it('an HTTP API publish on one node reaches subscribers on both, once each and in order', { timeout: 30000 }, async () => {
+    const clients = [await connectPusher(nodes[0].wsUrl()), await connectPusher(nodes[1].wsUrl()), await connectPusher(nodes[1].wsUrl())];
+    try {
+      for (const c of clients) await subscribeOk(c, DEFAULT_APP, 'news');
+      const sent = [];
+      for (let i = 0; i < 20; i += 1) {
+        const r = await postEvents(nodes[i % 2].port, { body: { name: 'ev', channel: 'news', data: String(i) } });
+        assert.equal(r.status, 200, r.body.toString());
+        sent.push(`ev:${i}`);
+      }
+      await waitAllHave(clients, (j) => j.channel === 'news' && j.event === 'ev', 20, { label: '20 events on every client' });
+      await settle(300);
+      for (const c of clients) assert.deepEqual(eventsOf(c, 'news'), sent, 'each event once, in publish order');
+    } finally {
+      await closeAll(clients);
+    }
+  });
+
+  it('socket_id exclusion (toOthers) works whichever node holds the excluded socket', { timeout: 30000 }, async () => {
+    const a = await connectPusher(nodes[0].wsUrl());
+    const b = await connectPusher(nodes[1].wsUrl());
+    try {
+      await subscribeOk(a, DEFAULT_APP, 'room');
+      await subscribeOk(b, DEFAULT_APP, 'room');
+      const r = await postEvents(nodes[1].port, { body: { name: 'said', channel: 'room', data: 'x', socket_id: a.socketId } });
+      assert.equal(r.status, 200);
+      await waitAllHave([b], (j) => j.event === 'said', 1);
+      await settle(300);
+      assert.deepEqual(eventsOf(a, 'room'), [], 'the excluded socket on the other node got nothing');
+      assert.deepEqual(eventsOf(b, 'room'), ['said:x']);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  it("a client event reaches the channel's subscribers on the other node, not its sender", { timeout: 30000 }, async () => {
+    const a = await connectPusher(nodes[0].wsUrl());
+    const b = await connectPusher(nodes[1].wsUrl());
+    try {
+      await subscribeOk(a, DEFAULT_APP, 'private-chat');
+      await subscribeOk(b, DEFAULT_APP, 'private-chat');
+      a.send({ event: 'client-typing', channel: 'private-chat', data: { who: 'a' } });
+      await waitAllHave([b], (j) => j.event === 'client-typing', 1);
+      await settle(300);
+      assert.equal(framesWhere(b, (j) => j.event === 'client-typing').length, 1);
+      assert.equal(framesWhere(a, (j) => j.event === 'client-typing').length, 0);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  it('while Redis is down publishes answer 503 and /up says so; afterwards delivery resumes', { timeout: 60000 }, async () => {
+    const clients = [await connectPusher(nodes[0].wsUrl()), await connectPusher(nodes[1].wsUrl())];
+    try {
+      for (const c of clients) await subscribeOk(c, DEFAULT_APP, 'live');
+      await redis.stop();
+      for (const n of nodes) {
+        await waitUntil(async () => (await up(n)).redis === 'down', { timeout: 10000, label: '/up says redis down' });
+      }
+      const refused = await postEvents(nodes[0].port, { body: { name: 'ev', channel: 'live', data: 'lost' } });
+      assert.equal(refused.status, 503, 'a publish that cannot reach the other nodes is not a 200');
+      assert.match(JSON.parse(refused.body.toString()).error, /Redis/);
+      await redis.start();
+      for (const n of nodes) {
+        await waitUntil(async () => (await up(n)).redis === 'up', { timeout: 15000, label: 'reconnected to Redis' });
+      }
+      const r = await postEvents(nodes[1].port, { body: { name: 'ev', channel: 'live', data: 'back' } });
+      assert.equal(r.status, 200);
+      await waitAllHave(clients, (j) => j.event === 'ev' && j.channel === 'live', 1, { label: 'the event after the restart' });
+      for (const c of clients) assert.deepEqual(eventsOf(c, 'live'), ['ev:back'], 'the refused event was not published anywhere');
+      for (const n of nodes) assert.match(n.log(), /Redis bridge: .* unreachable/);
+    } finally {
+      await closeAll(clients);
+    }
+  });
+});
+
+describe('Redis settings', () => {
+  it('a bad --redis URL is refused at start, naming the flag', () => {
+    const r = spawnSync(binaryPath(), ['start', '--host', HOST, '--port', '1', '--redis', 'ftp://example.com'], {
+      encoding: 'utf8',
+      timeout: 10000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /--redis/);
+  });
+});
