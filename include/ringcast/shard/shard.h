@@ -2,7 +2,8 @@
 // one provided-buffer ring, the connections it accepted, a timer wheel, and the protocol state
 // its handler keeps (local channel subscribers). Nothing a shard owns is touched by another
 // thread. The only things that cross cores are `mail` objects passed through the SPSC queues
-// of the shard_group, each followed by an IORING_OP_MSG_RING wake-up of the receiving ring.
+// of the shard_group (between shards, and with the Redis bridge when there is one), each
+// followed by an IORING_OP_MSG_RING wake-up of the receiving ring.
 //
 // The protocol layers sit above this one and plug in through `handler` (a new connection, mail,
 // the one-second tick, a reload) and through each connection's `conn_state` (its bytes, timer
