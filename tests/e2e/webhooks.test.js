@@ -1,0 +1,735 @@
+'use strict';
+
+// Webhooks (Pusher's channel existence, presence, client event, cache miss and subscription
+// count events) POSTed by a real ringcast to receivers in this process (lib/webhook_receiver.js),
+// every request checked with the `pusher` SDK's webhook().isValid()/getEvents() and by hand
+// (hex HMAC-SHA256 of the raw body). Covers every event type, once-only and in order across
+// shards, the de-bounce of channel_vacated/member_removed, batching, filters, custom headers,
+// retries with growing gaps and the final drop, https with a test CA (openssl), config refusals
+// at start and on SIGHUP, and fan-out under webhook load (healthy, hanging, resetting receiver).
+
+const assert = require('node:assert/strict');
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { describe, it, before, after } = require('node:test');
+const { useServer, startServer, binaryPath, freePort, DEFAULT_APP } = require('./lib/server');
+const { connectPusher, closeAll } = require('./lib/ws');
+const { createClient, waitConnected, subscribe, disconnectAll } = require('./lib/pusher');
+const { channelAuthHandler } = require('./lib/auth');
+const { openMany, subscribeOk, joinPresence } = require('./lib/proto');
+const { openOnShards } = require('./lib/shards');
+const { uniqueName, sleep, waitUntil } = require('./lib/util');
+const { BENCH_BIN, BENCH_APP, benchMissing } = require('./lib/bench');
+const { WebhookReceiver, makeCertificates } = require('./lib/webhook_receiver');
+
+const T = { timeout: 30000 };
+const APP = DEFAULT_APP;
+const ALL_TYPES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'];
+const DEBOUNCE_MS = 300;
+// Small values so that every wait here is short.
+const FAST = {
+  batch_window_ms: 50,
+  batch_max_events: 100,
+  debounce_ms: DEBOUNCE_MS,
+  retry_for_ms: 2000,
+  retry_initial_ms: 100,
+  retry_max_ms: 1000,
+  connect_timeout_ms: 500,
+  request_timeout_ms: 500,
+  shutdown_grace_ms: 500,
+};
+
+// Starts the receivers, then a server whose config `configure(receivers)` returns (the
+// receivers' ports are only known once they listen). useServer reads `options` in its own
+// before hook, which runs after this one.
+function useHookServer(receiverSpecs, configure) {
+  const ctx = { rx: [], srv: null };
+  const options = {};
+  before(async () => {
+    ctx.rx = await Promise.all(receiverSpecs.map((spec) => WebhookReceiver.start(spec.app || APP, spec)));
+    Object.assign(options, configure(ctx.rx));
+  });
+  ctx.srv = useServer(options);
+  after(async () => {
+    await Promise.all(ctx.rx.map((r) => r.close()));
+  });
+  return ctx;
+}
+
+function target(rx, extra = {}) {
+  return { url: rx.url('/hook'), event_types: ALL_TYPES, ...extra };
+}
+
+function unsubscribe(client, channel) {
+  client.send({ event: 'pusher:unsubscribe', data: { channel } });
+}
+
+function names(events) {
+  return events.map((e) => e.name);
+}
+
+function byName(events, name) {
+  return events.filter((e) => e.name === name);
+}
+
+// The data of a client_event: Pusher sends the client's data JSON-encoded; accept an object too.
+function clientData(e) {
+  if (typeof e.data !== 'string') return e.data;
+  try {
+    return JSON.parse(e.data);
+  } catch {
+    return e.data;
+  }
+}
+
+function logLines(server, re) {
+  return server.log().split('\n').filter((l) => re.test(l));
+}
+
+describe('webhook events', () => {
+  const ctx = useHookServer([{}], ([rx]) => ({
+    apps: [{ ...APP, webhooks: [target(rx)] }],
+    server: { webhooks: FAST },
+    args: ['--debug'], // lib/shards.js reads the shard of each connection from it
+  }));
+  const wrap = (fn) => ctx.srv.wrap(async (t, server) => {
+    await fn(t, server, ctx.rx[0]);
+    ctx.rx[0].assertAllValid();
+  });
+
+  it('channel_occupied on the first subscriber, channel_vacated de-bounced after the last leaves', T, wrap(async (t, server, rx) => {
+    const [a, b] = await openMany(server, 2);
+    try {
+      const channel = uniqueName('public');
+      await subscribeOk(a, APP, channel);
+      await subscribeOk(b, APP, channel);
+      await rx.waitEvent({ name: 'channel_occupied', channel });
+      const req = rx.requests.find((r) => r.events.some((e) => e.name === 'channel_occupied' && e.channel === channel));
+      assert.equal(req.path, '/hook', 'POSTed to the URL\'s path');
+      assert.deepEqual(req.events.find((e) => e.channel === channel && e.name === 'channel_occupied'), { name: 'channel_occupied', channel });
+      unsubscribe(a, channel);
+      await sleep(DEBOUNCE_MS + 300);
+      assert.deepEqual(byName(rx.eventsFor(channel), 'channel_vacated'), [], 'vacated while a subscriber is left');
+      const left = Date.now();
+      unsubscribe(b, channel);
+      const vacated = await rx.waitEvent({ name: 'channel_vacated', channel }, { timeout: 5000 });
+      const arrived = rx.requests[vacated.request].at - left;
+      t.diagnostic(`channel_vacated arrived ${arrived} ms after the last unsubscribe (debounce ${DEBOUNCE_MS} ms)`);
+      assert.ok(arrived >= DEBOUNCE_MS - 50, `channel_vacated after ${arrived} ms, before the ${DEBOUNCE_MS} ms debounce`);
+      assert.deepEqual(rx.requests[vacated.request].events.find((e) => e.name === 'channel_vacated' && e.channel === channel), { name: 'channel_vacated', channel });
+      await sleep(300);
+      assert.deepEqual(names(rx.eventsFor(channel)).filter((n) => n.startsWith('channel_')), ['channel_occupied', 'channel_vacated']);
+    } finally {
+      await closeAll([a, b]);
+    }
+  }));
+
+  it('member_added / member_removed with user_id, occupied before the first member_added, removed before vacated', T, wrap(async (t, server, rx) => {
+    const [a, b] = await openMany(server, 2);
+    try {
+      const channel = `presence-${uniqueName('members')}`;
+      await joinPresence(a, APP, channel, 'u-1', { name: 'one' });
+      await joinPresence(b, APP, channel, 'u-2');
+      await rx.waitEvents((evs) => byName(evs.filter((e) => e.channel === channel), 'member_added').length === 2, { label: 'two member_added' });
+      unsubscribe(b, channel);
+      await rx.waitEvent({ name: 'member_removed', channel, user_id: 'u-2' });
+      unsubscribe(a, channel);
+      await rx.waitEvent({ name: 'channel_vacated', channel });
+      await sleep(200);
+      const evs = rx.eventsFor(channel);
+      assert.deepEqual(evs.map(({ request, ...e }) => e), [
+        { name: 'channel_occupied', channel },
+        { name: 'member_added', channel, user_id: 'u-1' },
+        { name: 'member_added', channel, user_id: 'u-2' },
+        { name: 'member_removed', channel, user_id: 'u-2' },
+        { name: 'member_removed', channel, user_id: 'u-1' },
+        { name: 'channel_vacated', channel },
+      ]);
+      assert.deepEqual(byName(evs, 'subscription_count'), [], 'no subscription_count on presence channels');
+    } finally {
+      await closeAll([a, b]);
+    }
+  }));
+
+  it('client_event from pusher-js on a private channel (no user_id) and from a raw client on presence (user_id)', T, wrap(async (t, server, rx) => {
+    const pjs = createClient(server, { channelAuthorization: { customHandler: channelAuthHandler(APP, { user: { id: 'pjs-user' } }) } });
+    const [raw, other] = await openMany(server, 2);
+    try {
+      await waitConnected(pjs);
+      const priv = `private-${uniqueName('whisper')}`;
+      const pres = `presence-${uniqueName('whisper')}`;
+      await subscribe(pjs, priv);
+      await subscribeOk(other, APP, priv);
+      await joinPresence(raw, APP, pres, 'raw-user');
+      await joinPresence(other, APP, pres, 'other-user');
+      pjs.channel(priv).trigger('client-typing', { name: 'Ann', n: 1 });
+      raw.send({ event: 'client-moved', channel: pres, data: { x: 3 } });
+      await other.nextEvent('client-typing', { channel: priv });
+      await other.nextEvent('client-moved', { channel: pres });
+
+      const [p] = await rx.waitEvents((evs) => {
+        const f = evs.filter((e) => e.name === 'client_event' && e.channel === priv);
+        return f.length ? f : null;
+      }, { label: 'client_event on the private channel' });
+      t.diagnostic(`client_event on a private channel: ${JSON.stringify(p)}`);
+      assert.equal(p.event, 'client-typing');
+      assert.equal(p.socket_id, pjs.connection.socket_id);
+      assert.deepEqual(clientData(p), { name: 'Ann', n: 1 });
+      assert.ok(!('user_id' in p), `user_id on a private channel's client_event: ${JSON.stringify(p)}`);
+
+      const [q] = await rx.waitEvents((evs) => {
+        const f = evs.filter((e) => e.name === 'client_event' && e.channel === pres);
+        return f.length ? f : null;
+      }, { label: 'client_event on the presence channel' });
+      t.diagnostic(`client_event on a presence channel: ${JSON.stringify(q)}`);
+      assert.equal(q.event, 'client-moved');
+      assert.equal(q.socket_id, raw.socketId);
+      assert.equal(q.user_id, 'raw-user');
+      assert.deepEqual(clientData(q), { x: 3 });
+      await sleep(200);
+      assert.equal(rx.eventsFor(priv).filter((e) => e.name === 'client_event').length, 1, 'one client_event per whisper (private)');
+      assert.equal(rx.eventsFor(pres).filter((e) => e.name === 'client_event').length, 1, 'one client_event per whisper (presence)');
+    } finally {
+      disconnectAll([pjs]);
+      await closeAll([raw, other]);
+    }
+  }));
+
+  it('cache_miss once for an empty cache channel, however many subscribe, on both shards', T, wrap(async (t, server, rx) => {
+    const [s0, s1] = await openOnShards(server, 2);
+    const conns = [s0[0], s1[0], s0[1]];
+    try {
+      const channel = `cache-${uniqueName('x')}`;
+      for (const c of conns) {
+        await subscribeOk(c, APP, channel);
+        await c.nextEvent('pusher:cache_miss', { channel });
+      }
+      await rx.waitEvent({ name: 'cache_miss', channel });
+      await sleep(500);
+      const misses = byName(rx.eventsFor(channel), 'cache_miss');
+      assert.deepEqual(misses.map(({ request, ...e }) => e), [{ name: 'cache_miss', channel }], 'exactly one cache_miss for 3 subscribers');
+    } finally {
+      await closeAll([...s0, ...s1]);
+    }
+  }));
+
+  it('subscription_count on a public channel follows the count, across shards', T, wrap(async (t, server, rx) => {
+    const [s0, s1] = await openOnShards(server, 1);
+    try {
+      const channel = uniqueName('counted');
+      await subscribeOk(s0[0], APP, channel);
+      await subscribeOk(s1[0], APP, channel);
+      const last = (evs) => {
+        const f = evs.filter((e) => e.name === 'subscription_count' && e.channel === channel);
+        return f.length ? f[f.length - 1] : null;
+      };
+      await rx.waitEvents((evs) => last(evs) && last(evs).subscription_count === 2, { label: 'subscription_count 2' });
+      unsubscribe(s1[0], channel);
+      await rx.waitEvents((evs) => last(evs) && last(evs).subscription_count === 1, { label: 'subscription_count 1 after an unsubscribe' });
+      const seen = byName(rx.eventsFor(channel), 'subscription_count');
+      t.diagnostic(`subscription_count events: ${JSON.stringify(seen.map((e) => e.subscription_count))}`);
+      for (const e of seen) {
+        assert.deepEqual(Object.keys(e).filter((k) => k !== 'request').sort(), ['channel', 'name', 'subscription_count']);
+        assert.equal(typeof e.subscription_count, 'number');
+      }
+    } finally {
+      await closeAll([...s0, ...s1]);
+    }
+  }));
+
+  it('once per server: the same user on two shards gives one occupied, one member_added, one member_removed, one vacated, in order', T, wrap(async (t, server, rx) => {
+    const [s0, s1] = await openOnShards(server, 1);
+    const a = s0[0];
+    const b = s1[0];
+    try {
+      assert.notEqual(a.shard, b.shard);
+      const channel = `presence-${uniqueName('shards')}`;
+      const pub = uniqueName('shards-public');
+      await joinPresence(a, APP, channel, 'same-user');
+      await joinPresence(b, APP, channel, 'same-user');
+      await subscribeOk(a, APP, pub);
+      await subscribeOk(b, APP, pub);
+      await rx.waitEvent({ name: 'member_added', channel });
+      await rx.waitEvent({ name: 'channel_occupied', channel: pub });
+      await sleep(400);
+      assert.deepEqual(rx.eventsFor(channel).map(({ request, ...e }) => e), [
+        { name: 'channel_occupied', channel },
+        { name: 'member_added', channel, user_id: 'same-user' },
+      ], 'joins on two shards');
+      assert.equal(byName(rx.eventsFor(pub), 'channel_occupied').length, 1, 'a public channel on two shards is occupied once');
+
+      unsubscribe(a, channel);
+      await sleep(DEBOUNCE_MS + 300);
+      assert.equal(byName(rx.eventsFor(channel), 'member_removed').length, 0, 'member_removed while the user is still on the other shard');
+      unsubscribe(b, channel);
+      unsubscribe(a, pub);
+      unsubscribe(b, pub);
+      await rx.waitEvent({ name: 'channel_vacated', channel });
+      await rx.waitEvent({ name: 'channel_vacated', channel: pub });
+      await sleep(400);
+      assert.deepEqual(rx.eventsFor(channel).map(({ request, ...e }) => e), [
+        { name: 'channel_occupied', channel },
+        { name: 'member_added', channel, user_id: 'same-user' },
+        { name: 'member_removed', channel, user_id: 'same-user' },
+        { name: 'channel_vacated', channel },
+      ], 'leaves on two shards');
+      assert.deepEqual(names(rx.eventsFor(pub)).filter((n) => n.startsWith('channel_')), ['channel_occupied', 'channel_vacated']);
+    } finally {
+      await closeAll([a, b]);
+    }
+  }));
+
+  it('leaving and coming back inside the debounce sends nothing (presence and public, same and other shard)', T, wrap(async (t, server, rx) => {
+    const [s0, s1] = await openOnShards(server, 1);
+    const a = s0[0];
+    const b = s1[0];
+    try {
+      const channel = `presence-${uniqueName('flap')}`;
+      const pub = uniqueName('flap-public');
+      await joinPresence(a, APP, channel, 'flapper');
+      await subscribeOk(a, APP, pub);
+      await rx.waitEvent({ name: 'member_added', channel });
+      await rx.waitEvent({ name: 'channel_occupied', channel: pub });
+      const before = rx.allEvents().length;
+      // Same connection leaves and rejoins.
+      unsubscribe(a, channel);
+      unsubscribe(a, pub);
+      await sleep(50);
+      await joinPresence(a, APP, channel, 'flapper');
+      await subscribeOk(a, APP, pub);
+      await sleep(DEBOUNCE_MS + 500);
+      // Leaves on shard 0, rejoins from shard 1.
+      unsubscribe(a, channel);
+      unsubscribe(a, pub);
+      await sleep(50);
+      await joinPresence(b, APP, channel, 'flapper');
+      await subscribeOk(b, APP, pub);
+      await sleep(DEBOUNCE_MS + 500);
+      const after = rx.allEvents().slice(before).filter((e) => e.channel === channel || e.channel === pub)
+        .filter((e) => e.name !== 'subscription_count');
+      assert.deepEqual(after, [], 'nothing is sent for a leave and rejoin inside the debounce');
+    } finally {
+      await closeAll([a, b]);
+    }
+  }));
+});
+
+describe('webhook filters, custom headers, camelCase names and batching', () => {
+  const ctx = useHookServer([{}, {}, {}], ([starts, ends, all]) => ({
+    apps: [{
+      ...APP,
+      webhooks: [
+        // camelCase aliases
+        { url: starts.url('/starts'), eventTypes: ['channel_occupied'], filter: { channelNameStartsWith: 'presence-' } },
+        { url: ends.url('/ends?x=1'), event_types: ['channel_occupied'], filter: { channel_name_ends_with: '-end' } },
+        { url: all.url('/all'), event_types: ['channel_occupied', 'channel_vacated'], headers: { 'X-Custom': '1', 'X-Other': 'two words' } },
+      ],
+    }],
+    server: { webhooks: FAST },
+  }));
+  const wrap = (fn) => ctx.srv.wrap(async (t, server) => {
+    await fn(t, server, ...ctx.rx);
+    for (const r of ctx.rx) r.assertAllValid();
+  });
+
+  it('starts_with / ends_with filters pass only matching channels; an unfiltered target gets all, with its headers', T, wrap(async (t, server, starts, ends, all) => {
+    const [a] = await openMany(server, 1);
+    try {
+      const id = uniqueName('f');
+      const pres = `presence-${id}`;
+      const tail = `${id}-end`;
+      const plain = `${id}-plain`;
+      const presTail = `presence-${id}-end`;
+      await joinPresence(a, APP, pres, 'u');
+      await subscribeOk(a, APP, tail);
+      await subscribeOk(a, APP, plain);
+      await joinPresence(a, APP, presTail, 'u');
+      await all.waitEvents((evs) => [pres, tail, plain, presTail].every((c) => evs.some((e) => e.channel === c && e.name === 'channel_occupied')), { label: 'every channel at the unfiltered target' });
+      await starts.waitEvent({ name: 'channel_occupied', channel: presTail });
+      await ends.waitEvent({ name: 'channel_occupied', channel: presTail });
+      await sleep(300);
+      const mine = (rx) => rx.deliveredEvents().filter((e) => e.channel.includes(id)).map((e) => e.channel).sort();
+      assert.deepEqual(mine(starts), [pres, presTail].sort(), 'channel_name_starts_with presence-');
+      assert.deepEqual(mine(ends), [tail, presTail].sort(), 'channel_name_ends_with -end');
+      assert.deepEqual(mine(all), [pres, tail, plain, presTail].sort(), 'no filter');
+      assert.ok(ends.requests.every((r) => r.path === '/ends?x=1'), `the query string is kept: ${ends.requests.map((r) => r.path)}`);
+      for (const r of all.requests) {
+        assert.equal(r.path, '/all');
+        assert.equal(r.headers['x-custom'], '1', 'custom header X-Custom');
+        assert.equal(r.headers['x-other'], 'two words', 'custom header X-Other');
+      }
+      for (const r of starts.requests) assert.equal(r.headers['x-custom'], undefined, 'custom headers belong to their target only');
+      assert.deepEqual(byName(starts.deliveredEvents(), 'channel_vacated'), [], 'event_types: only channel_occupied');
+    } finally {
+      await closeAll([a]);
+    }
+  }));
+
+  it('events inside the batch window arrive in one POST', T, wrap(async (t, server, starts, ends, all) => {
+    const [a] = await openMany(server, 1);
+    try {
+      const channels = Array.from({ length: 5 }, (_, i) => `${uniqueName('batch')}-${i}`);
+      const before = all.requests.length;
+      for (const c of channels) a.send({ event: 'pusher:subscribe', data: { channel: c } });
+      for (const c of channels) await a.nextEvent('pusher_internal:subscription_succeeded', { channel: c });
+      await all.waitEvents((evs) => channels.every((c) => evs.some((e) => e.channel === c)), { label: '5 channel_occupied' });
+      await sleep(200);
+      const reqs = all.requests.slice(before).filter((r) => r.events.some((e) => channels.includes(e.channel)));
+      t.diagnostic(`5 occupied events in ${reqs.length} POST(s): ${reqs.map((r) => r.events.length).join(', ')} events each`);
+      assert.equal(reqs.length, 1, `5 subscriptions within the ${FAST.batch_window_ms} ms window arrive in one POST`);
+      assert.deepEqual(reqs[0].events.filter((e) => channels.includes(e.channel)).map((e) => e.channel), channels, 'in order');
+    } finally {
+      await closeAll([a]);
+    }
+  }));
+
+  it('SIGHUP with a bad webhook keeps the running configuration and its webhooks', T, wrap(async (t, server, starts, ends, all) => {
+    const good = JSON.parse(fs.readFileSync(server.configPath, 'utf8'));
+    const bad = JSON.parse(JSON.stringify(good));
+    bad.apps[0].webhooks[2].url = 'ftp://127.0.0.1/hook';
+    const mark = server.log().length;
+    fs.writeFileSync(server.configPath, JSON.stringify(bad, null, 2));
+    process.kill(server.child.pid, 'SIGHUP');
+    await waitUntil(() => /configuration has an error/.test(server.log().slice(mark)), { timeout: 5000, label: '"configuration has an error" in the log after SIGHUP' });
+    const line = server.log().slice(mark).split('\n').find((l) => /configuration has an error/.test(l));
+    t.diagnostic(`reload refused: ${line}`);
+    assert.match(line, /webhooks\[2\]\.url/, 'the refusal names the field');
+    fs.writeFileSync(server.configPath, JSON.stringify(good, null, 2));
+    const [a] = await openMany(server, 1);
+    try {
+      const channel = uniqueName('after-bad-reload');
+      await subscribeOk(a, APP, channel);
+      await all.waitEvent({ name: 'channel_occupied', channel });
+      assert.equal(all.requests[all.requests.length - 1].headers['x-custom'], '1');
+    } finally {
+      await closeAll([a]);
+    }
+  }));
+});
+
+describe('webhook batch_max_events', () => {
+  const ctx = useHookServer([{}], ([rx]) => ({
+    apps: [{ ...APP, webhooks: [target(rx, { event_types: ['channel_occupied'] })] }],
+    server: { webhooks: { ...FAST, batch_max_events: 2, batch_window_ms: 200 } },
+  }));
+
+  it('5 events with batch_max_events 2 arrive in at least 3 POSTs of at most 2 events', T, ctx.srv.wrap(async (t, server) => {
+    const rx = ctx.rx[0];
+    const [a] = await openMany(server, 1);
+    try {
+      const channels = Array.from({ length: 5 }, (_, i) => `${uniqueName('max')}-${i}`);
+      for (const c of channels) a.send({ event: 'pusher:subscribe', data: { channel: c } });
+      await rx.waitEvents((evs) => channels.every((c) => evs.some((e) => e.channel === c)), { label: '5 channel_occupied' });
+      await sleep(300);
+      const reqs = rx.requests.filter((r) => r.events.some((e) => channels.includes(e.channel)));
+      t.diagnostic(`POST sizes: ${reqs.map((r) => r.events.length).join(', ')}`);
+      assert.ok(reqs.length >= 3, `${reqs.length} POSTs for 5 events`);
+      for (const r of reqs) assert.ok(r.events.length <= 2, `a POST of ${r.events.length} events`);
+      assert.deepEqual(rx.deliveredEvents().filter((e) => channels.includes(e.channel)).map((e) => e.channel), channels, 'each once, in order');
+      rx.assertAllValid();
+    } finally {
+      await closeAll([a]);
+    }
+  }));
+});
+
+describe('webhook retries', () => {
+  const FAIL = { id: 'fail', key: 'fail-key', secret: 'fail-secret' };
+  const HANG = { id: 'hang', key: 'hang-key', secret: 'hang-secret' };
+  const NONE = { id: 'none', key: 'none-key', secret: 'none-secret' };
+  const RESET = { id: 'reset', key: 'reset-key', secret: 'reset-secret' };
+  let deadPort;
+  before(async () => {
+    deadPort = await freePort(); // nothing listens there
+  });
+  const ctx = useHookServer([{ app: FAIL }, { app: HANG }, { app: RESET }], ([fail, hang, reset]) => ({
+    apps: [
+      { ...FAIL, webhooks: [target(fail, { event_types: ['channel_occupied'] })] },
+      { ...HANG, webhooks: [target(hang, { event_types: ['channel_occupied'] })] },
+      { ...NONE, webhooks: [{ url: `http://127.0.0.1:${deadPort}/hook`, event_types: ['channel_occupied'] }] },
+      { ...RESET, webhooks: [target(reset, { event_types: ['channel_occupied'] })] },
+    ],
+    server: { webhooks: { ...FAST, retry_initial_ms: 100, retry_max_ms: 5000, retry_for_ms: 2000, request_timeout_ms: 300, connect_timeout_ms: 300 } },
+    args: ['--debug'],
+  }));
+
+  async function occupy(server, app) {
+    const c = await connectPusher(server.wsUrl(app.key));
+    const channel = uniqueName(app.id);
+    await subscribeOk(c, app, channel);
+    return { c, channel };
+  }
+
+  it('500 three times: the same batch arrives 4 times with growing gaps, then 200 ends it', T, ctx.srv.wrap(async (t, server) => {
+    const rx = ctx.rx[0];
+    rx.setMode({ fail: 3, status: 500 });
+    const { c, channel } = await occupy(server, FAIL);
+    try {
+      await rx.waitRequests(4, { timeout: 8000 });
+      await sleep(1000);
+      const reqs = rx.requests;
+      assert.equal(reqs.length, 4, `4 attempts (3 answered 500, then 200): ${reqs.map((r) => r.answered)}`);
+      assert.deepEqual(reqs.map((r) => r.answered), [500, 500, 500, 200]);
+      for (const r of reqs) assert.equal(r.rawBody, reqs[0].rawBody, 'a retry sends the same body');
+      assert.deepEqual(reqs[0].events, [{ name: 'channel_occupied', channel }]);
+      const gaps = reqs.slice(1).map((r, i) => r.at - reqs[i].at);
+      t.diagnostic(`gaps between attempts: ${gaps.join(', ')} ms (retry_initial_ms 100, doubling, jitter)`);
+      assert.ok(gaps[0] >= 50, `first retry after ${gaps[0]} ms, retry_initial_ms is 100`);
+      assert.ok(gaps[1] >= 1.3 * gaps[0], `gap 2 (${gaps[1]} ms) is not 1.3x gap 1 (${gaps[0]} ms)`);
+      assert.ok(gaps[2] >= 1.3 * gaps[1], `gap 3 (${gaps[2]} ms) is not 1.3x gap 2 (${gaps[1]} ms)`);
+      const attempts = logLines(server, /webhook/i).filter((l) => l.includes(String(rx.port)) || /\b500\b/.test(l));
+      t.diagnostic(`--debug webhook lines: ${attempts.slice(0, 6).join(' | ')}`);
+      assert.ok(logLines(server, /webhook/i).some((l) => /\b500\b/.test(l)), 'the --debug log has a webhook attempt line with status 500');
+      assert.ok(logLines(server, /webhook/i).some((l) => /\b200\b/.test(l)), 'the --debug log has a webhook attempt line with status 200');
+      rx.assertAllValid();
+    } finally {
+      await closeAll([c]);
+    }
+  }));
+
+  it('a receiver that never answers: retried after each request timeout, dropped with a warning after retry_for_ms', T, ctx.srv.wrap(async (t, server) => {
+    const rx = ctx.rx[1];
+    rx.setMode('hang');
+    const { c, channel } = await occupy(server, HANG);
+    try {
+      const start = Date.now();
+      await rx.waitRequests(2, { timeout: 5000, label: 'a second attempt at the hanging receiver' });
+      await waitUntil(() => logLines(server, /dropped/i).some((l) => l.includes(String(rx.port)) || l.includes(HANG.id)), {
+        timeout: 10000,
+        label: `a "dropped" log line for the hanging receiver (port ${rx.port})`,
+      });
+      const took = Date.now() - start;
+      t.diagnostic(`dropped after ${took} ms and ${rx.requests.length} attempts: ${logLines(server, /dropped/i).filter((l) => l.includes(String(rx.port)) || l.includes(HANG.id)).join(' | ')}`);
+      assert.ok(took >= 1500, `dropped after ${took} ms, before retry_for_ms 2000`);
+      for (const r of rx.requests) assert.deepEqual(r.events, [{ name: 'channel_occupied', channel }]);
+      const n = rx.requests.length;
+      await sleep(800);
+      assert.equal(rx.requests.length, n, 'no attempt after the drop');
+      rx.assertAllValid();
+    } finally {
+      await closeAll([c]);
+    }
+  }));
+
+  it('nothing listening on the port: retried, then dropped, and the log says why', T, ctx.srv.wrap(async (t, server) => {
+    const { c } = await occupy(server, NONE);
+    try {
+      const mine = () => logLines(server, new RegExp(`:${deadPort}\\b`));
+      await waitUntil(() => mine().some((l) => /dropped/i.test(l)), { timeout: 10000, label: `a "dropped" line for the target on port ${deadPort}` });
+      const lines = mine();
+      t.diagnostic(`lines for the dead port: ${lines.slice(0, 8).join(' | ')}`);
+      assert.ok(lines.some((l) => /refused|ECONNREFUSED|connect/i.test(l)), 'the log says the connection was refused');
+      assert.ok(lines.filter((l) => !/dropped/i.test(l)).length >= 2, `retried: ${lines.length} lines about the dead target`);
+    } finally {
+      await closeAll([c]);
+    }
+  }));
+
+  it('a receiver that resets every connection: retried, then dropped', T, ctx.srv.wrap(async (t, server) => {
+    const rx = ctx.rx[2];
+    rx.setMode('reset');
+    const { c } = await occupy(server, RESET);
+    try {
+      await rx.waitRequests(3, { timeout: 5000, label: '3 attempts at the resetting receiver' });
+      await waitUntil(() => logLines(server, /dropped/i).some((l) => l.includes(String(rx.port)) || l.includes(RESET.id)), {
+        timeout: 10000,
+        label: `a "dropped" log line for the resetting receiver (port ${rx.port})`,
+      });
+      t.diagnostic(`${rx.requests.length} attempts at the resetting receiver before the drop`);
+      assert.ok(server.isAlive());
+      rx.assertAllValid();
+    } finally {
+      await closeAll([c]);
+    }
+  }));
+});
+
+describe('webhooks over https', () => {
+  const GOOD = { id: 'tls-good', key: 'tls-good-key', secret: 'tls-good-secret' };
+  const BAD = { id: 'tls-bad', key: 'tls-bad-key', secret: 'tls-bad-secret' };
+  let dir;
+  let certs;
+  let other;
+  const rx = [];
+  const options = {};
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-webhook-tls-'));
+    fs.mkdirSync(path.join(dir, 'a'));
+    fs.mkdirSync(path.join(dir, 'b'));
+    certs = await makeCertificates(path.join(dir, 'a'));
+    other = await makeCertificates(path.join(dir, 'b')); // another CA: the server does not trust it
+    rx.push(await WebhookReceiver.start(GOOD, { tls: { key: certs.key, cert: certs.cert } }));
+    rx.push(await WebhookReceiver.start(BAD, { tls: { key: other.key, cert: other.cert } }));
+    Object.assign(options, {
+      apps: [
+        { ...GOOD, webhooks: [target(rx[0], { event_types: ['channel_occupied'] })] },
+        { ...BAD, webhooks: [target(rx[1], { event_types: ['channel_occupied'] })] },
+      ],
+      server: { webhooks: { ...FAST, ca_file: certs.caFile } },
+      args: ['--debug'],
+    });
+  });
+  const srv = useServer(options);
+  after(async () => {
+    await Promise.all(rx.map((r) => r.close()));
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a receiver whose certificate chains to ca_file gets valid webhooks', T, srv.wrap(async (t, server) => {
+    const c = await connectPusher(server.wsUrl(GOOD.key));
+    try {
+      const channel = uniqueName('tls');
+      await subscribeOk(c, GOOD, channel);
+      await rx[0].waitEvent({ name: 'channel_occupied', channel });
+      assert.ok(rx[0].url().startsWith('https://'));
+      rx[0].assertAllValid();
+    } finally {
+      await closeAll([c]);
+    }
+  }));
+
+  it('a certificate from another CA: nothing delivered, the log names the verify failure, and it is retried', T, srv.wrap(async (t, server) => {
+    const c = await connectPusher(server.wsUrl(BAD.key));
+    try {
+      const channel = uniqueName('tls-bad');
+      await subscribeOk(c, BAD, channel);
+      await waitUntil(() => rx[1].tlsErrors.length >= 2, { timeout: 5000, label: `2 refused TLS handshakes at the untrusted receiver (have ${rx[1].tlsErrors.length})` });
+      t.diagnostic(`TLS errors at the receiver: ${[...new Set(rx[1].tlsErrors)].join(' | ')}`);
+      await waitUntil(() => logLines(server, /certificate|verif/i).length > 0, { timeout: 5000, label: 'a certificate/verify failure in the log' });
+      t.diagnostic(`log: ${logLines(server, /certificate|verif/i).slice(0, 3).join(' | ')}`);
+      assert.equal(rx[1].requests.length, 0, 'no request reached the untrusted receiver');
+    } finally {
+      await closeAll([c]);
+    }
+  }));
+});
+
+describe('bad webhook configuration is refused at start', () => {
+  let dir;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-webhook-config-'));
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const good = { url: 'http://127.0.0.1:9/hook', event_types: ['channel_occupied'] };
+  const OTHER = { id: 'other', key: 'other-key', secret: 'other-secret' };
+  const cases = [
+    { why: 'a malformed URL', apps: [{ ...APP, webhooks: [{ ...good, url: 'not a url' }] }], field: 'apps[0].webhooks[0].url' },
+    { why: 'an ftp:// URL', apps: [{ ...APP, webhooks: [{ ...good, url: 'ftp://127.0.0.1/hook' }] }], field: 'apps[0].webhooks[0].url' },
+    { why: 'an unknown event type', apps: [{ ...APP, webhooks: [{ ...good, event_types: ['channel_exploded'] }] }], field: 'apps[0].webhooks[0].event_types', word: 'channel_exploded' },
+    { why: 'a header named X-Pusher-Signature', apps: [{ ...APP, webhooks: [{ ...good, headers: { 'X-Pusher-Signature': 'forged' } }] }], field: 'apps[0].webhooks[0].headers', word: 'X-Pusher-Signature' },
+    { why: 'a bad URL in the second target of the second app', apps: [APP, { ...OTHER, webhooks: [good, { ...good, url: 'http://' }] }], field: 'apps[1].webhooks[1].url' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`exits 1 on ${c.why}, naming ${c.field}`, T, async (t) => {
+      const file = path.join(dir, `config-${i}.json`);
+      fs.writeFileSync(file, JSON.stringify({ apps: c.apps }, null, 2));
+      const port = await freePort();
+      const run = spawnSync(binaryPath(), ['start', '--host', '127.0.0.1', '--port', String(port), '--threads', '1', '--config', file], {
+        env: { PATH: process.env.PATH }, timeout: 10000, encoding: 'utf8',
+      });
+      const out = `${run.stdout}${run.stderr}`;
+      t.diagnostic(`exit ${run.status}: ${out.trim().split('\n').slice(-2).join(' | ')}`);
+      assert.equal(run.status, 1, `exit status for ${c.why}; output:\n${out}`);
+      assert.ok(out.includes(c.field), `the message names ${c.field}:\n${out}`);
+      if (c.word) assert.ok(out.includes(c.word), `the message names ${c.word}:\n${out}`);
+    });
+  }
+
+  it('accepts a good config (the same shape with a valid target) and serves', T, async () => {
+    const server = await startServer({ apps: [{ ...APP, webhooks: [{ ...good, headers: { 'X-Custom': '1' }, filter: { channel_name_starts_with: 'presence-', channel_name_ends_with: '' } }] }], server: { webhooks: FAST } });
+    try {
+      assert.ok(server.isAlive());
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('fan-out under webhook load', { skip: benchMissing() }, () => {
+  const ctx = useHookServer([{ app: BENCH_APP }], ([rx]) => ({
+    threads: 2,
+    apps: [{ ...BENCH_APP, webhooks: [target(rx)] }],
+    server: { webhooks: { ...FAST, request_timeout_ms: 300, connect_timeout_ms: 300, retry_for_ms: 1500 } },
+  }));
+
+  function runBench(args) {
+    const { execFile } = require('node:child_process');
+    return new Promise((resolve) => {
+      execFile(BENCH_BIN, args, { timeout: 40000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? (error.code ?? error.signal) : 0, stderr });
+      });
+    });
+  }
+
+  // Subscribe/unsubscribe on fresh channels (and a presence channel) while the bench runs, so
+  // that webhooks keep being generated. Resolves with how many cycles ran.
+  function churn(server, stop) {
+    return (async () => {
+      const conns = await openMany(server, 4, BENCH_APP.key);
+      let cycles = 0;
+      try {
+        await Promise.all(conns.map(async (c, k) => {
+          while (!stop.done) {
+            const ch = uniqueName(`churn${k}`);
+            await subscribeOk(c, BENCH_APP, ch);
+            await joinPresence(c, BENCH_APP, `presence-churn-${k}-${cycles % 3}`, `churner-${k}`);
+            unsubscribe(c, ch);
+            unsubscribe(c, `presence-churn-${k}-${cycles % 3}`);
+            cycles += 1;
+            await sleep(20);
+          }
+        }));
+      } finally {
+        await closeAll(conns);
+      }
+      return cycles;
+    })();
+  }
+
+  let dir;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-webhook-bench-'));
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const mode of ['ok', 'hang', 'reset']) {
+    it(`1,000 subscribers lose nothing while the receiver is ${mode === 'ok' ? 'healthy' : mode === 'hang' ? 'never answering' : 'resetting'}`, { timeout: 45000 }, ctx.srv.wrap(async (t, server) => {
+      const rx = ctx.rx[0];
+      rx.setMode(mode);
+      const before = rx.requests.length;
+      const stop = { done: false };
+      const churning = churn(server, stop);
+      const file = path.join(dir, `fanout-${mode}.json`);
+      let run;
+      let cycles;
+      try {
+        run = await runBench([
+          'fanout', '--port', String(server.port), '--threads', '1', '--connections', '1000', '--rate', '200',
+          '--duration', '3', '--drain', '3', '--quiet', '--server-pid', String(server.child.pid), '--json', file,
+        ]);
+      } finally {
+        stop.done = true;
+        cycles = await churning;
+      }
+      assert.ok(fs.existsSync(file), `no record from the bench (exit ${run.code}):\n${run.stderr}`);
+      const record = JSON.parse(fs.readFileSync(file, 'utf8'));
+      assert.equal(record.error, '', `${record.error}\n${run.stderr}`);
+      assert.equal(record.complete, true, `the bench did not complete:\n${run.stderr}`);
+      const f = record.figures;
+      t.diagnostic(`receiver ${mode}: ${Math.round(f.deliveries_per_second)} deliveries/s, p99 ${f.latency_us.p99} us, lost ${f.lost}, duplicated ${f.duplicated}; ${cycles} churn cycles, ${rx.requests.length - before} webhook requests during the run`);
+      assert.equal(f.lost, 0, 'events lost');
+      assert.equal(f.duplicated, 0, 'events duplicated');
+      assert.ok(f.deliveries_per_second > 0);
+      assert.ok(cycles > 10, `the churn ran (${cycles} cycles)`);
+      assert.ok(rx.requests.length - before > 0, 'webhooks were attempted during the run');
+      if (mode === 'ok') rx.assertAllValid();
+    }));
+  }
+});
