@@ -595,8 +595,8 @@ describe('webhooks over https', () => {
     try {
       const channel = uniqueName('tls-bad');
       await subscribeOk(c, BAD, channel);
-      await waitUntil(() => rx[1].tlsErrors.length >= 2, { timeout: 5000, label: `2 refused TLS handshakes at the untrusted receiver (have ${rx[1].tlsErrors.length})` });
-      t.diagnostic(`TLS errors at the receiver: ${[...new Set(rx[1].tlsErrors)].join(' | ')}`);
+      await waitUntil(() => rx[1].connections >= 2, { timeout: 5000, label: `2 connections (a retry) at the untrusted receiver (have ${rx[1].connections})` });
+      t.diagnostic(`${rx[1].connections} connections at the untrusted receiver; its TLS errors: ${[...new Set(rx[1].tlsErrors)].join(' | ')}`);
       await waitUntil(() => logLines(server, /certificate|verif/i).length > 0, { timeout: 5000, label: 'a certificate/verify failure in the log' });
       t.diagnostic(`log: ${logLines(server, /certificate|verif/i).slice(0, 3).join(' | ')}`);
       assert.equal(rx[1].requests.length, 0, 'no request reached the untrusted receiver');

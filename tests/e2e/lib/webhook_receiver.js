@@ -52,12 +52,18 @@ class WebhookReceiver {
     const handler = (req, res) => this.onRequest(req, res);
     this.server = this.tls ? https.createServer({ key: this.tls.key, cert: this.tls.cert }, handler) : http.createServer(handler);
     this.server.keepAliveTimeout = 30000;
+    // TCP connections accepted (a TLS handshake the client gives up on still counts here).
+    this.connections = 0;
+    this.server.on('connection', () => {
+      this.connections += 1;
+    });
     const connEvent = this.tls ? 'secureConnection' : 'connection';
     this.server.on(connEvent, (sock) => {
       this.sockets.add(sock);
       sock.on('close', () => this.sockets.delete(sock));
     });
-    // TLS handshakes the server refuses (wrong CA at the client) only show up here.
+    // TLS handshakes that failed on this side (a client refusing the certificate may also just
+    // close the connection).
     this.tlsErrors = [];
     this.server.on('tlsClientError', (err) => this.tlsErrors.push(err.message));
     return new Promise((resolve, reject) => {
@@ -224,6 +230,7 @@ class WebhookReceiver {
     this.requests = [];
     this.problems = [];
     this.tlsErrors = [];
+    this.connections = 0;
   }
 
   async close() {
