@@ -676,10 +676,11 @@ describe('fan-out under webhook load', { skip: benchMissing() }, () => {
         await Promise.all(conns.map(async (c, k) => {
           while (!stop.done) {
             const ch = uniqueName(`churn${k}`);
+            const pres = `presence-churn-${k}-${cycles % 3}`;
             await subscribeOk(c, BENCH_APP, ch);
-            await joinPresence(c, BENCH_APP, `presence-churn-${k}-${cycles % 3}`, `churner-${k}`);
+            await joinPresence(c, BENCH_APP, pres, `churner-${k}`);
             unsubscribe(c, ch);
-            unsubscribe(c, `presence-churn-${k}-${cycles % 3}`);
+            unsubscribe(c, pres);
             cycles += 1;
             await sleep(20);
           }
