@@ -7,6 +7,7 @@
 #include "ringcast/server/connection_handler.h"
 #include "ringcast/server/reload.h"
 #include "ringcast/shard/shard.h"
+#include "ringcast/webhook/dispatcher.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -74,8 +75,8 @@ void print_banner(const config::server& s, unsigned shards) {
 
 // SIGHUP: read the configuration again and hand the apps to the shards. Every generation of
 // settings is kept until exit, because shards and sessions hold references into them.
-void reload(shard::shard_group& group, std::vector<std::unique_ptr<config::server>>& generations, int argc,
-            char** argv, char** envp) {
+void reload(shard::shard_group& group, webhook::dispatcher& webhooks,
+            std::vector<std::unique_ptr<config::server>>& generations, int argc, char** argv, char** envp) {
     core::result<config::command_line> loaded = config::load(argc, argv, envp);
     if (!loaded) {
         RC_LOG_ERROR("SIGHUP: the configuration has an error, keeping the running one: %s",
@@ -98,6 +99,7 @@ void reload(shard::shard_group& group, std::vector<std::unique_ptr<config::serve
         })) {
         RC_LOG_ERROR("SIGHUP: a shard has not taken the previous reload yet; send SIGHUP again");
     }
+    webhooks.reload(next);
     RC_LOG_INFO("SIGHUP: configuration reloaded%s%s", log.empty() ? "" : ":\n", log.c_str());
 }
 
@@ -125,13 +127,16 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
 
     shard::shard_group group(count);
     pusher::shared_counters counters;
+    std::unique_ptr<webhook::dispatcher> webhooks;
     try {
         net::refuse_if_served(settings.host, settings.port);
+        webhooks = std::make_unique<webhook::dispatcher>(settings);
         for (unsigned i = 0; i < count; ++i) {
             int fd = net::listen_reuseport(settings.host, settings.port);
             auto s = std::make_unique<shard::shard>(group, i,
                                                     server::connection_handler::shard_options(settings), fd);
-            s->set_handler(std::make_unique<server::connection_handler>(*s, settings, counters));
+            s->set_handler(
+                std::make_unique<server::connection_handler>(*s, settings, counters, webhooks.get()));
 
             group.add(std::move(s));
         }
@@ -140,6 +145,7 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
         return 1;
     }
 
+    webhooks->start();
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < count; ++i) {
         threads.emplace_back([&group, i] {
@@ -152,7 +158,7 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
         print_banner(settings, count);
         int sig = 0;
         while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
-            reload(group, generations, argc, argv, envp);
+            reload(group, *webhooks, generations, argc, argv, envp);
         }
         RC_LOG_INFO("%s received: closing connections and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
@@ -160,6 +166,8 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
     for (auto& t : threads) {
         t.join();
     }
+    // After the shards, so the events of their last moments are sent too (within the grace period).
+    webhooks->stop();
     return ok ? 0 : 1;
 }
 

@@ -6,9 +6,13 @@
 #include <string>
 #include <vector>
 
+namespace ringcast::net {
+class tls_context;
+} // namespace ringcast::net
+
 namespace ringcast::bench {
 
-class tls_context;
+using net::tls_context;
 
 struct target {
     std::string host = "127.0.0.1";

@@ -174,6 +174,12 @@ Environment variables (also read from the --env file):
   REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS     messages per window (default {rate_limit_max_attempts})
   REVERB_APP_RATE_LIMIT_DECAY_SECONDS    the window in seconds (default {rate_limit_decay})
   REVERB_APP_RATE_LIMIT_TERMINATE        close the connection instead of an error (default false)
+  RINGCAST_WEBHOOK_URL         http(s) URL to POST the app's webhooks to (default: none)
+  RINGCAST_WEBHOOK_EVENTS      comma-separated event types (default: all but subscription_count)
+  RINGCAST_WEBHOOK_BATCH_MS              as server.webhooks.batch_window_ms (milliseconds)
+  RINGCAST_WEBHOOK_DEBOUNCE_MS           as server.webhooks.debounce_ms
+  RINGCAST_WEBHOOK_RETRY_FOR_MS          as server.webhooks.retry_for_ms
+  RINGCAST_WEBHOOK_CA_FILE               as server.webhooks.ca_file
   Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
   REVERB_PORT and REVERB_SCHEME describe where clients connect (e.g. through a proxy) and
   are not read. Empty values and null count as unset, as with Laravel's env().
@@ -187,7 +193,13 @@ and unknown keys are errors:
   {"server": {"host": "{host}", "port": {port}, "path": "", "hostname": "", "debug": false,
               "threads": 0, "max_header_bytes": {max_header_bytes}, "max_body_bytes": {max_body_bytes},
               "handshake_timeout": {handshake_timeout}, "http_idle_timeout": {http_idle_timeout},
-              "max_pending_write_bytes": {max_pending_write_bytes}},
+              "max_pending_write_bytes": {max_pending_write_bytes},
+              "webhooks": {"batch_window_ms": {batch_window_ms}, "batch_max_events": {batch_max_events},
+                           "debounce_ms": {debounce_ms}, "retry_for_ms": {retry_for_ms},
+                           "retry_initial_ms": {retry_initial_ms}, "retry_max_ms": {retry_max_ms},
+                           "connect_timeout_ms": {connect_timeout_ms}, "request_timeout_ms": {request_timeout_ms},
+                           "max_pending_events": {max_pending_events}, "shutdown_grace_ms": {shutdown_grace_ms},
+                           "ca_file": ""}},
    "apps": [{"id": "1", "key": "...", "secret": "...", "enabled": true,
              "activity_timeout": {activity}, "ping_interval": {ping}, "pong_timeout": {pong},
              "max_message_size": {max_message_size}, "max_event_payload_bytes": {max_event_payload_bytes},
@@ -201,12 +213,22 @@ and unknown keys are errors:
              "max_subscriptions_per_connection": 1000,
              "rate_limiting": {"enabled": false, "max_attempts": {rate_limit_max_attempts},
                                "decay_seconds": {rate_limit_decay}, "terminate_on_limit": false},
-             "max_backend_events_per_second": 0, "max_read_requests_per_second": 0}]}
+             "max_backend_events_per_second": 0, "max_read_requests_per_second": 0,
+             "webhooks": [{"url": "https://example.com/pusher/webhook",
+                           "event_types": ["channel_occupied", "channel_vacated"],
+                           "headers": {"X-Custom": "value"},
+                           "filter": {"channel_name_starts_with": "private-",
+                                      "channel_name_ends_with": ""}}]}]}
   Timeouts and intervals are in seconds; "max_connections": null means unlimited, and so does
   0 for the two per-second API limits; "threads": 0 means one per CPU.
   App keys may also be written in camelCase, and soketi's app settings are accepted as aliases
   (enableClientMessages, maxEventPayloadInKb, maxPresenceMemberSizeInKb, maxEventBatchSize,
-  enableUserAuthentication, ...; -1 means unlimited); "webhooks" are not supported.
+  enableUserAuthentication, ...; -1 means unlimited).
+  Webhooks use soketi's keys (eventTypes, channelNameStartsWith, ... in camelCase too); the
+  event types are channel_occupied, channel_vacated, member_added, member_removed,
+  client_event, cache_miss and subscription_count, and a target without "event_types" gets all
+  but subscription_count. Webhook timings are in milliseconds; "ca_file" is a PEM file of CAs
+  for https targets ("" = the system's). AWS Lambda targets are not supported.
 )";
 
 } // namespace
@@ -222,6 +244,16 @@ std::string usage() {
         {"{handshake_timeout}", std::to_string(s.handshake_timeout_s)},
         {"{http_idle_timeout}", std::to_string(s.http_idle_timeout_s)},
         {"{max_pending_write_bytes}", std::to_string(s.max_pending_write_bytes)},
+        {"{batch_window_ms}", std::to_string(s.webhooks.batch_window_ms)},
+        {"{batch_max_events}", std::to_string(s.webhooks.batch_max_events)},
+        {"{debounce_ms}", std::to_string(s.webhooks.debounce_ms)},
+        {"{retry_for_ms}", std::to_string(s.webhooks.retry_for_ms)},
+        {"{retry_initial_ms}", std::to_string(s.webhooks.retry_initial_ms)},
+        {"{retry_max_ms}", std::to_string(s.webhooks.retry_max_ms)},
+        {"{connect_timeout_ms}", std::to_string(s.webhooks.connect_timeout_ms)},
+        {"{request_timeout_ms}", std::to_string(s.webhooks.request_timeout_ms)},
+        {"{max_pending_events}", std::to_string(s.webhooks.max_pending_events)},
+        {"{shutdown_grace_ms}", std::to_string(s.webhooks.shutdown_grace_ms)},
         {"{activity}", std::to_string(a.activity_timeout_s)},
         {"{ping}", std::to_string(a.ping_interval_s)},
         {"{pong}", std::to_string(a.pong_timeout_s)},

@@ -89,6 +89,10 @@ core::status settle(const detail::flags& flags, const char* const* envp, server&
             RC_LOG_WARN("REVERB_APP_ID/KEY/SECRET are ignored: the apps come from %s",
                         flags.config_file->c_str());
         }
+        if (detail::names_a_webhook(env)) {
+            RC_LOG_WARN("RINGCAST_WEBHOOK_URL/EVENTS are ignored: the apps (and their webhooks) come from %s",
+                        flags.config_file->c_str());
+        }
         return core::ok();
     }
     return detail::apply_app_environment(env, out);

@@ -44,6 +44,39 @@ inline constexpr std::uint64_t max_threads = 1024;
 // key itself. Returns a view of `key` or of a static table.
 [[nodiscard]] std::string_view app_setting(std::string_view key);
 
+// Upper bound of the webhook timings, which are in milliseconds: the same day as max_seconds.
+inline constexpr std::uint64_t max_milliseconds = max_seconds * 1000;
+
+// The bit of `k` in webhook_target::event_types.
+[[nodiscard]] constexpr std::uint32_t webhook_bit(webhook_kind k) noexcept {
+    return 1U << static_cast<unsigned>(k);
+}
+
+// What a target gets when it names no event types: every Pusher webhook except
+// subscription_count, which Pusher sends only to apps that opt in (it fires on every join).
+[[nodiscard]] std::uint32_t default_webhook_events() noexcept;
+
+// The webhook readers shared by the JSON file and the environment (webhooks.cpp). Each failure
+// message says what is wrong without saying where the value came from; the caller puts the key
+// path or the variable name in front.
+
+// Checks an http:// or https:// URL and fills url, tls, host, port and request_target of `out`.
+[[nodiscard]] core::status parse_webhook_url(std::string_view url, webhook_target& out);
+
+// One of Pusher's event type names; the failure names it and lists the valid ones.
+[[nodiscard]] core::result<webhook_kind> parse_webhook_kind(std::string_view name);
+
+// A comma-separated list of event type names (spaces around the commas allowed) as a bit set.
+[[nodiscard]] core::result<std::uint32_t> parse_webhook_kinds(std::string_view list);
+
+// A header the configuration adds to every request of a target: the name an HTTP token, the
+// value without CR, LF or NUL, and none of the headers ringcast writes itself.
+[[nodiscard]] core::status check_webhook_header(std::string_view name, std::string_view value);
+
+// The CA file of https targets is read at start, so a typo is refused then and not at the first
+// webhook; the failure is "cannot read FILE: REASON".
+[[nodiscard]] core::status check_ca_file(const std::string& file);
+
 // The whole file, or a failure whose message is strerror(errno).
 [[nodiscard]] core::result<std::string> read_file(const std::string& path);
 
@@ -87,8 +120,13 @@ struct environment {
 // file's apps take their place).
 [[nodiscard]] bool names_an_app(const environment& env);
 
+// Whether RINGCAST_WEBHOOK_URL or RINGCAST_WEBHOOK_EVENTS is set (to warn when the JSON file's
+// apps, which carry their own webhooks, take the place of the environment's app).
+[[nodiscard]] bool names_a_webhook(const environment& env);
+
 // Builds the single app of REVERB_APP_* (or the development default when no credentials are
-// set) into out.apps. Fails with a message naming the variable.
+// set) into out.apps, with the target of RINGCAST_WEBHOOK_URL / RINGCAST_WEBHOOK_EVENTS when
+// given. Fails with a message naming the variable.
 [[nodiscard]] core::status apply_app_environment(const environment& env, server& out);
 
 } // namespace ringcast::config::detail

@@ -125,7 +125,52 @@ core::status boolean(const environment& env, std::string_view name, bool& out) {
     return bad_value(env, name, *f, "expected true or false (or 1, 0, yes, no)");
 }
 
+core::status ca_file(const environment& env, std::string_view name, std::string& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return core::ok();
+    }
+    std::string file(f->value);
+    if (core::status s = check_ca_file(file); !s) {
+        std::string where = f->from_dotenv ? env.dotenv_file + ": " : std::string{};
+        return core::failure(where + std::string(name) + ": " + s.message());
+    }
+    out = std::move(file);
+    return core::ok();
+}
+
+// RINGCAST_WEBHOOK_URL and RINGCAST_WEBHOOK_EVENTS: one webhook target for the single app.
+core::status webhook(const environment& env, app& out) {
+    std::optional<found> url = lookup(env, "RINGCAST_WEBHOOK_URL");
+    std::optional<found> events = lookup(env, "RINGCAST_WEBHOOK_EVENTS");
+    if (!url) {
+        if (events) {
+            // Event types with nowhere to send them are a forgotten URL, not a choice.
+            return bad_value(env, "RINGCAST_WEBHOOK_EVENTS", *events, "needs RINGCAST_WEBHOOK_URL too");
+        }
+        return core::ok();
+    }
+    webhook_target target;
+    if (core::status s = parse_webhook_url(url->value, target); !s) {
+        return bad_value(env, "RINGCAST_WEBHOOK_URL", *url, s.message());
+    }
+    target.event_types = default_webhook_events();
+    if (events) {
+        core::result<std::uint32_t> bits = parse_webhook_kinds(events->value);
+        if (!bits) {
+            return bad_value(env, "RINGCAST_WEBHOOK_EVENTS", *events, bits.error().message());
+        }
+        target.event_types = *bits;
+    }
+    out.webhooks = {std::move(target)};
+    return core::ok();
+}
+
 } // namespace
+
+bool names_a_webhook(const environment& env) {
+    return lookup(env, "RINGCAST_WEBHOOK_URL") || lookup(env, "RINGCAST_WEBHOOK_EVENTS");
+}
 
 core::status apply_server_environment(const environment& env, server& out) {
     // REVERB_PORT and REVERB_SCHEME are deliberately not read: in Reverb they describe the address
@@ -136,6 +181,10 @@ core::status apply_server_environment(const environment& env, server& out) {
         number(env, "REVERB_SERVER_PORT", 1, 65535, out.port),
         url_path(env, "REVERB_SERVER_PATH", out.path),
         number(env, "REVERB_MAX_REQUEST_SIZE", 1, max_u32, out.max_body_bytes),
+        number(env, "RINGCAST_WEBHOOK_BATCH_MS", 0, max_milliseconds, out.webhooks.batch_window_ms),
+        number(env, "RINGCAST_WEBHOOK_DEBOUNCE_MS", 0, max_milliseconds, out.webhooks.debounce_ms),
+        number(env, "RINGCAST_WEBHOOK_RETRY_FOR_MS", 0, max_milliseconds, out.webhooks.retry_for_ms),
+        ca_file(env, "RINGCAST_WEBHOOK_CA_FILE", out.webhooks.ca_file),
     };
     for (const core::status& problem : problems) {
         if (!problem) {
@@ -183,6 +232,7 @@ core::status apply_app_environment(const environment& env, server& out) {
         number(env, "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS", 1, max_u32, a.rate_limit_max_attempts),
         number(env, "REVERB_APP_RATE_LIMIT_DECAY_SECONDS", 1, max_seconds, a.rate_limit_decay_s),
         boolean(env, "REVERB_APP_RATE_LIMIT_TERMINATE", a.rate_limit_terminate),
+        webhook(env, a),
     };
     for (const core::status& problem : problems) {
         if (!problem) {

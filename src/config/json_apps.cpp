@@ -230,8 +230,7 @@ core::status app_field(std::string_view key, std::string_view setting, element v
         return read_rate_limiting(v, p, out);
     }
     if (key == "webhooks") {
-        // Said plainly: "unknown key" would suggest a typo, but this is a soketi setting we lack.
-        return fail(p, "webhooks are not supported by this version of ringcast");
+        return read_webhooks(v, p, out.webhooks);
     }
     return unknown(p);
 }

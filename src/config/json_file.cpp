@@ -123,6 +123,9 @@ core::status read_server(element value, const std::string& path, server& out) {
         if (key == "max_pending_write_bytes") {
             return json::size(v, p, out.max_pending_write_bytes);
         }
+        if (key == "webhooks") {
+            return json::read_webhook_settings(v, p, out.webhooks);
+        }
         return json::unknown(p);
     });
 }

@@ -59,4 +59,12 @@ template <class Number>
 // The "apps" array (json_apps.cpp): replaces `out` with the apps it lists.
 [[nodiscard]] core::status read_apps(element value, const std::string& path, std::vector<app>& out);
 
+// An app's "webhooks" array (json_webhooks.cpp): replaces `out` with the targets it lists.
+[[nodiscard]] core::status read_webhooks(element value, const std::string& path,
+                                         std::vector<webhook_target>& out);
+
+// The "server.webhooks" object (json_webhooks.cpp), read over `out` (which holds the defaults).
+[[nodiscard]] core::status read_webhook_settings(element value, const std::string& path,
+                                                 webhook_settings& out);
+
 } // namespace ringcast::config::detail::json

@@ -43,8 +43,9 @@ void log(log_level level, const char* fmt, ...) noexcept {
         n = std::snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld %s [shard %d] ", utc.tm_hour, utc.tm_min,
                           utc.tm_sec, ts.tv_nsec / 1'000'000, level_name(level), log_shard);
     } else {
-        n = std::snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld %s [main] ", utc.tm_hour, utc.tm_min,
-                          utc.tm_sec, ts.tv_nsec / 1'000'000, level_name(level));
+        n = std::snprintf(line, sizeof line, "%02d:%02d:%02d.%03ld %s [%s] ", utc.tm_hour, utc.tm_min,
+                          utc.tm_sec, ts.tv_nsec / 1'000'000, level_name(level),
+                          log_shard == log_webhooks ? "webhooks" : "main");
     }
     va_list args;
     va_start(args, fmt);

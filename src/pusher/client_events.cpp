@@ -52,12 +52,26 @@ void session::handle_client_event(std::string_view event, simdjson::dom::object 
     }
     std::string data;
     simdjson::dom::element d;
-    if (!message["data"].get(d)) {
+    bool has_data = !message["data"].get(d);
+    if (has_data) {
         data = simdjson::minify(d); // relayed as sent: a string stays a string, an object an object
     }
     std::string_view user = sub != nullptr ? presence_user(sub->channel) : std::string_view{};
     // Client events are never cached, so this goes straight to fan-out.
     ctx_.publish(app_, channel, client_event(event, channel, data, user), key_);
+    if (ctx_.wants_webhook(app_, config::webhook_kind::client_event)) {
+        webhook::event ev;
+        ev.kind = config::webhook_kind::client_event;
+        ev.app = app_;
+        ev.channel = channel;
+        ev.name = event;
+        // Pusher's webhook carries data as a string: a string as it is, anything else as its JSON.
+        std::string_view text;
+        ev.data = has_data && !d.get_string().get(text) ? std::string(text) : data;
+        ev.socket_id = format_socket_id(key_);
+        ev.user_id = user;
+        ctx_.emit_webhook(std::move(ev));
+    }
 }
 
 } // namespace ringcast::pusher

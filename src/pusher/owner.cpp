@@ -38,17 +38,56 @@ void owner_state::forget_if_idle(std::uint32_t app, const std::string& channel) 
     }
 }
 
+void owner_state::report(config::webhook_kind kind, std::uint32_t app, const std::string& channel,
+                         std::string_view user_id) {
+    if (ctx_.wants_webhook(app, kind)) {
+        webhook::event ev;
+        ev.kind = kind;
+        ev.app = app;
+        ev.channel = channel;
+        ev.user_id = user_id;
+        ctx_.emit_webhook(std::move(ev));
+    }
+}
+
+void owner_state::report_occupancy(std::uint32_t app, const std::string& channel, channel_state& st) {
+    bool occupied = st.subscriptions > 0 || !st.members.empty();
+    if (occupied != st.occupied) {
+        st.occupied = occupied;
+        report(occupied ? config::webhook_kind::channel_occupied : config::webhook_kind::channel_vacated, app,
+               channel);
+    }
+}
+
+// Subscription counts go to subscribers (the app's subscription_count setting) and to webhooks
+// (a target asking for subscription_count), under one throttle; never for presence channels.
+bool owner_state::counts_wanted(std::uint32_t app, std::string_view channel) const {
+    return !is_presence(kind_of(channel)) &&
+           (ctx_.app(app).subscription_count ||
+            ctx_.wants_webhook(app, config::webhook_kind::subscription_count));
+}
+
 void owner_state::send_count(std::uint32_t app, const std::string& channel, channel_state& st) {
     st.count_dirty = false;
     st.count_sent_ms = ctx_.io().now_ms();
-    ctx_.publish(app, channel, subscription_count(channel, st.subscriptions), {});
+    if (ctx_.app(app).subscription_count) {
+        ctx_.publish(app, channel, subscription_count(channel, st.subscriptions), {});
+    }
+    if (ctx_.wants_webhook(app, config::webhook_kind::subscription_count)) {
+        webhook::event ev;
+        ev.kind = config::webhook_kind::subscription_count;
+        ev.app = app;
+        ev.channel = channel;
+        ev.subscription_count = st.subscriptions;
+        ctx_.emit_webhook(std::move(ev));
+    }
 }
 
 void owner_state::on_subscription_delta(const subscription_delta_mail& m) {
     channel_state& st = channels_[key(m.app, m.channel)];
     st.subscriptions = static_cast<std::uint32_t>(static_cast<std::int64_t>(st.subscriptions) + m.delta);
-    const config::app& a = ctx_.app(m.app);
-    if (a.subscription_count && !is_presence(kind_of(m.channel)) && st.subscriptions > 0) {
+    report_occupancy(m.app, m.channel, st);
+    if (counts_wanted(m.app, m.channel) && st.subscriptions > 0) {
         if (st.subscriptions <= count_throttle_threshold ||
             ctx_.io().now_ms() >= st.count_sent_ms + count_throttle_ms) {
             send_count(m.app, m.channel, st);
@@ -108,6 +147,8 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
     // the member_added broadcast below, which excludes the joiner anyway.
     ctx_.io().post(m.reply_to, std::move(reply));
     if (first_connection) {
+        report_occupancy(m.app, m.channel, st);
+        report(config::webhook_kind::member_added, m.app, m.channel, m.user_id);
         std::string data = "{\"user_id\":";
         core::append_json_string(data, m.user_id);
         data += ",\"user_info\":";
@@ -133,6 +174,8 @@ void owner_state::on_presence_leave(const presence_leave_mail& m) {
         core::append_json_string(data, m.user_id);
         data += '}';
         ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_removed", m.channel, data), {});
+        report(config::webhook_kind::member_removed, m.app, m.channel, m.user_id);
+        report_occupancy(m.app, m.channel, *st);
     }
     forget_if_idle(m.app, m.channel);
 }
@@ -143,6 +186,7 @@ void owner_state::on_cache_set(const cache_set_mail& m) {
         return; // an older event that came through a slower queue
     }
     st.cached_ns = m.published_ns;
+    st.miss_reported = false;
     st.cached = m.frame;
     st.cached_data = m.data;
     st.cache_expires_ms = ctx_.io().now_ms() + ctx_.app(m.app).cache_ttl_s * 1000ULL;
@@ -154,10 +198,20 @@ void owner_state::on_cache_get(const cache_get_mail& m) {
     reply->channel = m.channel;
     reply->socket = m.socket;
     channel_state* st = find(m.app, m.channel);
-    if (st != nullptr && st->cached && ctx_.io().now_ms() < st->cache_expires_ms) {
+    bool hit = st != nullptr && st->cached && ctx_.io().now_ms() < st->cache_expires_ms;
+    if (hit) {
         reply->frame = st->cached;
     }
     ctx_.io().post(m.reply_to, std::move(reply));
+    if (!hit && ctx_.wants_webhook(m.app, config::webhook_kind::cache_miss)) {
+        // One cache_miss per empty spell of the channel, however many subscribers find it empty.
+        channel_state& empty = channels_[key(m.app, m.channel)];
+        if (!empty.miss_reported) {
+            empty.miss_reported = true;
+            report(config::webhook_kind::cache_miss, m.app, m.channel);
+        }
+        forget_if_idle(m.app, m.channel);
+    }
 }
 
 void owner_state::notify_watchers(std::uint32_t, const std::string& user_id, const user_state& u,

@@ -14,10 +14,11 @@
 namespace ringcast::server {
 
 connection_handler::connection_handler(shard::shard& owner, const config::server& settings,
-                                       pusher::shared_counters& counters)
+                                       pusher::shared_counters& counters, webhook::sink* webhooks)
     : shard_(owner), port_(owner),
       ctx_(port_, settings, counters), limits_{settings.max_header_bytes, settings.max_body_bytes} {
     ctx_.set_query_reply_handler([this](pusher::query_reply_mail& r) { on_query_reply(r); });
+    ctx_.set_webhooks(webhooks);
 }
 
 net::frame_ref connection_handler::overload_goodbye() {

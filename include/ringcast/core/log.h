@@ -12,7 +12,9 @@ enum class log_level { debug, info, warn, error };
 // Set once at start from --debug; read by every shard.
 extern std::atomic<bool> debug_enabled;
 
-// The shard index this thread prints as ("main" when negative). Set by each shard thread.
+// The shard index this thread prints as ("main" when negative, "webhooks" for log_webhooks).
+// Set by each shard thread and by the webhook thread.
+inline constexpr int log_webhooks = -2;
 void set_log_shard(int shard) noexcept;
 
 [[gnu::format(printf, 2, 3)]] void log(log_level level, const char* fmt, ...) noexcept;

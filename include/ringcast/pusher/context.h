@@ -19,6 +19,7 @@
 #include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/conn_id.h"
 #include "ringcast/shard/mail.h"
+#include "ringcast/webhook/event.h"
 
 #include <simdjson.h>
 
@@ -89,6 +90,14 @@ public:
 
     void on_tick();
 
+    // Where webhook events go (set by the server layer; none by default, as in the unit tests).
+    void set_webhooks(webhook::sink* sink) noexcept { webhooks_ = sink; }
+    // Whether an event of kind `k` would go anywhere: checked before one is built.
+    [[nodiscard]] bool wants_webhook(std::uint32_t app_index, config::webhook_kind k) const noexcept {
+        return webhooks_ != nullptr && app(app_index).wants_webhook(k);
+    }
+    void emit_webhook(webhook::event ev) { webhooks_->emit(std::move(ev)); }
+
     // Where answers to this shard's HTTP API queries go (set by the server layer).
     void set_query_reply_handler(std::function<void(query_reply_mail&)> h) { on_query_reply_ = std::move(h); }
     // WebSocket connections of an app on this shard.
@@ -132,6 +141,7 @@ private:
     owner_state owned_;
     std::vector<std::uint64_t> connections_; // per app
     std::function<void(query_reply_mail&)> on_query_reply_;
+    webhook::sink* webhooks_ = nullptr;
 };
 
 } // namespace ringcast::pusher

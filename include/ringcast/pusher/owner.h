@@ -3,9 +3,14 @@
 // of cache channels, and which signed-in users are online and who watches them.
 //
 // Only the owning shard's thread touches it; everyone else sends mail (mail.h). Member changes
-// are broadcast from here, so all shards see them in one order.
+// are broadcast from here, so all shards see them in one order; for the same reason the
+// occupancy, membership and cache-miss webhooks are emitted here, once for the whole server, in
+// the order the changes happen (a channel is occupied while it has a subscriber or a member, so
+// channel_occupied precedes its first member_added and channel_vacated follows the last
+// member_removed).
 #pragma once
 
+#include "ringcast/config/config.h"
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/query.h"
@@ -55,6 +60,8 @@ private:
         std::uint64_t cached_ns = 0; // when the cached event was published
         bool count_dirty = false;
         std::uint64_t count_sent_ms = 0;
+        bool occupied = false;      // as last reported to webhooks
+        bool miss_reported = false; // a cache_miss webhook went out since the last cached event
     };
     struct user_state {
         std::uint32_t connections = 0;
@@ -65,6 +72,10 @@ private:
     channel_state* find(std::uint32_t app, std::string_view channel);
     void forget_if_idle(std::uint32_t app, const std::string& channel);
     void send_count(std::uint32_t app, const std::string& channel, channel_state& st);
+    [[nodiscard]] bool counts_wanted(std::uint32_t app, std::string_view channel) const;
+    void report_occupancy(std::uint32_t app, const std::string& channel, channel_state& st);
+    void report(config::webhook_kind kind, std::uint32_t app, const std::string& channel,
+                std::string_view user_id = {});
     std::string presence_data(const channel_state& st) const;
     void notify_watchers(std::uint32_t app, const std::string& user_id, const user_state& u, bool online);
 

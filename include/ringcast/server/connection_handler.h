@@ -10,6 +10,7 @@
 #include "ringcast/pusher/context.h"
 #include "ringcast/server/shard_port.h"
 #include "ringcast/shard/shard.h"
+#include "ringcast/webhook/event.h"
 
 #include <cstdint>
 #include <functional>
@@ -23,8 +24,9 @@ namespace ringcast::server {
 
 class connection_handler final : public shard::handler {
 public:
-    connection_handler(shard::shard& owner, const config::server& settings,
-                       pusher::shared_counters& counters);
+    // `webhooks`: where the shard's webhook events go (null: nowhere).
+    connection_handler(shard::shard& owner, const config::server& settings, pusher::shared_counters& counters,
+                       webhook::sink* webhooks = nullptr);
 
     void on_open(shard::conn& c) override;
     void on_mail(shard::mail& m) override;

@@ -1,5 +1,6 @@
 // soketi's per-app vocabulary in the --config JSON file: aliases in snake_case and camelCase,
-// unit conversion, -1 for unlimited, and the errors for doubled settings and webhooks.
+// unit conversion, -1 for unlimited, and the errors for doubled settings (webhooks are in
+// webhooks_test.cpp).
 #include "load_helpers.h"
 
 #include <gtest/gtest.h>
@@ -233,12 +234,4 @@ TEST_F(soketi_apps, one_setting_under_two_names_is_an_error) {
     for (const auto& [fields, message] : cases) {
         EXPECT_EQ(refused(fields), message) << fields;
     }
-}
-
-TEST_F(soketi_apps, webhooks_are_refused_with_a_clear_message) {
-    EXPECT_EQ(refused(R"("webhooks": [])"),
-              "apps[0].webhooks: webhooks are not supported by this version of ringcast");
-    EXPECT_EQ(
-        refused(R"("webhooks": [{"url": "https://example.com/hook", "event_types": ["channel_occupied"]}])"),
-        "apps[0].webhooks: webhooks are not supported by this version of ringcast");
 }

@@ -1,0 +1,309 @@
+// The webhook thread: inbox, outbox, one client per target, on its own ring (see dispatcher.h).
+#include "ringcast/webhook/dispatcher.h"
+
+#include "ringcast/core/clock.h"
+#include "ringcast/core/crypto.h"
+#include "ringcast/core/log.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace ringcast::webhook {
+
+namespace {
+
+constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+// Overflow is logged at most this often, so a flood does not become a log flood.
+constexpr std::uint64_t report_interval_ms = 10'000;
+// The wake-up read's completion tag; socket tags are addresses with the low bits set (client.h).
+constexpr std::uintptr_t wake_tag = 4;
+
+std::uint64_t wall_ms() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+bool any_https(const config::server& s) {
+    for (const config::app& a : s.apps) {
+        for (const config::webhook_target& t : a.webhooks) {
+            if (t.tls) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+dispatcher::dispatcher(const config::server& initial)
+    : settings_(initial.webhooks), next_config_(&initial), outbox_(initial.webhooks) {
+    // Made even without https targets when a CA file is named, so a bad file is refused at start.
+    if (any_https(initial) || !settings_.ca_file.empty()) {
+        std::string error;
+        tls_ = net::tls_context::create(false, settings_.ca_file, error);
+        if (!tls_) {
+            throw std::runtime_error("webhooks: " + error);
+        }
+    }
+    wake_fd_ = eventfd(0, EFD_CLOEXEC);
+    if (wake_fd_ < 0) {
+        throw std::runtime_error(std::string("webhooks: eventfd: ") + std::strerror(errno));
+    }
+}
+
+dispatcher::~dispatcher() {
+    stop();
+    ::close(wake_fd_);
+}
+
+void dispatcher::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void dispatcher::emit(event ev) {
+    bool was_empty = false;
+    {
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        if (inbox_.size() >= settings_.max_pending_events) {
+            inbox_overflow_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        was_empty = inbox_.empty();
+        inbox_.push_back(std::move(ev));
+    }
+    if (was_empty) {
+        std::uint64_t one = 1;
+        (void)!::write(wake_fd_, &one, sizeof one);
+    }
+}
+
+void dispatcher::stop() {
+    if (!thread_.joinable()) {
+        return;
+    }
+    stopping_.store(true, std::memory_order_release);
+    std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+    thread_.join();
+}
+
+void dispatcher::run() {
+    core::set_log_shard(core::log_webhooks);
+    try {
+        net::ring r(256);
+        post_wake_read(r);
+        loop(r);
+        drain(r);
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("webhooks: %s; no more webhooks will be sent", e.what());
+    }
+}
+
+void dispatcher::post_wake_read(net::ring& r) {
+    io_uring_sqe* sqe = r.sqe();
+    io_uring_prep_read(sqe, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+    io_uring_sqe_set_data(sqe, reinterpret_cast<void*>(wake_tag));
+}
+
+void dispatcher::take_inbox(std::uint64_t now_ms) {
+    std::vector<event> batch;
+    {
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        batch.swap(inbox_);
+    }
+    for (event& ev : batch) {
+        outbox_.add(std::move(ev), now_ms);
+    }
+}
+
+// long-function: the thread's whole cycle in one place reads better than split in pieces
+void dispatcher::loop(net::ring& r) {
+    while (true) {
+        now_ms_ = core::monotonic_ms();
+        if (const config::server* next = next_config_.load(std::memory_order_acquire); next != config_) {
+            config_ = next;
+            outbox_.set_config(next);
+        }
+        bool stopping = stopping_.load(std::memory_order_acquire);
+        if (stopping && grace_end_ms_ == 0) {
+            grace_end_ms_ = now_ms_ + settings_.shutdown_grace_ms;
+        }
+        take_inbox(now_ms_);
+        outbox_.advance(now_ms_, wall_ms(), stopping);
+        send_ready(r, now_ms_);
+        for (auto& [q, c] : clients_) {
+            c->check_deadline(now_ms_);
+        }
+        report_overflow(now_ms_);
+        if (stopping && (outbox_.empty() || now_ms_ >= grace_end_ms_)) {
+            break;
+        }
+        std::uint64_t wake = next_wake(now_ms_);
+        std::uint64_t wait_ms = wake <= now_ms_ ? 0 : std::min<std::uint64_t>(wake - now_ms_, 1000);
+        __kernel_timespec ts{};
+        ts.tv_sec = static_cast<long long>(wait_ms / 1000);
+        ts.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1'000'000);
+        io_uring_cqe* cqe = nullptr;
+        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, wait_ms == 0 ? nullptr : &ts, nullptr);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+            throw std::runtime_error(std::string("io_uring wait: ") + std::strerror(-rc));
+        }
+        unsigned head = 0;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(r.raw(), head, cqe) {
+            ++seen;
+            now_ms_ = core::monotonic_ms();
+            handle(cqe, r);
+        }
+        io_uring_cq_advance(r.raw(), seen);
+    }
+    if (!outbox_.empty()) {
+        RC_LOG_WARN("webhooks: stopping with events still unsent after the %u ms grace period; they are lost",
+                    settings_.shutdown_grace_ms);
+    }
+}
+
+void dispatcher::handle(io_uring_cqe* cqe, net::ring& r) {
+    auto tag = reinterpret_cast<std::uintptr_t>(io_uring_cqe_get_data(cqe));
+    if (tag == 0) {
+        return; // a cancellation's own completion
+    }
+    if (tag == wake_tag) {
+        post_wake_read(r);
+        return;
+    }
+    client::on_completion(reinterpret_cast<void*>(tag), cqe->res, now_ms_);
+}
+
+std::uint64_t dispatcher::next_wake(std::uint64_t now_ms) const {
+    std::uint64_t wake = outbox_.next_due();
+    for (const auto& [q, c] : clients_) {
+        wake = std::min(wake, c->deadline());
+    }
+    if (grace_end_ms_ != 0) {
+        wake = std::min(wake, grace_end_ms_);
+    }
+    return wake == never ? now_ms + 1000 : wake;
+}
+
+std::string dispatcher::request_for(const target_queue& q) {
+    const config::webhook_target& t = q.target;
+    std::string host = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
+    if (t.port != (t.tls ? 443 : 80)) {
+        host += ':' + std::to_string(t.port);
+    }
+    std::string req =
+        "POST " + t.request_target + " HTTP/1.1\r\nHost: " + host +
+        "\r\nUser-Agent: ringcast-webhooks\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(q.body.size()) + "\r\n";
+    for (const auto& [name, value] : t.headers) {
+        req += name + ": " + value + "\r\n";
+    }
+    // Last, so nothing configured above can stand in for them.
+    req += "X-Pusher-Key: " + q.app_key +
+           "\r\nX-Pusher-Signature: " + core::hmac_sha256_hex(q.app_secret, q.body) + "\r\n\r\n";
+    req += q.body;
+    return req;
+}
+
+void dispatcher::send_ready(net::ring& r, std::uint64_t now_ms) {
+    std::vector<target_queue*> due;
+    outbox_.ready(now_ms, due);
+    for (target_queue* q : due) {
+        if (q->target.tls && !tls_) {
+            std::string error;
+            tls_ = net::tls_context::create(false, settings_.ca_file, error);
+            if (!tls_) {
+                on_answer(*q, 0, error);
+                continue;
+            }
+        }
+        std::unique_ptr<client>& c = clients_[q];
+        if (!c) {
+            c = std::make_unique<client>(
+                q->target, tls_.get(),
+                [this, q](int status, const std::string& error) { on_answer(*q, status, error); });
+        }
+        q->in_flight = true;
+        ++q->attempt;
+        c->start(r, request_for(*q), now_ms, settings_.connect_timeout_ms, settings_.request_timeout_ms);
+    }
+}
+
+void dispatcher::on_answer(target_queue& q, int status, const std::string& error) {
+    const char* url = q.target.url.c_str();
+    if (status >= 200 && status < 300) {
+        RC_LOG_DEBUG("webhook %s (app %s): %u event%s, attempt %u: HTTP %d", url, q.app_id.c_str(),
+                     q.body_events, q.body_events == 1 ? "" : "s", q.attempt, status);
+        outbox_.on_sent(q);
+        return;
+    }
+    std::string why = status != 0 ? "HTTP " + std::to_string(status) : error;
+    std::uint32_t events = q.body_events;
+    std::uint32_t attempts = q.attempt;
+    std::uint64_t since = now_ms_ - q.first_try_ms;
+    if (outbox_.on_failed(q, now_ms_, why)) {
+        RC_LOG_WARN("webhook %s (app %s): attempt %u failed (%s); retrying in %llu ms", url, q.app_id.c_str(),
+                    attempts, why.c_str(), static_cast<unsigned long long>(q.next_try_ms - now_ms_));
+    } else {
+        RC_LOG_WARN("webhook %s (app %s): %u event%s dropped after %u attempts over %llu ms: %s", url,
+                    q.app_id.c_str(), events, events == 1 ? "" : "s", attempts,
+                    static_cast<unsigned long long>(since), why.c_str());
+    }
+}
+
+void dispatcher::report_overflow(std::uint64_t now_ms) {
+    if (now_ms < next_report_ms_) {
+        return;
+    }
+    next_report_ms_ = now_ms + report_interval_ms;
+    std::uint64_t total =
+        inbox_overflow_.load(std::memory_order_relaxed) + outbox_.counters().events_overflow;
+    if (total > overflow_reported_) {
+        RC_LOG_WARN(
+            "webhooks: %llu events dropped in the last %llu s because the queue was full (%u per app)",
+            static_cast<unsigned long long>(total - overflow_reported_),
+            static_cast<unsigned long long>(report_interval_ms / 1000), settings_.max_pending_events);
+        overflow_reported_ = total;
+    }
+}
+
+void dispatcher::drain(net::ring& r) {
+    // Close every connection and wait (briefly) for the kernel to hand back their buffers.
+    clients_.clear();
+    std::uint64_t until = core::monotonic_ms() + 1000;
+    while (core::monotonic_ms() < until) {
+        io_uring_cqe* cqe = nullptr;
+        __kernel_timespec ts{0, 50'000'000};
+        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, &ts, nullptr);
+        if (rc == -ETIME && io_uring_cq_ready(r.raw()) == 0) {
+            if (client::live_sockets() == 0) {
+                break;
+            }
+            continue;
+        }
+        unsigned head = 0;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(r.raw(), head, cqe) {
+            ++seen;
+            auto tag = reinterpret_cast<std::uintptr_t>(io_uring_cqe_get_data(cqe));
+            if (tag != 0 && tag != wake_tag) {
+                client::on_completion(reinterpret_cast<void*>(tag), cqe->res, core::monotonic_ms());
+            }
+        }
+        io_uring_cq_advance(r.raw(), seen);
+        if (client::live_sockets() == 0) {
+            break;
+        }
+    }
+}
+
+} // namespace ringcast::webhook
