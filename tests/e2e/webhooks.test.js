@@ -380,7 +380,8 @@ describe('webhook filters, custom headers, camelCase names and batching', () => 
       const reqs = all.requests.slice(before).filter((r) => r.events.some((e) => channels.includes(e.channel)));
       t.diagnostic(`5 occupied events in ${reqs.length} POST(s): ${reqs.map((r) => r.events.length).join(', ')} events each`);
       assert.equal(reqs.length, 1, `5 subscriptions within the ${FAST.batch_window_ms} ms window arrive in one POST`);
-      assert.deepEqual(reqs[0].events.filter((e) => channels.includes(e.channel)).map((e) => e.channel), channels, 'in order');
+      // Order is only promised per channel: these are 5 channels (owned by either shard).
+      assert.deepEqual(reqs[0].events.filter((e) => channels.includes(e.channel)).map((e) => e.channel).sort(), [...channels].sort(), 'each once');
     } finally {
       await closeAll([a]);
     }
@@ -450,7 +451,7 @@ describe('webhook batch_max_events', () => {
       t.diagnostic(`POST sizes: ${reqs.map((r) => r.events.length).join(', ')}`);
       assert.ok(reqs.length >= 3, `${reqs.length} POSTs for 5 events`);
       for (const r of reqs) assert.ok(r.events.length <= 2, `a POST of ${r.events.length} events`);
-      assert.deepEqual(rx.deliveredEvents().filter((e) => channels.includes(e.channel)).map((e) => e.channel), channels, 'each once, in order');
+      assert.deepEqual(rx.deliveredEvents().filter((e) => channels.includes(e.channel)).map((e) => e.channel).sort(), [...channels].sort(), 'each once');
       rx.assertAllValid();
     } finally {
       await closeAll([a]);
