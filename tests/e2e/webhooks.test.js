@@ -74,14 +74,10 @@ function byName(events, name) {
   return events.filter((e) => e.name === name);
 }
 
-// The data of a client_event: Pusher sends the client's data JSON-encoded; accept an object too.
+// The data of a client_event: like Pusher's, the client's data JSON-encoded as a string.
 function clientData(e) {
-  if (typeof e.data !== 'string') return e.data;
-  try {
-    return JSON.parse(e.data);
-  } catch {
-    return e.data;
-  }
+  assert.equal(typeof e.data, 'string', `client_event data is a JSON string (Pusher's format): ${JSON.stringify(e)}`);
+  return JSON.parse(e.data);
 }
 
 // Lines of the server's output (from offset `from` of server.log()) matching re.
