@@ -16,7 +16,7 @@ const path = require('node:path');
 const { describe, it, before, after } = require('node:test');
 const { useServer, startServer, binaryPath, freePort, DEFAULT_APP } = require('./lib/server');
 const { connectPusher, closeAll } = require('./lib/ws');
-const { createClient, waitConnected, subscribe, disconnectAll } = require('./lib/pusher');
+const { createClient, waitConnected, subscribe, disconnectAll, createRestClient, triggerOk } = require('./lib/pusher');
 const { channelAuthHandler } = require('./lib/auth');
 const { openMany, subscribeOk, joinPresence } = require('./lib/proto');
 const { openOnShards } = require('./lib/shards');
@@ -207,8 +207,43 @@ describe('webhook events', () => {
       await sleep(500);
       const misses = byName(rx.eventsFor(channel), 'cache_miss');
       assert.deepEqual(misses.map(({ request, ...e }) => e), [{ name: 'cache_miss', channel }], 'exactly one cache_miss for 3 subscribers');
+
+      // Once an event is cached, a new subscriber gets it and no cache_miss is sent.
+      await triggerOk(createRestClient(server), channel, 'cached', { v: 1 });
+      await conns[0].nextEvent('cached', { channel });
+      await subscribeOk(s1[1], APP, channel);
+      await s1[1].nextEvent('cached', { channel });
+      await sleep(400);
+      assert.equal(byName(rx.eventsFor(channel), 'cache_miss').length, 1, 'no cache_miss for a subscriber that got the cached event');
     } finally {
       await closeAll([...s0, ...s1]);
+    }
+  }));
+
+  it('a closed connection counts as leaving: member_removed and channel_vacated after the debounce', T, wrap(async (t, server, rx) => {
+    const [a, b] = await openMany(server, 2);
+    try {
+      const channel = `presence-${uniqueName('closed')}`;
+      const pub = uniqueName('closed-public');
+      await joinPresence(a, APP, channel, 'closer');
+      await subscribeOk(a, APP, pub);
+      await subscribeOk(b, APP, pub);
+      await rx.waitEvent({ name: 'member_added', channel });
+      await rx.waitEvent({ name: 'channel_occupied', channel: pub });
+      a.ws.terminate(); // no close handshake, like a dropped network
+      await rx.waitEvent({ name: 'channel_vacated', channel });
+      await sleep(300);
+      assert.deepEqual(rx.eventsFor(channel).map(({ request, ...e }) => e), [
+        { name: 'channel_occupied', channel },
+        { name: 'member_added', channel, user_id: 'closer' },
+        { name: 'member_removed', channel, user_id: 'closer' },
+        { name: 'channel_vacated', channel },
+      ]);
+      assert.equal(byName(rx.eventsFor(pub), 'channel_vacated').length, 0, 'the public channel still has a subscriber');
+      await b.shutdown();
+      await rx.waitEvent({ name: 'channel_vacated', channel: pub });
+    } finally {
+      await closeAll([a, b]);
     }
   }));
 
@@ -466,7 +501,7 @@ describe('webhook retries', () => {
   });
   const ctx = useHookServer([{ app: FAIL }, { app: HANG }, { app: RESET }], ([fail, hang, reset]) => ({
     apps: [
-      { ...FAIL, webhooks: [target(fail, { event_types: ['channel_occupied'] })] },
+      { ...FAIL, webhooks: [target(fail, { event_types: ['channel_occupied', 'channel_vacated'] })] },
       { ...HANG, webhooks: [target(hang, { event_types: ['channel_occupied'] })] },
       { ...NONE, webhooks: [{ url: `http://127.0.0.1:${deadPort}/hook`, event_types: ['channel_occupied'] }] },
       { ...RESET, webhooks: [target(reset, { event_types: ['channel_occupied'] })] },
@@ -508,6 +543,56 @@ describe('webhook retries', () => {
       await closeAll([c]);
     }
   }));
+
+  it('events of a channel stay in order while its earlier batch is being retried', T, ctx.srv.wrap(async (t, server) => {
+    const rx = ctx.rx[0];
+    rx.reset();
+    rx.setMode({ fail: 3, status: 500 });
+    const { c, channel } = await occupy(server, FAIL);
+    try {
+      unsubscribe(c, channel); // channel_vacated is due after the debounce, before occupied got through
+      await rx.waitEvent({ name: 'channel_vacated', channel }, { timeout: 8000 });
+      await sleep(500);
+      const delivered = rx.deliveredEvents().filter((e) => e.channel === channel).map((e) => e.name);
+      t.diagnostic(`attempts: ${rx.requests.map((r) => `${r.answered}:${r.events.map((e) => e.name).join('+')}`).join(', ')}`);
+      assert.deepEqual(delivered, ['channel_occupied', 'channel_vacated'], 'delivered once each, occupied first');
+      rx.assertAllValid();
+    } finally {
+      await closeAll([c]);
+    }
+  }));
+
+  it('the retry jitter differs between two fresh server processes (they do not retry in lockstep)', T, async (t) => {
+    // Two new servers with the same settings, each with its own receiver answering 500 three
+    // times: the gaps between attempts must not be the same sequence in both.
+    const rxs = await Promise.all([WebhookReceiver.start(FAIL), WebhookReceiver.start(FAIL)]);
+    const servers = [];
+    const conns = [];
+    try {
+      for (const rx of rxs) {
+        servers.push(await startServer({
+          apps: [{ ...FAIL, webhooks: [target(rx, { event_types: ['channel_occupied'] })] }],
+          server: { webhooks: { ...FAST, retry_initial_ms: 100, retry_max_ms: 5000, retry_for_ms: 2000 } },
+        }));
+      }
+      const gapsOf = async (srv, rx) => {
+        rx.setMode({ fail: 3, status: 500 });
+        const o = await occupy(srv, FAIL);
+        conns.push(o.c);
+        await rx.waitRequests(4, { timeout: 8000 });
+        return rx.requests.slice(1, 4).map((r, i) => r.at - rx.requests[i].at);
+      };
+      const [g1, g2] = await Promise.all([gapsOf(servers[0], rxs[0]), gapsOf(servers[1], rxs[1])]);
+      t.diagnostic(`gaps: first server ${g1.join(', ')} ms; second server ${g2.join(', ')} ms`);
+      const same = g1.every((g, i) => Math.abs(g - g2[i]) <= 2);
+      assert.ok(!same, `two processes retried with the same gaps (${g1} vs ${g2} ms): the jitter is not random per process`);
+      for (const rx of rxs) rx.assertAllValid();
+    } finally {
+      await closeAll(conns);
+      for (const srv of servers) await srv.stop();
+      await Promise.all(rxs.map((rx) => rx.close()));
+    }
+  });
 
   it('a receiver that never answers: retried after each request timeout, dropped with a warning after retry_for_ms', T, ctx.srv.wrap(async (t, server) => {
     const rx = ctx.rx[1];
@@ -645,6 +730,8 @@ describe('bad webhook configuration is refused at start', () => {
     { why: 'an ftp:// URL', apps: [{ ...APP, webhooks: [{ ...good, url: 'ftp://127.0.0.1/hook' }] }], field: 'apps[0].webhooks[0].url' },
     { why: 'an unknown event type', apps: [{ ...APP, webhooks: [{ ...good, event_types: ['channel_exploded'] }] }], field: 'apps[0].webhooks[0].event_types', word: 'channel_exploded' },
     { why: 'a header named X-Pusher-Signature', apps: [{ ...APP, webhooks: [{ ...good, headers: { 'X-Pusher-Signature': 'forged' } }] }], field: 'apps[0].webhooks[0].headers', word: 'X-Pusher-Signature' },
+    { why: 'a header named x-pusher-key (any case)', apps: [{ ...APP, webhooks: [{ ...good, headers: { 'x-pusher-key': 'other' } }] }], field: 'apps[0].webhooks[0].headers', word: 'x-pusher-key' },
+    { why: 'a header named Content-Type', apps: [{ ...APP, webhooks: [{ ...good, headers: { 'Content-Type': 'text/plain' } }] }], field: 'apps[0].webhooks[0].headers', word: 'Content-Type' },
     { why: 'a bad URL in the second target of the second app', apps: [APP, { ...OTHER, webhooks: [good, { ...good, url: 'http://' }] }], field: 'apps[1].webhooks[1].url' },
   ];
   for (const [i, c] of cases.entries()) {
