@@ -346,6 +346,33 @@ describe('webhook events', () => {
       await closeAll([a, b]);
     }
   }));
+  it('a whisper seen on both shards is one client_event; odd characters in names, ids and data survive the JSON and the signature', T, wrap(async (t, server, rx) => {
+    const [s0, s1] = await openOnShards(server, 2);
+    const conns = [...s0, ...s1];
+    try {
+      const channel = `presence-${uniqueName('odd')}-a=b@c,d;e.f`;
+      const user = 'us\u00e9r "quoted" \\ \u{1F389}';
+      await joinPresence(s0[0], APP, channel, user, { name: '\u00fcn\u00efc\u00f8d\u00e9' });
+      await joinPresence(s0[1], APP, channel, 'zero-b');
+      await joinPresence(s1[0], APP, channel, 'one-a');
+      await joinPresence(s1[1], APP, channel, 'one-b');
+      const data = { text: 'line\nbreak "q" \\ </script> \u2028 \u{1F600}', n: [1, 2.5, null, true] };
+      s0[0].send({ event: 'client-odd', channel, data });
+      for (const c of [s0[1], s1[0], s1[1]]) await c.nextEvent('client-odd', { channel });
+      await rx.waitEvent({ name: 'client_event', channel });
+      await sleep(300);
+      const got = rx.eventsFor(channel).filter((e) => e.name === 'client_event');
+      assert.equal(got.length, 1, `one client_event for a whisper relayed on two shards: ${JSON.stringify(got)}`);
+      assert.equal(got[0].user_id, user);
+      assert.equal(got[0].socket_id, s0[0].socketId);
+      assert.deepEqual(clientData(got[0]), data);
+      const added = byName(rx.eventsFor(channel), 'member_added').map((e) => e.user_id);
+      assert.deepEqual(added.sort(), [user, 'zero-b', 'one-a', 'one-b'].sort(), 'one member_added per user, names intact');
+      assert.equal(byName(rx.eventsFor(channel), 'channel_occupied').length, 1);
+    } finally {
+      await closeAll(conns);
+    }
+  }));
 });
 
 describe('webhook filters, custom headers, camelCase names and batching', () => {
@@ -756,6 +783,97 @@ describe('bad webhook configuration is refused at start', () => {
       assert.ok(server.isAlive());
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('webhooks at shutdown and over max_pending_events', () => {
+  it('SIGTERM sends a batch still in its window within shutdown_grace_ms, and exits 0', T, async () => {
+    const rx = await WebhookReceiver.start(APP);
+    let server;
+    let c;
+    try {
+      server = await startServer({
+        apps: [{ ...APP, webhooks: [target(rx, { event_types: ['channel_occupied'] })] }],
+        server: { webhooks: { ...FAST, batch_window_ms: 400, shutdown_grace_ms: 2000 } },
+      });
+      c = await connectPusher(server.wsUrl());
+      const channel = uniqueName('at-stop');
+      await subscribeOk(c, APP, channel);
+      const exit = await server.stop(); // inside the 400 ms window
+      assert.equal(server.killedHard, undefined, 'the server needed SIGKILL');
+      assert.deepEqual(exit, { code: 0, signal: null });
+      assert.deepEqual(rx.deliveredEvents().filter((e) => e.channel === channel).map((e) => e.name), ['channel_occupied'], 'the pending batch was sent before exit');
+      rx.assertAllValid();
+    } finally {
+      if (c) await c.shutdown();
+      if (server) await server.stop();
+      await rx.close();
+    }
+  });
+
+  it('SIGTERM with a receiver that never answers exits after shutdown_grace_ms, not after the request timeout', T, async (t) => {
+    const rx = await WebhookReceiver.start(APP);
+    rx.setMode('hang');
+    let server;
+    let c;
+    try {
+      server = await startServer({
+        apps: [{ ...APP, webhooks: [target(rx, { event_types: ['channel_occupied'] })] }],
+        server: { webhooks: { ...FAST, request_timeout_ms: 20000, retry_for_ms: 300000, shutdown_grace_ms: 500 } },
+      });
+      c = await connectPusher(server.wsUrl());
+      await subscribeOk(c, APP, uniqueName('hang-at-stop'));
+      await rx.waitRequests(1);
+      const start = Date.now();
+      const exit = await server.stop();
+      const took = Date.now() - start;
+      t.diagnostic(`exited ${took} ms after SIGTERM (shutdown_grace_ms 500, request_timeout_ms 20000)`);
+      assert.equal(server.killedHard, undefined, 'the server needed SIGKILL 5 s after SIGTERM');
+      assert.deepEqual(exit, { code: 0, signal: null });
+      assert.ok(took < 3000, `exit took ${took} ms`);
+    } finally {
+      if (c) await c.shutdown();
+      if (server) await server.stop();
+      await rx.close();
+    }
+  });
+
+  it('beyond max_pending_events new events are dropped and logged; delivery resumes when the receiver is back', T, async (t) => {
+    const rx = await WebhookReceiver.start(APP);
+    rx.setMode('hang');
+    let server;
+    let c;
+    try {
+      server = await startServer({
+        apps: [{ ...APP, webhooks: [target(rx, { event_types: ['channel_occupied'] })] }],
+        server: { webhooks: { ...FAST, max_pending_events: 5, request_timeout_ms: 1000, retry_initial_ms: 100, retry_max_ms: 300, retry_for_ms: 60000 } },
+      });
+      c = await connectPusher(server.wsUrl());
+      await subscribeOk(c, APP, uniqueName('first'));
+      await rx.waitRequests(1);
+      const channels = Array.from({ length: 30 }, (_, i) => `${uniqueName('backlog')}-${i}`);
+      for (const ch of channels) c.send({ event: 'pusher:subscribe', data: { channel: ch } });
+      for (const ch of channels) await c.nextEvent('pusher_internal:subscription_succeeded', { channel: ch });
+      // The count is logged once per interval (10 s).
+      await waitUntil(() => logLines(server, /dropped|max_pending/i).length > 0, { timeout: 12000, interval: 100, label: 'a log line about events dropped over max_pending_events' });
+      t.diagnostic(`log: ${logLines(server, /dropped|max_pending/i).slice(0, 2).join(' | ')}`);
+      rx.setMode('ok');
+      // The kept events drain (the first batch's retry, then the backlog it had room for).
+      await rx.waitEvents((evs) => evs.some((e) => channels.includes(e.channel)), { timeout: 8000, label: 'the kept backlog delivered' });
+      await waitUntil(() => rx.requests.length > 0 && rx.requests[rx.requests.length - 1].answered === 200, { label: 'the last attempt answered' });
+      const late = uniqueName('after-backlog');
+      await subscribeOk(c, APP, late);
+      await rx.waitEvent({ name: 'channel_occupied', channel: late }, { timeout: 8000 });
+      const got = new Set(rx.deliveredEvents().map((e) => e.channel).filter((ch) => channels.includes(ch)));
+      t.diagnostic(`${got.size} of 30 backlog events delivered (max_pending_events 5)`);
+      assert.ok(got.size < 30, `all 30 events were kept over max_pending_events 5`);
+      assert.ok(server.isAlive());
+      rx.assertAllValid();
+    } finally {
+      if (c) await c.shutdown();
+      if (server) await server.stop();
+      await rx.close();
     }
   });
 });
