@@ -683,6 +683,49 @@ describe('webhook retries', () => {
   }));
 });
 
+describe('webhook receivers of every kind', () => {
+  const mk = (id) => ({ id, key: `${id}-key`, secret: `${id}-secret` });
+  const KINDS = [
+    { name: 'IPv6 [::1]', app: mk('v6'), spec: { host: '::1' } },
+    { name: 'localhost by name', app: mk('localhost'), spec: {}, url: (rx) => `http://localhost:${rx.port}/hook` },
+    { name: 'closing idle keep-alive connections after 200 ms', app: mk('stale'), spec: { keepAliveTimeout: 200 } },
+    { name: 'answering chunked', app: mk('chunked'), spec: { chunked: true } },
+    { name: 'answering 204 No Content', app: mk('nocontent'), spec: { okStatus: 204 } },
+    { name: 'answering Connection: close', app: mk('close'), spec: { close: true } },
+  ];
+  const ctx = useHookServer(KINDS.map((k) => ({ app: k.app, ...k.spec })), (rxs) => ({
+    apps: KINDS.map((k, i) => ({
+      ...k.app,
+      webhooks: [{ url: k.url ? k.url(rxs[i]) : rxs[i].url('/hook'), event_types: ['channel_occupied'] }],
+    })),
+    server: { webhooks: FAST },
+  }));
+
+  KINDS.forEach((kind, i) => {
+    it(`a receiver ${kind.name}: 3 events 500 ms apart, each delivered once, never retried`, T, ctx.srv.wrap(async (t, server) => {
+      const rx = ctx.rx[i];
+      const mark = server.log().length;
+      const c = await connectPusher(server.wsUrl(kind.app.key));
+      try {
+        for (let n = 0; n < 3; n += 1) {
+          if (n) await sleep(500); // past the 200 ms keep-alive of the "stale" receiver
+          const channel = uniqueName(kind.app.id);
+          await subscribeOk(c, kind.app, channel);
+          await rx.waitEvent({ name: 'channel_occupied', channel });
+        }
+        const failed = logLines(server, /webhook/i, mark);
+        if (failed.length) t.diagnostic(`webhook log lines: ${failed.join(' | ')}`);
+        t.diagnostic(`${rx.connections} TCP connection(s) for ${rx.requests.length} requests`);
+        assert.equal(rx.requests.length, 3, `3 requests for 3 events: ${rx.requests.map((r) => r.status)}`);
+        assert.deepEqual(logLines(server, /attempt \d+ failed|dropped/i, mark), [], 'no failed attempt');
+        rx.assertAllValid();
+      } finally {
+        await closeAll([c]);
+      }
+    }));
+  });
+});
+
 describe('webhooks over https', () => {
   const GOOD = { id: 'tls-good', key: 'tls-good-key', secret: 'tls-good-secret' };
   const BAD = { id: 'tls-bad', key: 'tls-bad-key', secret: 'tls-bad-secret' };

@@ -13,6 +13,11 @@
 //   rx.setMode('reset');                    // read the request, then reset the connection
 //   rx.url('/hook')                         // http://127.0.0.1:PORT/hook (https://... with tls)
 //
+// Options of start(): tls {key, cert}; host (default 127.0.0.1, e.g. '::1'); keepAliveTimeout
+// (ms an idle keep-alive connection stays open, default 30000); okStatus (the success status,
+// default 200); chunked (answer with Transfer-Encoding: chunked); close (answer with
+// Connection: close and close the connection).
+//
 // Certificates for the https receiver come from makeCertificates() (the openssl CLI, into a
 // temporary directory: nothing is committed).
 
@@ -28,9 +33,14 @@ const { HOST } = require('./server');
 const { waitUntil } = require('./util');
 
 class WebhookReceiver {
-  constructor(app, { tls } = {}) {
+  constructor(app, { tls, host = HOST, keepAliveTimeout = 30000, okStatus = 200, chunked = false, close = false } = {}) {
     this.app = app;
     this.tls = tls || null;
+    this.host = host;
+    this.keepAliveTimeout = keepAliveTimeout;
+    this.okStatus = okStatus;
+    this.chunked = chunked;
+    this.closeAfter = close;
     this.sdk = new PusherServer({ appId: app.id, key: app.key, secret: app.secret });
     this.requests = []; // {method, path, headers, rawBody, at, body, events, answered}
     this.problems = [];
@@ -51,7 +61,7 @@ class WebhookReceiver {
   listen() {
     const handler = (req, res) => this.onRequest(req, res);
     this.server = this.tls ? https.createServer({ key: this.tls.key, cert: this.tls.cert }, handler) : http.createServer(handler);
-    this.server.keepAliveTimeout = 30000;
+    this.server.keepAliveTimeout = this.keepAliveTimeout;
     // TCP connections accepted (a TLS handshake the client gives up on still counts here).
     this.connections = 0;
     this.server.on('connection', () => {
@@ -68,7 +78,7 @@ class WebhookReceiver {
     this.server.on('tlsClientError', (err) => this.tlsErrors.push(err.message));
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, HOST, () => {
+      this.server.listen(0, this.host, () => {
         this.port = this.server.address().port;
         resolve();
       });
@@ -76,7 +86,8 @@ class WebhookReceiver {
   }
 
   url(urlPath = '/hook') {
-    return `${this.tls ? 'https' : 'http'}://${HOST}:${this.port}${urlPath}`;
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `${this.tls ? 'https' : 'http'}://${host}:${this.port}${urlPath}`;
   }
 
   // 'ok' | 'hang' | 'reset' | {fail: N, status}
@@ -118,14 +129,28 @@ class WebhookReceiver {
         else req.socket.destroy();
         return;
       }
-      let status = 200;
+      let status = this.okStatus;
       if (this.mode === 'fail' && this.failuresLeft > 0) {
         this.failuresLeft -= 1;
         status = this.failStatus;
       }
-      rec.answered = status;
-      res.writeHead(status, { 'Content-Type': 'text/plain' });
-      res.end(status === 200 ? 'ok' : 'try again');
+      const ok = status === this.okStatus;
+      // `answered` is 200 for every success, whatever okStatus is, so delivered() finds them.
+      rec.answered = ok ? 200 : status;
+      rec.status = status;
+      const headers = { 'Content-Type': 'text/plain' };
+      if (this.closeAfter) headers.Connection = 'close';
+      if (status === 204) {
+        res.writeHead(status, headers);
+        res.end();
+      } else if (this.chunked) {
+        res.writeHead(status, headers); // no Content-Length: Node answers chunked
+        res.write(ok ? 'o' : 'try ');
+        setTimeout(() => res.end(ok ? 'k' : 'again'), 20);
+      } else {
+        res.writeHead(status, headers);
+        res.end(ok ? 'ok' : 'try again');
+      }
     });
   }
 
@@ -173,7 +198,7 @@ class WebhookReceiver {
     }
   }
 
-  // Requests answered (or being answered) with 200, i.e. deliveries.
+  // Requests answered (or being answered) with success, i.e. deliveries.
   delivered() {
     return this.requests.filter((r) => r.answered === 200);
   }
