@@ -373,6 +373,33 @@ describe('webhook events', () => {
       await closeAll(conns);
     }
   }));
+  it('a batch of 40 whispers of 9 KB (a body of ~500 KB) arrives whole and correctly signed', T, wrap(async (t, server, rx) => {
+    const senders = await openMany(server, 8);
+    try {
+      const channel = `private-${uniqueName('big')}`;
+      for (const c of senders) await subscribeOk(c, APP, channel);
+      const before = rx.requests.length;
+      const blob = (k, n) => `${k}:${n}:` + 'x\u00e9"\\'.repeat(1250); // ~8.8 KB as sent, JSON-escaped (max_message_size 10000)
+      for (let n = 0; n < 5; n += 1) {
+        senders.forEach((c, k) => c.send({ event: 'client-big', channel, data: { blob: blob(k, n) } }));
+      }
+      await rx.waitEvents((evs) => evs.filter((e) => e.channel === channel && e.name === 'client_event').length >= 40, { timeout: 10000, label: '40 big client_events' });
+      await sleep(300);
+      const got = rx.eventsFor(channel).filter((e) => e.name === 'client_event');
+      assert.equal(got.length, 40);
+      const bodies = rx.requests.slice(before).filter((r) => r.events.some((e) => e.channel === channel));
+      t.diagnostic(`40 client_events of 9 KB in ${bodies.length} POST(s), largest body ${Math.max(...bodies.map((r) => Buffer.byteLength(r.rawBody)))} bytes`);
+      const seen = new Set(got.map((e) => clientData(e).blob));
+      for (let k = 0; k < 8; k += 1) for (let n = 0; n < 5; n += 1) assert.ok(seen.has(blob(k, n)), `whisper ${k}:${n} arrived intact`);
+      // Per channel, each sender's whispers in the order sent.
+      for (const [k, c] of senders.entries()) {
+        const mine = got.filter((e) => e.socket_id === c.socketId).map((e) => clientData(e).blob);
+        assert.deepEqual(mine, [0, 1, 2, 3, 4].map((n) => blob(k, n)), `sender ${k}'s whispers in order`);
+      }
+    } finally {
+      await closeAll(senders);
+    }
+  }));
 });
 
 describe('webhook filters, custom headers, camelCase names and batching', () => {
