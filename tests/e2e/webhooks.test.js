@@ -715,7 +715,7 @@ describe('webhook receivers of every kind', () => {
   const KINDS = [
     { name: 'IPv6 [::1]', app: mk('v6'), spec: { host: '::1' } },
     { name: 'localhost by name', app: mk('localhost'), spec: {}, url: (rx) => `http://localhost:${rx.port}/hook` },
-    { name: 'closing idle keep-alive connections after 200 ms', app: mk('stale'), spec: { keepAliveTimeout: 200 } },
+    { name: 'closing idle keep-alive connections after 200 ms', app: mk('stale'), spec: { idleCloseMs: 200 } },
     { name: 'answering chunked', app: mk('chunked'), spec: { chunked: true } },
     { name: 'answering 204 No Content', app: mk('nocontent'), spec: { okStatus: 204 } },
     { name: 'answering Connection: close', app: mk('close'), spec: { close: true } },
@@ -742,7 +742,8 @@ describe('webhook receivers of every kind', () => {
         }
         const failed = logLines(server, /webhook/i, mark);
         if (failed.length) t.diagnostic(`webhook log lines: ${failed.join(' | ')}`);
-        t.diagnostic(`${rx.connections} TCP connection(s) for ${rx.requests.length} requests`);
+        t.diagnostic(`${rx.connections} TCP connection(s) for ${rx.requests.length} requests; ${rx.idleCloses} closed by the receiver for idleness`);
+        if (kind.spec.idleCloseMs) assert.equal(rx.idleCloses, 2, 'the receiver closed the idle connection before the 2nd and the 3rd event');
         assert.equal(rx.requests.length, 3, `3 requests for 3 events: ${rx.requests.map((r) => r.status)}`);
         assert.deepEqual(logLines(server, /attempt \d+ failed|dropped/i, mark), [], 'no failed attempt');
         rx.assertAllValid();

@@ -13,8 +13,9 @@
 //   rx.setMode('reset');                    // read the request, then reset the connection
 //   rx.url('/hook')                         // http://127.0.0.1:PORT/hook (https://... with tls)
 //
-// Options of start(): tls {key, cert}; host (default 127.0.0.1, e.g. '::1'); keepAliveTimeout
-// (ms an idle keep-alive connection stays open, default 30000); okStatus (the success status,
+// Options of start(): tls {key, cert}; host (default 127.0.0.1, e.g. '::1'); idleCloseMs (close
+// (FIN) a keep-alive connection that stays idle this long after an answer; default: keep it
+// 30 s, as Node's own keepAliveTimeout does not reliably close it); okStatus (the success status,
 // default 200); chunked (answer with Transfer-Encoding: chunked); close (answer with
 // Connection: close and close the connection).
 //
@@ -33,11 +34,12 @@ const { HOST } = require('./server');
 const { waitUntil } = require('./util');
 
 class WebhookReceiver {
-  constructor(app, { tls, host = HOST, keepAliveTimeout = 30000, okStatus = 200, chunked = false, close = false } = {}) {
+  constructor(app, { tls, host = HOST, idleCloseMs = 0, okStatus = 200, chunked = false, close = false } = {}) {
     this.app = app;
     this.tls = tls || null;
     this.host = host;
-    this.keepAliveTimeout = keepAliveTimeout;
+    this.idleCloseMs = idleCloseMs;
+    this.idleCloses = 0; // connections this side closed for being idle
     this.okStatus = okStatus;
     this.chunked = chunked;
     this.closeAfter = close;
@@ -61,7 +63,7 @@ class WebhookReceiver {
   listen() {
     const handler = (req, res) => this.onRequest(req, res);
     this.server = this.tls ? https.createServer({ key: this.tls.key, cert: this.tls.cert }, handler) : http.createServer(handler);
-    this.server.keepAliveTimeout = this.keepAliveTimeout;
+    this.server.keepAliveTimeout = 30000;
     // TCP connections accepted (a TLS handshake the client gives up on still counts here).
     this.connections = 0;
     this.server.on('connection', () => {
@@ -102,6 +104,16 @@ class WebhookReceiver {
   }
 
   onRequest(req, res) {
+    const sock = req.socket;
+    if (sock.idleTimer) clearTimeout(sock.idleTimer);
+    if (this.idleCloseMs) {
+      res.on('finish', () => {
+        sock.idleTimer = setTimeout(() => {
+          this.idleCloses += 1;
+          sock.end();
+        }, this.idleCloseMs);
+      });
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
