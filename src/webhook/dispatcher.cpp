@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <stdexcept>
 
 namespace ringcast::webhook {
@@ -30,6 +31,13 @@ std::uint64_t wall_ms() noexcept {
     return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
+// Each process jitters its retries differently, so nodes that failed together do not come back
+// to a target in lockstep.
+std::uint64_t random_seed() {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) | rd();
+}
+
 bool any_https(const config::server& s) {
     for (const config::app& a : s.apps) {
         for (const config::webhook_target& t : a.webhooks) {
@@ -44,7 +52,7 @@ bool any_https(const config::server& s) {
 } // namespace
 
 dispatcher::dispatcher(const config::server& initial)
-    : settings_(initial.webhooks), next_config_(&initial), outbox_(initial.webhooks) {
+    : settings_(initial.webhooks), next_config_(&initial), outbox_(initial.webhooks, random_seed()) {
     // Made even without https targets when a CA file is named, so a bad file is refused at start.
     if (any_https(initial) || !settings_.ca_file.empty()) {
         std::string error;
