@@ -953,8 +953,9 @@ describe('webhooks at shutdown and over max_pending_events', () => {
 });
 
 // scripts/test sets RINGCAST_E2E_SANITIZED=1 for its ASan + UBSan run (several times slower per
-// connection); ASAN_OPTIONS means the same. The fan-out is then smaller.
-const SANITIZED = process.env.RINGCAST_E2E_SANITIZED === '1' || Boolean(process.env.ASAN_OPTIONS);
+// connection); ASAN_OPTIONS or TSAN_OPTIONS (the ThreadSanitizer stage) mean the same. The
+// fan-out is then smaller.
+const SANITIZED = process.env.RINGCAST_E2E_SANITIZED === '1' || Boolean(process.env.ASAN_OPTIONS) || Boolean(process.env.TSAN_OPTIONS);
 const FANOUT = SANITIZED ? { connections: 300, rate: 50 } : { connections: 1000, rate: 200 };
 
 describe('fan-out under webhook load', { skip: benchMissing() }, () => {
