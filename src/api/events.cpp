@@ -143,7 +143,9 @@ core::result<event_request> parse_event_fields(simdjson::dom::object obj, const 
     return out;
 }
 
-void publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_request>& events) {
+unsigned publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_request>& events,
+                 std::uint64_t ack_id) {
+    unsigned shared = 0;
     for (const event_request& ev : events) {
         for (const std::string& channel : ev.channels) {
             net::frame_ref frame = pusher::channel_event(ev.name, channel, ev.data);
@@ -151,9 +153,11 @@ void publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_re
                 // Remembered by the channel's owner, even when nobody is subscribed right now.
                 ctx.remember_last_event(app, channel, frame, ev.data);
             }
-            ctx.broadcast(app, channel, frame, pusher::parse_socket_id(ev.socket_id));
+            shared +=
+                ctx.broadcast(app, channel, frame, pusher::parse_socket_id(ev.socket_id), ack_id) ? 1 : 0;
         }
     }
+    return shared;
 }
 
 } // namespace ringcast::api

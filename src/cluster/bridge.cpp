@@ -6,6 +6,7 @@
 #include "ringcast/net/completion.h"
 #include "ringcast/net/stream.h"
 #include "ringcast/pusher/mail.h"
+#include "ringcast/pusher/query.h"
 #include "ringcast/pusher/socket_id.h"
 
 #include <algorithm>
@@ -31,13 +32,15 @@ std::string random_node_id() {
     return buf;
 }
 
-// "rc1 <node> <except> <app length> <channel length>\n<app><channel><frame>": lengths up front
-// so app ids and frames may hold any byte.
-std::string envelope(const std::string& node, const std::string& app_id, const std::string& channel,
-                     std::uint64_t except, std::string_view frame) {
+// "rc1 <node> <seq> <except> <app length> <channel length>\n<app><channel><frame>": lengths up
+// front so app ids and frames may hold any byte; <seq> numbers the node's own broadcasts.
+std::string envelope(const std::string& node, std::uint64_t seq, const std::string& app_id,
+                     const std::string& channel, std::uint64_t except, std::string_view frame) {
     std::string out(envelope_magic);
     out += ' ';
     out += node;
+    out += ' ';
+    out += std::to_string(seq);
     out += ' ';
     out += std::to_string(except);
     out += ' ';
@@ -53,6 +56,7 @@ std::string envelope(const std::string& node, const std::string& app_id, const s
 
 struct parsed_envelope {
     std::string_view node, app_id, channel, frame;
+    std::uint64_t seq = 0;
     std::uint64_t except = 0;
 };
 
@@ -79,7 +83,8 @@ bool parse_envelope(std::string_view text, parsed_envelope& out) {
     head.remove_prefix(space + 1);
     std::uint64_t app_len = 0;
     std::uint64_t channel_len = 0;
-    if (!next_number(head, out.except) || !next_number(head, app_len) || !next_number(head, channel_len)) {
+    if (!next_number(head, out.seq) || !next_number(head, out.except) || !next_number(head, app_len) ||
+        !next_number(head, channel_len)) {
         return false;
     }
     std::string_view body = text.substr(nl + 1);
@@ -227,8 +232,12 @@ void bridge::loop(net::ring& r) {
             config_ = next;
         }
         drain_shards();
+        deliver_overdue(now);
         flush_posts(r);
         std::uint64_t due = std::min(pub_->next_due(), sub_->next_due());
+        if (!own_.empty()) {
+            due = std::min(due, own_.front().due_ms);
+        }
         std::uint64_t wait_ms = due <= now ? 0 : std::min<std::uint64_t>(due - now, 1000);
         __kernel_timespec ts{};
         ts.tv_sec = static_cast<long long>(wait_ms / 1000);
@@ -262,25 +271,86 @@ void bridge::drain_shards() {
         while (shard::mail* m = q.pop()) {
             std::unique_ptr<shard::mail> owned(m);
             if (auto* s = dynamic_cast<pusher::share_mail*>(owned.get())) {
-                share(s->app, s->channel, s->frame, s->except);
+                share(*s);
             }
         }
     }
 }
 
-void bridge::share(std::uint32_t app, const std::string& channel, const net::frame_ref& frame,
-                   std::uint64_t except) {
-    if (app >= config_->apps.size()) {
+void bridge::share(const pusher::share_mail& m) {
+    if (m.app >= config_->apps.size()) {
         return;
     }
-    std::string body = envelope(node_id_, config_->apps[app].id, channel, except, frame->view());
-    if (!pub_->command({"PUBLISH", channel_, body})) {
-        // Redis is down: the API refuses publishes meanwhile; client events are lost for the
-        // other nodes (local delivery happened), and counted.
+    std::uint64_t seq = ++seq_;
+    std::string body = envelope(node_id_, seq, config_->apps[m.app].id, m.channel, m.except, m.frame->view());
+    std::uint64_t ack_id = m.ack_id;
+    unsigned ack_to = m.ack_to;
+    bool sent =
+        pub_->command({"PUBLISH", channel_, body}, [this, seq, ack_id, ack_to](const redis::value& v) {
+            if (!v.is_error()) {
+                acknowledge(ack_id, ack_to, "");
+                return;
+            }
+            if (ack_id != 0) {
+                // Its publisher hears it failed, so it is delivered nowhere (a retry would double it).
+                for (own_event& e : own_) {
+                    if (e.seq == seq) {
+                        e.dropped = true;
+                    }
+                }
+                acknowledge(ack_id, ack_to,
+                            "Redis did not take the event (" + v.text + "); nothing was published");
+            }
+        });
+    if (!sent) {
+        if (ack_id != 0) {
+            acknowledge(ack_id, ack_to, "Redis is unreachable; nothing was published, try again");
+            return;
+        }
+        // A client event with Redis down reaches this node's subscribers only, and is counted.
+        post_to_shards(m.app, m.channel, m.frame, m.except);
         if (++dropped_ % 1000 == 1) {
-            RC_LOG_WARN("Redis bridge: %llu broadcasts could not reach the other nodes (Redis down)",
+            RC_LOG_WARN("Redis bridge: %llu client events reached only this node (Redis down)",
                         static_cast<unsigned long long>(dropped_));
         }
+        return;
+    }
+    own_.push_back(own_event{seq, core::monotonic_ms() + echo_wait_ms, m.app, m.channel, m.frame, m.except});
+}
+
+void bridge::acknowledge(std::uint64_t id, unsigned to, const std::string& error) {
+    if (id == 0) {
+        return;
+    }
+    auto r = std::make_unique<pusher::query_reply_mail>();
+    r->id = id;
+    r->failed = !error.empty();
+    r->error = error;
+    post(to, std::move(r));
+}
+
+void bridge::deliver_own_until(std::uint64_t seq) {
+    while (!own_.empty() && own_.front().seq <= seq) {
+        own_event& e = own_.front();
+        if (!e.dropped) {
+            post_to_shards(e.app, std::move(e.channel), e.frame, e.except);
+        }
+        delivered_seq_ = e.seq;
+        own_.pop_front();
+    }
+}
+
+void bridge::on_own_echo(std::uint64_t seq) {
+    if (seq <= delivered_seq_) {
+        return; // delivered already, its echo was late
+    }
+    // Echoes come in PUBLISH order: anything older without one was lost on the way; it goes first.
+    deliver_own_until(seq);
+}
+
+void bridge::deliver_overdue(std::uint64_t now_ms) {
+    while (!own_.empty() && own_.front().due_ms <= now_ms) {
+        deliver_own_until(own_.front().seq);
     }
 }
 
@@ -296,7 +366,8 @@ void bridge::on_message(const redis::value& v) {
         return;
     }
     if (e.node == node_id_) {
-        return; // delivered locally when it was published
+        on_own_echo(e.seq);
+        return;
     }
     const auto& apps = config_->apps;
     auto it = std::find_if(apps.begin(), apps.end(), [&](const config::app& a) { return a.id == e.app_id; });
@@ -309,19 +380,22 @@ void bridge::on_message(const redis::value& v) {
 
 void bridge::post_to_shards(std::uint32_t app, std::string channel, const net::frame_ref& frame,
                             std::uint64_t except) {
-    unsigned me = group_.count();
     for (unsigned t = 0; t < group_.count(); ++t) {
         auto m = std::make_unique<pusher::publish_mail>();
         m->app = app;
         m->channel = channel;
         m->frame = frame;
         m->except = except;
-        shard::mail* raw = m.release();
-        if (!spill_[t].empty() || !group_.queue(me, t).push(raw)) {
-            spill_[t].push_back(raw); // in order behind what is already waiting
-        }
-        wake_[t] = true;
+        post(t, std::move(m));
     }
+}
+
+void bridge::post(unsigned t, std::unique_ptr<shard::mail> m) {
+    shard::mail* raw = m.release();
+    if (!spill_[t].empty() || !group_.queue(group_.count(), t).push(raw)) {
+        spill_[t].push_back(raw); // in order behind what is already waiting
+    }
+    wake_[t] = true;
 }
 
 void bridge::flush_posts(net::ring& r) {

@@ -166,17 +166,22 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
     }
 }
 
-void context::broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
-                        socket_key except_socket) {
-    publish(app, channel, frame, except_socket);
-    if (int bridge = io_.bridge(); bridge >= 0) {
-        auto m = std::make_unique<share_mail>();
-        m->app = app;
-        m->channel = std::string(channel);
-        m->frame = frame;
-        m->except = except_socket;
-        io_.post(static_cast<unsigned>(bridge), std::move(m));
+bool context::broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+                        socket_key except_socket, std::uint64_t ack_id) {
+    int bridge = io_.bridge();
+    if (bridge < 0) {
+        publish(app, channel, frame, except_socket);
+        return false;
     }
+    auto m = std::make_unique<share_mail>();
+    m->app = app;
+    m->channel = std::string(channel);
+    m->frame = frame;
+    m->except = except_socket;
+    m->ack_id = ack_id;
+    m->ack_to = io_.index();
+    io_.post(static_cast<unsigned>(bridge), std::move(m));
+    return true;
 }
 
 void context::on_mail(shard::mail& m) {

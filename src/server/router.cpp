@@ -111,13 +111,33 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
               keep);
         return;
     }
-    if (auto* now = std::get_if<api::response>(&out->answer)) {
+    auto* now = std::get_if<api::response>(&out->answer);
+    if (now != nullptr && now->status == 200 && !out->publish.empty() && settings().redis.enabled) {
+        publish_shared(st, keep, app, out->publish, std::move(now->body));
+        return;
+    }
+    if (now != nullptr) {
         reply(st, http::json_response(now->status, now->body, keep), keep);
     }
     api::publish(ctx_, app, out->publish);
     if (auto* later = std::get_if<api::plan>(&out->answer)) {
         send_plan(st, keep, std::move(*later));
     }
+}
+
+void connection_handler::publish_shared(state& st, bool keep_alive, std::uint32_t app,
+                                        const std::vector<api::event_request>& events, std::string body) {
+    std::uint64_t id = next_query_++;
+    pending_query& p = pending_[id];
+    p.conn = st.conn.id();
+    p.keep_alive = keep_alive;
+    p.finish = [body = std::move(body)](api::replies&) { return body; };
+    st.waiting = true;
+    p.awaiting = api::publish(ctx_, app, events, id) + 1;
+    // The extra count is this reply, so an answer comes even when nothing went to the bridge.
+    pusher::query_reply_mail self;
+    self.id = id;
+    on_query_reply(self);
 }
 
 void connection_handler::send_plan(state& st, bool keep_alive, api::plan plan) {
@@ -148,10 +168,14 @@ void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
     }
     pending_query& p = it->second;
     p.replies.add(r);
+    if (r.failed && p.failure.empty()) {
+        p.failure = r.error;
+    }
     if (--p.awaiting != 0) {
         return;
     }
-    std::string body = p.finish(p.replies);
+    std::string failure = std::move(p.failure);
+    std::string body = failure.empty() ? p.finish(p.replies) : std::string();
     bool keep = p.keep_alive;
     shard::conn* c = shard_.find(p.conn);
     pending_.erase(it);
@@ -162,7 +186,11 @@ void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
         return; // the client went away while we were gathering
     }
     st->waiting = false;
-    reply(*st, http::json_response(200, body, keep), keep);
+    if (!failure.empty()) {
+        reply(*st, http::json_error(503, failure, keep, "Retry-After: 1\r\n"), keep);
+    } else {
+        reply(*st, http::json_response(200, body, keep), keep);
+    }
     if (!st->backlog.empty() && !st->discard) {
         std::string rest = std::move(st->backlog);
         st->backlog.clear();

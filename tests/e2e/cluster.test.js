@@ -16,6 +16,19 @@ const { postEvents, request } = require('./lib/http');
 const { waitUntil, sleep } = require('./lib/util');
 
 const HOST = '127.0.0.1';
+const EVENTS = 100;
+
+// Sends one command to Redis on its own connection and resolves with the first reply line.
+function redisCommand(port, line) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, HOST, () => sock.write(`${line}\r\n`));
+    sock.once('data', (d) => {
+      sock.destroy();
+      resolve(d.toString());
+    });
+    sock.once('error', reject);
+  });
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -97,17 +110,19 @@ describe('two nodes over Redis', () => {
     await redis.stop();
   });
 
-  it('an HTTP API publish on one node reaches subscribers on both, once each and in order', { timeout: 30000 }, async () => {
+  it('a publisher alternating between nodes sees its events once each and in its order on both', { timeout: 60000 }, async () => {
     const clients = [await connectPusher(nodes[0].wsUrl()), await connectPusher(nodes[1].wsUrl()), await connectPusher(nodes[1].wsUrl())];
     try {
       for (const c of clients) await subscribeOk(c, DEFAULT_APP, 'news');
       const sent = [];
-      for (let i = 0; i < 20; i += 1) {
+      // Each request goes to the other node, as through a round-robin balancer, and the next one
+      // is sent once the previous is answered: that order must hold for every subscriber.
+      for (let i = 0; i < EVENTS; i += 1) {
         const r = await postEvents(nodes[i % 2].port, { body: { name: 'ev', channel: 'news', data: String(i) } });
         assert.equal(r.status, 200, r.body.toString());
         sent.push(`ev:${i}`);
       }
-      await waitAllHave(clients, (j) => j.channel === 'news' && j.event === 'ev', 20, { label: '20 events on every client' });
+      await waitAllHave(clients, (j) => j.channel === 'news' && j.event === 'ev', EVENTS, { label: 'every event on every client' });
       await settle(300);
       for (const c of clients) assert.deepEqual(eventsOf(c, 'news'), sent, 'each event once, in publish order');
     } finally {
@@ -143,6 +158,24 @@ describe('two nodes over Redis', () => {
       await settle(300);
       assert.equal(framesWhere(b, (j) => j.event === 'client-typing').length, 1);
       assert.equal(framesWhere(a, (j) => j.event === 'client-typing').length, 0);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  it('a stalled Redis (CLIENT PAUSE) delays a local client event by a bounded time, never stops it', { timeout: 30000 }, async () => {
+    const a = await connectPusher(nodes[0].wsUrl());
+    const b = await connectPusher(nodes[0].wsUrl());
+    try {
+      await subscribeOk(a, DEFAULT_APP, 'private-stall');
+      await subscribeOk(b, DEFAULT_APP, 'private-stall');
+      assert.match(await redisCommand(redis.port, 'CLIENT PAUSE 6000 ALL'), /^\+OK/);
+      a.send({ event: 'client-typing', channel: 'private-stall', data: { who: 'a' } });
+      // Well inside the pause: the event cannot have come through Redis.
+      await waitAllHave([b], (j) => j.event === 'client-typing', 1, { timeout: 4000, label: 'the client event during the pause' });
+      await redisCommand(redis.port, 'CLIENT UNPAUSE');
+      await settle(500);
+      assert.equal(framesWhere(b, (j) => j.event === 'client-typing').length, 1, 'its late echo is not delivered again');
     } finally {
       await closeAll([a, b]);
     }

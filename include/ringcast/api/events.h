@@ -39,6 +39,9 @@ struct event_request {
 parse_batch(simdjson::dom::parser& json, std::string_view body, const config::app& app);
 
 // Encodes each event once per channel and publishes it; a cache channel's owner remembers it.
-void publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_request>& events);
+// In a cluster each goes to the Redis bridge (acknowledged with `ack_id` when non-zero);
+// returns how many did, that is how many acknowledgements to wait for.
+unsigned publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_request>& events,
+                 std::uint64_t ack_id = 0);
 
 } // namespace ringcast::api

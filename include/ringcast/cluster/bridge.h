@@ -2,13 +2,16 @@
 // ring and two Redis connections (one publishes, one subscribes), joined to the shards' mail
 // queues as one more endpoint (shard_group's bridge). What a shard broadcasts for the whole
 // cluster (context::broadcast: HTTP API events and client events) reaches it as share_mail and
-// goes out with one PUBLISH on {prefix}:broadcast; what other nodes published comes back from
-// the subscription and goes to every local shard as the publish_mail a local publish sends, one
-// frame shared by all of them, with the excluded socket (toOthers) left out wherever it is.
+// goes out with one PUBLISH on {prefix}:broadcast; what comes back from the subscription, from
+// any node, goes to every local shard as the publish_mail a local publish sends, one frame
+// shared by all of them, with the excluded socket (toOthers) left out wherever it is.
 //
-// A node delivers its own broadcasts locally at once and skips them when Redis echoes them, so
-// each subscriber gets each event once. Events from one publisher keep their order: one shard,
-// one queue to the bridge, one Redis connection.
+// Order: every node delivers in the one order Redis gives the channel, its own broadcasts
+// included (they are delivered when their echo comes back), and an HTTP API publish is answered
+// only once Redis has acknowledged it. So a publisher that waits for each answer sees its events
+// in order on every node, whichever node each request reached. If an echo does not come back
+// within echo_wait_ms (a stalled Redis), the event is delivered locally anyway and its late echo
+// skipped: a stall delays local delivery by at most that, never stops it.
 //
 // Redis down: the bridge says so (shared_counters::redis_down), reconnects with backoff,
 // re-subscribes, and the HTTP API refuses publishes meanwhile rather than answer 200 for events
@@ -17,12 +20,14 @@
 
 #include "ringcast/config/config.h"
 #include "ringcast/net/ring.h"
+#include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/shared_counters.h"
 #include "ringcast/redis/connection.h"
 #include "ringcast/shard/shard.h"
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,11 +55,26 @@ private:
     void loop(net::ring& r);
     void handle(std::uint64_t user_data, int res);
     void drain_shards();
-    void share(std::uint32_t app, const std::string& channel, const net::frame_ref& frame,
-               std::uint64_t except);
+    void share(const pusher::share_mail& m);
     void on_message(const redis::value& v);
+    struct own_event {
+        std::uint64_t seq;
+        std::uint64_t due_ms; // delivered locally then, echo or not
+        std::uint32_t app;
+        std::string channel;
+        net::frame_ref frame;
+        std::uint64_t except;
+        bool dropped = false; // Redis refused it and its publisher was told: deliver nowhere
+    };
+    static constexpr std::uint64_t echo_wait_ms = 250;
+
     void post_to_shards(std::uint32_t app, std::string channel, const net::frame_ref& frame,
                         std::uint64_t except);
+    void post(unsigned shard, std::unique_ptr<shard::mail> m);
+    void acknowledge(std::uint64_t id, unsigned to, const std::string& error);
+    void on_own_echo(std::uint64_t seq);
+    void deliver_own_until(std::uint64_t seq);
+    void deliver_overdue(std::uint64_t now_ms);
     void flush_posts(net::ring& r);
     void on_redis(bool up, const std::string& why);
     void subscribe();
@@ -76,8 +96,11 @@ private:
     // Mail to shards that did not fit their queue yet, per shard (kept in order).
     std::vector<std::vector<shard::mail*>> spill_;
     std::vector<bool> wake_;
-    std::uint64_t dropped_ = 0; // broadcasts that could not be published (Redis down)
-    std::uint64_t refused_ = 0; // messages from Redis that were not ours to deliver
+    std::uint64_t seq_ = 0;           // of this node's broadcasts, in PUBLISH order
+    std::uint64_t delivered_seq_ = 0; // own broadcasts up to this one are delivered here
+    std::deque<own_event> own_;       // published, waiting for their echo
+    std::uint64_t dropped_ = 0;       // broadcasts that could not be published (Redis down)
+    std::uint64_t refused_ = 0;       // messages from Redis that were not ours to deliver
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};

@@ -82,11 +82,13 @@ public:
     // Delivers `frame` to every subscriber of the channel on every shard, except the
     // connection with socket key `except` (0: none). Called on the shard that received the publish.
     void publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame, socket_key except);
-    // publish(), and on the other nodes too when this one is part of a cluster (port::bridge):
-    // what the app or a client sends (HTTP API events, client events), as opposed to what this
-    // node's own state produces.
-    void broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
-                   socket_key except);
+    // What the app or a client sends (HTTP API events, client events), as opposed to what this
+    // node's own state produces: publish() on a single node; in a cluster (port::bridge) it goes
+    // to the bridge instead, which delivers it here and on every node in Redis's order. With
+    // `ack_id`, the bridge answers with a query_reply_mail of that id once Redis has it. True
+    // when it went to the bridge.
+    bool broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+                   socket_key except, std::uint64_t ack_id = 0);
     // Mail from another shard (or this one): hands it to mail::deliver.
     void on_mail(shard::mail& m);
     // New app settings (SIGHUP): same indices for existing apps, new ones appended; sessions of

@@ -37,6 +37,11 @@ struct share_mail final : mail {
     std::string channel;
     net::frame_ref frame;
     socket_key except = 0;
+    // Non-zero: answer with a query_reply_mail of this id to shard ack_to once Redis has the
+    // event (an HTTP API publish waits for it before its 200, which is what keeps a publisher's
+    // events in order on every node whichever node each request reached).
+    std::uint64_t ack_id = 0;
+    unsigned ack_to = 0;
 };
 
 // A frame to deliver to a channel's local subscribers (the frame is shared, not copied).

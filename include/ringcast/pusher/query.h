@@ -45,6 +45,9 @@ struct query_reply_mail final : mail {
     std::vector<channel_summary> channels;
     std::vector<std::string> users;
     std::uint64_t count = 0;
+    // The Redis bridge's answer to a shared publish: it did not reach Redis (error says why).
+    bool failed = false;
+    std::string error;
 };
 
 } // namespace ringcast::pusher

@@ -69,6 +69,7 @@ private:
         unsigned awaiting = 0;
         api::replies replies;
         std::function<std::string(api::replies&)> finish;
+        std::string failure; // a shared publish that did not reach Redis: answered 503 with it
     };
 
     void on_http_data(state& st, std::string_view bytes);
@@ -77,6 +78,10 @@ private:
     // /apps/{id}{endpoint}: finds the api endpoint, checks method and signature, and carries out
     // its outcome (reply, publish, send_plan).
     void dispatch_api(state& st, const http::request& req, std::uint32_t app, std::string_view endpoint);
+    // In a cluster: hands the events to the Redis bridge and answers `body` once Redis has them
+    // all, so the publisher's next request (to whichever node) comes after them in every order.
+    void publish_shared(state& st, bool keep_alive, std::uint32_t app,
+                        const std::vector<api::event_request>& events, std::string body);
     // Sends the plan's queries and answers the request once all have replied.
     void send_plan(state& st, bool keep_alive, api::plan plan);
     void on_query_reply(pusher::query_reply_mail& r);
