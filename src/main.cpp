@@ -76,9 +76,10 @@ void print_banner(const config::server& s, unsigned shards) {
 
 // Said at every start with Redis on, until the rest of the shared state (issue 12) is built.
 void warn_what_is_per_node() {
-    RC_LOG_WARN("scaling over Redis: HTTP API events, batches, server-to-user events and client events reach "
-                "every node; presence members, subscription counts, channel lists and info, connection "
-                "limits, cache channels, watchlists, terminate_connections and webhooks are still per node");
+    RC_LOG_WARN("scaling over Redis: HTTP API events, batches, server-to-user events, client events and "
+                "terminate_connections reach every node; presence members, subscription counts, channel "
+                "lists and info, connection "
+                "limits, cache channels, watchlists and webhooks are still per node");
 }
 
 // SIGHUP: read the configuration again and hand the apps to the shards. Every generation of

@@ -23,6 +23,8 @@ namespace {
 // node could publish fits and a stray giant message cannot make every node allocate it.
 constexpr std::size_t max_remote_frame = 2 * 1024 * 1024;
 constexpr std::string_view envelope_magic = "rc1";
+// The "channel" of a terminate_connections message: no Pusher channel can be named so.
+constexpr std::string_view terminate_channel = "#terminate";
 
 std::string random_node_id() {
     std::random_device rd;
@@ -281,6 +283,13 @@ void bridge::share(const pusher::share_mail& m) {
     if (m.app >= config_->apps.size()) {
         return;
     }
+    if (!m.terminate_user.empty()) {
+        // Best effort, like Pusher's own: the answer reports this node's connections only.
+        std::string body = envelope(node_id_, 0, config_->apps[m.app].id, std::string(terminate_channel), 0,
+                                    m.terminate_user);
+        pub_->command({"PUBLISH", channel_, body});
+        return;
+    }
     std::uint64_t seq = ++seq_;
     std::string body = envelope(node_id_, seq, config_->apps[m.app].id, m.channel, m.except, m.frame->view());
     std::uint64_t ack_id = m.ack_id;
@@ -366,13 +375,19 @@ void bridge::on_message(const redis::value& v) {
         return;
     }
     if (e.node == node_id_) {
-        on_own_echo(e.seq);
+        if (e.channel != terminate_channel) {
+            on_own_echo(e.seq);
+        }
         return;
     }
     const auto& apps = config_->apps;
     auto it = std::find_if(apps.begin(), apps.end(), [&](const config::app& a) { return a.id == e.app_id; });
     if (it == apps.end() || !it->enabled) {
         return; // an app this node does not serve (yet)
+    }
+    if (e.channel == terminate_channel) {
+        terminate_here(static_cast<std::uint32_t>(it - apps.begin()), std::string(e.frame));
+        return;
     }
     net::frame_ref frame(net::frame::copy_of(e.frame));
     post_to_shards(static_cast<std::uint32_t>(it - apps.begin()), std::string(e.channel), frame, e.except);
@@ -387,6 +402,17 @@ void bridge::post_to_shards(std::uint32_t app, std::string channel, const net::f
         m->frame = frame;
         m->except = except;
         post(t, std::move(m));
+    }
+}
+
+void bridge::terminate_here(std::uint32_t app, const std::string& user_id) {
+    for (unsigned t = 0; t < group_.count(); ++t) {
+        auto q = std::make_unique<pusher::query_mail>();
+        q->kind = pusher::query_kind::terminate_user;
+        q->app = app;
+        q->names = {user_id};
+        q->reply_to = group_.count(); // the answers come back here and are dropped
+        post(t, std::move(q));
     }
 }
 

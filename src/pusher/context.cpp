@@ -166,6 +166,15 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
     }
 }
 
+void context::terminate_elsewhere(std::uint32_t app, std::string_view user_id) {
+    if (int bridge = io_.bridge(); bridge >= 0 && !user_id.empty()) {
+        auto m = std::make_unique<share_mail>();
+        m->app = app;
+        m->terminate_user = std::string(user_id);
+        io_.post(static_cast<unsigned>(bridge), std::move(m));
+    }
+}
+
 bool context::broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                         socket_key except_socket, std::uint64_t ack_id) {
     int bridge = io_.bridge();

@@ -123,6 +123,9 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
     if (auto* later = std::get_if<api::plan>(&out->answer)) {
         send_plan(st, keep, std::move(*later));
     }
+    if (r.target.which == api::endpoint::terminate_connections) {
+        ctx_.terminate_elsewhere(app, r.target.user); // this node's shards are in the plan
+    }
 }
 
 void connection_handler::publish_shared(state& st, bool keep_alive, std::uint32_t app,

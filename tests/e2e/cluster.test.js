@@ -11,7 +11,8 @@ const net = require('node:net');
 const { spawn, spawnSync } = require('node:child_process');
 const { startServer, binaryPath, DEFAULT_APP } = require('./lib/server');
 const { connectPusher, closeAll } = require('./lib/ws');
-const { subscribeOk, framesWhere, waitAllHave, settle } = require('./lib/proto');
+const { subscribeOk, signinOk, framesWhere, waitAllHave, settle, assertAlive } = require('./lib/proto');
+const Pusher = require('pusher');
 const { postEvents, request } = require('./lib/http');
 const { waitUntil, sleep } = require('./lib/util');
 
@@ -160,6 +161,26 @@ describe('two nodes over Redis', () => {
       assert.equal(framesWhere(a, (j) => j.event === 'client-typing').length, 0);
     } finally {
       await closeAll([a, b]);
+    }
+  });
+
+  it("terminate_connections asked of one node closes the user's connections on the other too", { timeout: 30000 }, async () => {
+    const doomed = [await connectPusher(nodes[0].wsUrl()), await connectPusher(nodes[1].wsUrl())];
+    const other = await connectPusher(nodes[1].wsUrl());
+    try {
+      await signinOk(doomed[0], DEFAULT_APP, { id: 'leaver' });
+      await signinOk(doomed[1], DEFAULT_APP, { id: 'leaver' });
+      await signinOk(other, DEFAULT_APP, { id: 'stayer' });
+      const rest = new Pusher({ appId: DEFAULT_APP.id, key: DEFAULT_APP.key, secret: DEFAULT_APP.secret, host: HOST, port: String(nodes[0].port) });
+      const res = await rest.terminateUserConnections('leaver');
+      assert.equal(res.status, 200);
+      for (const c of doomed) {
+        const close = await c.waitClose(5000);
+        assert.equal(close.code, 4009, `close code on ${c.socketId}`);
+      }
+      await assertAlive(other, 'signed in as another user');
+    } finally {
+      await closeAll([...doomed, other]);
     }
   });
 

@@ -71,6 +71,7 @@ private:
     void post_to_shards(std::uint32_t app, std::string channel, const net::frame_ref& frame,
                         std::uint64_t except);
     void post(unsigned shard, std::unique_ptr<shard::mail> m);
+    void terminate_here(std::uint32_t app, const std::string& user_id);
     void acknowledge(std::uint64_t id, unsigned to, const std::string& error);
     void on_own_echo(std::uint64_t seq);
     void deliver_own_until(std::uint64_t seq);

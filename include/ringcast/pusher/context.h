@@ -89,6 +89,8 @@ public:
     // when it went to the bridge.
     bool broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                    socket_key except, std::uint64_t ack_id = 0);
+    // In a cluster, has the other nodes close the user's connections too (terminate_connections).
+    void terminate_elsewhere(std::uint32_t app, std::string_view user_id);
     // Mail from another shard (or this one): hands it to mail::deliver.
     void on_mail(shard::mail& m);
     // New app settings (SIGHUP): same indices for existing apps, new ones appended; sessions of

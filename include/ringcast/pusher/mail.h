@@ -42,6 +42,9 @@ struct share_mail final : mail {
     // events in order on every node whichever node each request reached).
     std::uint64_t ack_id = 0;
     unsigned ack_to = 0;
+    // Non-empty: not an event but "close this user's connections" (terminate_connections) for
+    // the other nodes; this one does it through its own shards.
+    std::string terminate_user;
 };
 
 // A frame to deliver to a channel's local subscribers (the frame is shared, not copied).
