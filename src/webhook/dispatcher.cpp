@@ -5,6 +5,7 @@
 #include "ringcast/core/crypto.h"
 #include "ringcast/core/log.h"
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -97,6 +98,9 @@ void dispatcher::stop() {
 
 void dispatcher::run() {
     core::set_log_shard(core::log_webhooks);
+    // A name in /proc/PID/task/*/comm, top -H and perf, so the thread's CPU can be told apart
+    // from the shards' (scripts/bench reads it to give the webhook cost per event).
+    pthread_setname_np(pthread_self(), "ringcast-hooks");
     try {
         net::ring r(256);
         post_wake_read(r);
