@@ -70,17 +70,19 @@ void dispatcher::start() {
 }
 
 void dispatcher::emit(event ev) {
-    bool was_empty = false;
+    bool wake = false;
     {
         std::lock_guard<std::mutex> lock(inbox_mutex_);
         if (inbox_.size() >= settings_.max_pending_events) {
             inbox_overflow_.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        was_empty = inbox_.empty();
+        // A sleeping thread is woken by the first event only, and only when it would otherwise
+        // sleep longer than a batch window; a flood wakes it early, long before the bound.
+        wake = (inbox_.empty() && wake_on_emit_) || inbox_.size() == settings_.max_pending_events / 2;
         inbox_.push_back(std::move(ev));
     }
-    if (was_empty) {
+    if (wake) {
         std::uint64_t one = 1;
         (void)!::write(wake_fd_, &one, sizeof one);
     }
@@ -152,11 +154,26 @@ void dispatcher::loop(net::ring& r) {
         }
         std::uint64_t wake = next_wake(now_ms_);
         std::uint64_t wait_ms = wake <= now_ms_ ? 0 : std::min<std::uint64_t>(wake - now_ms_, 1000);
+        // An event needs the thread within a batch window, not at once: it waits that long in
+        // the outbox anyway. When the thread wakes within one, emit() leaves it asleep; waking it
+        // for each event cost a context switch per event on both sides, most of the thread's
+        // time under churn. Events that came without a wake-up since take_inbox() are taken
+        // after a look at the completions (a zero timeout) if the sleep would be longer.
+        bool unseen = false;
+        {
+            std::lock_guard<std::mutex> lock(inbox_mutex_);
+            wake_on_emit_ = wait_ms > settings_.batch_window_ms;
+            unseen = wake_on_emit_ && !inbox_.empty();
+        }
+        if (unseen) {
+            wait_ms = 0;
+        }
         __kernel_timespec ts{};
         ts.tv_sec = static_cast<long long>(wait_ms / 1000);
         ts.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1'000'000);
         io_uring_cqe* cqe = nullptr;
-        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, wait_ms == 0 ? nullptr : &ts, nullptr);
+        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, wait_ms == 0 && !unseen ? nullptr : &ts,
+                                                  nullptr);
         if (rc < 0 && rc != -ETIME && rc != -EINTR) {
             throw std::runtime_error(std::string("io_uring wait: ") + std::strerror(-rc));
         }
