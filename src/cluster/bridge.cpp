@@ -245,7 +245,8 @@ void bridge::loop(net::ring& r) {
         ts.tv_sec = static_cast<long long>(wait_ms / 1000);
         ts.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1'000'000);
         io_uring_cqe* cqe = nullptr;
-        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, wait_ms == 0 ? nullptr : &ts, nullptr);
+        // Always a timeout: a zero one polls (a null one would sleep until some completion).
+        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, &ts, nullptr);
         if (rc < 0 && rc != -ETIME && rc != -EINTR) {
             throw std::runtime_error(std::string("io_uring wait: ") + std::strerror(-rc));
         }

@@ -61,6 +61,9 @@ private:
     std::mutex inbox_mutex_;
     std::vector<event> inbox_;
     std::atomic<std::uint64_t> inbox_overflow_{0};
+    // Under inbox_mutex_: false while the thread sleeps no longer than a batch window, so emit()
+    // need not wake it for every event (see loop()).
+    bool wake_on_emit_ = true;
     int wake_fd_ = -1;
     std::uint64_t wake_buf_ = 0;
 
