@@ -183,15 +183,7 @@ void bridge::run() {
     pub_->stop();
     sub_->stop();
     // The kernel hands back the connections' buffers before the ring goes.
-    for (int i = 0; i < 100 && net::stream::live() > 0; ++i) {
-        io_uring_submit(r->raw());
-        __kernel_timespec ts{0, 10'000'000};
-        io_uring_cqe* cqe = nullptr;
-        if (io_uring_wait_cqe_timeout(r->raw(), &cqe, &ts) == 0) {
-            handle(cqe->user_data, cqe->res);
-            io_uring_cqe_seen(r->raw(), cqe);
-        }
-    }
+    net::stream::drain(*r, 1000);
     group_.set_bridge_ring_fd(-1);
     counters_.redis_down.store(true, std::memory_order_relaxed);
 }
@@ -241,22 +233,7 @@ void bridge::loop(net::ring& r) {
             due = std::min(due, own_.front().due_ms);
         }
         std::uint64_t wait_ms = due <= now ? 0 : std::min<std::uint64_t>(due - now, 1000);
-        __kernel_timespec ts{};
-        ts.tv_sec = static_cast<long long>(wait_ms / 1000);
-        ts.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1'000'000);
-        io_uring_cqe* cqe = nullptr;
-        // Always a timeout: a zero one polls (a null one would sleep until some completion).
-        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, &ts, nullptr);
-        if (rc < 0 && rc != -ETIME && rc != -EINTR) {
-            throw std::runtime_error(std::string("io_uring wait: ") + std::strerror(-rc));
-        }
-        unsigned head = 0;
-        unsigned seen = 0;
-        io_uring_for_each_cqe(r.raw(), head, cqe) {
-            ++seen;
-            handle(cqe->user_data, cqe->res);
-        }
-        io_uring_cq_advance(r.raw(), seen);
+        r.wait_and_handle(wait_ms, [this](std::uint64_t user_data, int res) { handle(user_data, res); });
     }
 }
 

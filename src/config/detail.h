@@ -63,6 +63,8 @@ inline constexpr std::uint64_t max_milliseconds = max_seconds * 1000;
 // A DNS name (labels of letters, digits, '-' and '_'), or an IPv4 address when it is only
 // digits and dots (so "300.1.1.1" is refused here rather than sent to the resolver as a name).
 [[nodiscard]] core::status check_host_name(std::string_view host);
+// The port of a URL from its ":digits" suffix as split off the authority ("" gives `fallback`).
+[[nodiscard]] core::result<std::uint16_t> url_port(std::string_view suffix, std::uint16_t fallback);
 
 // No spaces, controls or non-ASCII characters: what every URL we read must hold.
 [[nodiscard]] core::status check_url_characters(std::string_view url);

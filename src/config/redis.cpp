@@ -2,6 +2,8 @@
 // the redis:// URL, a host on its own, the key prefix; and the settings as shown in the log.
 #include "detail.h"
 
+#include "ringcast/core/percent.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -47,37 +49,14 @@ std::string redis_settings::display() const {
 namespace detail {
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 // `what` names the part ("username", "password") without echoing it: it may be a secret.
 core::result<std::string> percent_decode(std::string_view text, std::string_view what) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out += text[i];
-            continue;
-        }
-        int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
-        int low = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
-        if (high < 0 || low < 0) {
-            return core::failure("invalid percent-encoding in the " + std::string(what) +
-                                 " (\"%\" must be followed by two hex digits; write \"%25\" for \"%\")");
-        }
-        out += static_cast<char>(high * 16 + low);
-        i += 2;
+    std::optional<std::string> out = core::percent_decode(text, false);
+    if (!out) {
+        return core::failure("invalid percent-encoding in the " + std::string(what) +
+                             " (\"%\" must be followed by two hex digits; write \"%25\" for \"%\")");
     }
-    return out;
+    return std::move(*out);
 }
 
 // "[username]:password" before the '@'. A name without a password is refused rather than
@@ -127,14 +106,11 @@ core::status parse_host_port(std::string_view authority, redis_settings& out) {
         return checked.error();
     }
     out.host = std::move(*checked);
-    out.port = default_redis_port;
-    if (!port.empty()) {
-        std::optional<std::uint64_t> n = parse_number(port.substr(1), 1, 65535);
-        if (!n) {
-            return core::failure("port " + in_quotes(port.substr(1)) + ": " + expected_range(1, 65535));
-        }
-        out.port = static_cast<std::uint16_t>(*n);
+    core::result<std::uint16_t> n = url_port(port, default_redis_port);
+    if (!n) {
+        return n.error();
     }
+    out.port = *n;
     return core::ok();
 }
 

@@ -88,14 +88,11 @@ core::status parse_authority(std::string_view authority, webhook_target& out) {
         }
     }
     out.host = host;
-    out.port = out.tls ? 443 : 80;
-    if (!port.empty()) {
-        std::optional<std::uint64_t> n = parse_number(port.substr(1), 1, 65535);
-        if (!n) {
-            return core::failure("port " + in_quotes(port.substr(1)) + ": " + expected_range(1, 65535));
-        }
-        out.port = static_cast<std::uint16_t>(*n);
+    core::result<std::uint16_t> n = url_port(port, out.tls ? std::uint16_t{443} : std::uint16_t{80});
+    if (!n) {
+        return n.error();
     }
+    out.port = *n;
     return core::ok();
 }
 
@@ -141,6 +138,17 @@ core::status check_host_name(std::string_view host) {
         }
         start = dot + 1;
     }
+}
+
+core::result<std::uint16_t> url_port(std::string_view suffix, std::uint16_t fallback) {
+    if (suffix.empty()) {
+        return fallback;
+    }
+    std::optional<std::uint64_t> n = parse_number(suffix.substr(1), 1, 65535);
+    if (!n) {
+        return core::failure("port " + in_quotes(suffix.substr(1)) + ": " + expected_range(1, 65535));
+    }
+    return static_cast<std::uint16_t>(*n);
 }
 
 core::status check_url_characters(std::string_view url) {

@@ -98,3 +98,11 @@ std::string probe_kernel() {
 }
 
 } // namespace ringcast::net
+
+namespace ringcast::net {
+
+void ring::throw_wait_error(int rc) {
+    throw std::runtime_error(std::string("io_uring wait: ") + std::strerror(-rc));
+}
+
+} // namespace ringcast::net

@@ -51,6 +51,16 @@ unsigned stream::live() noexcept {
     return records_alive;
 }
 
+void stream::drain(ring& r, std::uint64_t limit_ms) {
+    for (std::uint64_t waited = 0; live() > 0 && waited < limit_ms; waited += 10) {
+        r.wait_and_handle(10, [](std::uint64_t user_data, int res) {
+            if (is_stream_tag(user_data)) {
+                on_completion(reinterpret_cast<void*>(user_data), res);
+            }
+        });
+    }
+}
+
 bool stream::connected() const noexcept {
     return io_ != nullptr && io_->connected;
 }

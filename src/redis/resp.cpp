@@ -19,6 +19,7 @@ private:
     // The line from the current position up to CRLF (not included); false when not all here yet.
     bool line(std::string_view& out);
     parse_status number_line(std::int64_t& out);
+    parse_status length(value& out, std::int64_t& n);
     parse_status bulk(value& out, kind as, bool verbatim = false);
     parse_status aggregate(value& out, kind as, unsigned depth, std::size_t per_entry);
     parse_status fail(std::string why) {
@@ -55,14 +56,19 @@ parse_status reader::number_line(std::int64_t& out) {
     return parse_status::complete;
 }
 
+// The length line of a bulk string or an aggregate; -1 (RESP2's null) makes `out` a null.
+parse_status reader::length(value& out, std::int64_t& n) {
+    parse_status s = number_line(n);
+    if (s == parse_status::complete && n == -1) {
+        out.type = kind::null;
+    }
+    return s;
+}
+
 parse_status reader::bulk(value& out, kind as, bool verbatim) {
     std::int64_t n = 0;
-    if (parse_status s = number_line(n); s != parse_status::complete) {
+    if (parse_status s = length(out, n); s != parse_status::complete || n == -1) {
         return s;
-    }
-    if (n == -1) {
-        out.type = kind::null;
-        return parse_status::complete;
     }
     if (n < 0 || static_cast<std::uint64_t>(n) > limits_.max_bulk_bytes) {
         return fail("a string of " + std::to_string(n) + " bytes is out of bounds");
@@ -89,12 +95,8 @@ parse_status reader::bulk(value& out, kind as, bool verbatim) {
 
 parse_status reader::aggregate(value& out, kind as, unsigned depth, std::size_t per_entry) {
     std::int64_t n = 0;
-    if (parse_status s = number_line(n); s != parse_status::complete) {
+    if (parse_status s = length(out, n); s != parse_status::complete || n == -1) {
         return s;
-    }
-    if (n == -1) {
-        out.type = kind::null;
-        return parse_status::complete;
     }
     if (n < 0 || static_cast<std::uint64_t>(n) * per_entry > limits_.max_elements) {
         return fail("an aggregate of " + std::to_string(n) + " entries is out of bounds");

@@ -179,23 +179,10 @@ void dispatcher::loop(net::ring& r) {
         if (unseen) {
             wait_ms = 0;
         }
-        __kernel_timespec ts{};
-        ts.tv_sec = static_cast<long long>(wait_ms / 1000);
-        ts.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1'000'000);
-        io_uring_cqe* cqe = nullptr;
-        // Always a timeout: a zero one polls (a null one would sleep until some completion).
-        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, &ts, nullptr);
-        if (rc < 0 && rc != -ETIME && rc != -EINTR) {
-            throw std::runtime_error(std::string("io_uring wait: ") + std::strerror(-rc));
-        }
-        unsigned head = 0;
-        unsigned seen = 0;
-        io_uring_for_each_cqe(r.raw(), head, cqe) {
-            ++seen;
+        r.wait_and_handle(wait_ms, [&](std::uint64_t user_data, int res) {
             now_ms_ = core::monotonic_ms();
-            handle(cqe, r);
-        }
-        io_uring_cq_advance(r.raw(), seen);
+            handle(user_data, res, r);
+        });
     }
     if (!outbox_.empty()) {
         RC_LOG_WARN("webhooks: stopping with events still unsent after the %u ms grace period; they are lost",
@@ -203,8 +190,8 @@ void dispatcher::loop(net::ring& r) {
     }
 }
 
-void dispatcher::handle(io_uring_cqe* cqe, net::ring& r) {
-    auto tag = reinterpret_cast<std::uintptr_t>(io_uring_cqe_get_data(cqe));
+void dispatcher::handle(std::uint64_t user_data, int res, net::ring& r) {
+    auto tag = static_cast<std::uintptr_t>(user_data);
     if (tag == 0) {
         return; // a cancellation's own completion
     }
@@ -213,7 +200,7 @@ void dispatcher::handle(io_uring_cqe* cqe, net::ring& r) {
         return;
     }
     if (net::stream::is_stream_tag(tag)) {
-        net::stream::on_completion(reinterpret_cast<void*>(tag), cqe->res);
+        net::stream::on_completion(reinterpret_cast<void*>(tag), res);
     }
 }
 
@@ -313,31 +300,7 @@ void dispatcher::report_overflow(std::uint64_t now_ms) {
 void dispatcher::drain(net::ring& r) {
     // Close every connection and wait (briefly) for the kernel to hand back their buffers.
     clients_.clear();
-    std::uint64_t until = core::monotonic_ms() + 1000;
-    while (core::monotonic_ms() < until) {
-        io_uring_cqe* cqe = nullptr;
-        __kernel_timespec ts{0, 50'000'000};
-        int rc = io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, &ts, nullptr);
-        if (rc == -ETIME && io_uring_cq_ready(r.raw()) == 0) {
-            if (net::stream::live() == 0) {
-                break;
-            }
-            continue;
-        }
-        unsigned head = 0;
-        unsigned seen = 0;
-        io_uring_for_each_cqe(r.raw(), head, cqe) {
-            ++seen;
-            auto tag = reinterpret_cast<std::uintptr_t>(io_uring_cqe_get_data(cqe));
-            if (net::stream::is_stream_tag(tag)) {
-                net::stream::on_completion(reinterpret_cast<void*>(tag), cqe->res);
-            }
-        }
-        io_uring_cq_advance(r.raw(), seen);
-        if (net::stream::live() == 0) {
-            break;
-        }
-    }
+    net::stream::drain(r, 1000);
 }
 
 } // namespace ringcast::webhook

@@ -106,19 +106,11 @@ bool run_until(ringcast::net::ring& r, std::vector<connection*> conns, const std
         for (connection* c : conns) {
             c->tick(now_ms());
         }
-        __kernel_timespec ts{0, 10'000'000};
-        io_uring_cqe* cqe = nullptr;
-        io_uring_submit_and_wait_timeout(r.raw(), &cqe, 1, &ts, nullptr);
-        unsigned head = 0;
-        unsigned seen = 0;
-        io_uring_for_each_cqe(r.raw(), head, cqe) {
-            ++seen;
-            auto tag = reinterpret_cast<std::uintptr_t>(io_uring_cqe_get_data(cqe));
-            if (ringcast::net::stream::is_stream_tag(tag)) {
-                ringcast::net::stream::on_completion(reinterpret_cast<void*>(tag), cqe->res);
+        r.wait_and_handle(10, [](std::uint64_t user_data, int res) {
+            if (ringcast::net::stream::is_stream_tag(user_data)) {
+                ringcast::net::stream::on_completion(reinterpret_cast<void*>(user_data), res);
             }
-        }
-        io_uring_cq_advance(r.raw(), seen);
+        });
     }
     return true;
 }
@@ -149,8 +141,7 @@ TEST(redis_connection, pipelined_replies_come_back_in_order) {
     ASSERT_TRUE(run_until(r, {&c}, [&] { return got.size() == 4; }));
     EXPECT_EQ(got, (std::vector<std::string>{"OK", "v1", "1", "error"}));
     c.stop();
-    run_until(
-        r, {}, [] { return ringcast::net::stream::live() == 0; }, 1000);
+    ringcast::net::stream::drain(r, 1000);
 }
 
 TEST(redis_connection, a_subscriber_gets_what_another_connection_publishes) {
@@ -184,8 +175,7 @@ TEST(redis_connection, a_subscriber_gets_what_another_connection_publishes) {
     }
     pub.stop();
     sub.stop();
-    run_until(
-        r, {}, [] { return ringcast::net::stream::live() == 0; }, 1000);
+    ringcast::net::stream::drain(r, 1000);
 }
 
 TEST(redis_connection, a_password_is_sent_and_a_wrong_one_is_reported) {
@@ -205,8 +195,7 @@ TEST(redis_connection, a_password_is_sent_and_a_wrong_one_is_reported) {
     EXPECT_NE(why.find("WRONGPASS"), std::string::npos) << why;
     good.stop();
     bad.stop();
-    run_until(
-        r, {}, [] { return ringcast::net::stream::live() == 0; }, 1000);
+    ringcast::net::stream::drain(r, 1000);
 }
 
 TEST(redis_connection, a_restarted_redis_is_reconnected_to) {
@@ -232,6 +221,5 @@ TEST(redis_connection, a_restarted_redis_is_reconnected_to) {
     c.command({"PING"}, [&](const value& v) { pong = v.text == "PONG"; });
     ASSERT_TRUE(run_until(r, {&c}, [&] { return pong; }));
     c.stop();
-    run_until(
-        r, {}, [] { return ringcast::net::stream::live() == 0; }, 1000);
+    ringcast::net::stream::drain(r, 1000);
 }

@@ -56,6 +56,9 @@ public:
     }
     // Records of this thread not yet freed (open, or closed and awaiting completions).
     [[nodiscard]] static unsigned live() noexcept;
+    // Before a thread lets its ring go: runs the ring (up to `limit_ms`) until the kernel has
+    // handed back every record of this thread's closed streams. Other completions are dropped.
+    static void drain(ring& r, std::uint64_t limit_ms);
 
 private:
     struct io;

@@ -43,7 +43,7 @@ private:
     void take_inbox(std::uint64_t now_ms);
     void send_ready(net::ring& r, std::uint64_t now_ms);
     void on_answer(target_queue& q, int status, const std::string& error);
-    void handle(io_uring_cqe* cqe, net::ring& r);
+    void handle(std::uint64_t user_data, int res, net::ring& r);
     void post_wake_read(net::ring& r);
     std::uint64_t next_wake(std::uint64_t now_ms) const;
     void report_overflow(std::uint64_t now_ms);
