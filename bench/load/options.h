@@ -17,6 +17,9 @@ using net::tls_context;
 struct target {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
+    // Where the publisher's HTTP API requests go (0: `port`): another node of a cluster, so every
+    // delivery crosses Redis.
+    std::uint16_t publish_port = 0;
     std::string path; // the server's URL prefix (Reverb's server.path), e.g. "/ws"; empty for none
     std::string app_id = "bench";
     std::string app_key = "bench-key";

@@ -429,7 +429,7 @@ void publisher::reconnect(http_conn& c) {
 }
 
 bool publisher::open(http_conn& c, std::string& error) {
-    c.fd = connect_tcp(server_.host, server_.port);
+    c.fd = connect_tcp(server_.host, server_.publish_port != 0 ? server_.publish_port : server_.port);
     if (c.fd < 0) {
         error = std::strerror(-c.fd);
         return false;
