@@ -229,6 +229,38 @@ describe('two nodes over Redis', () => {
 });
 
 describe('Redis settings', () => {
+  it("a Reverb scaling .env block turns it on unchanged (REVERB_SCALING_ENABLED, REDIS_HOST, REDIS_PORT)", { timeout: 30000 }, async () => {
+    const redis = new RedisServer(await freePort());
+    await redis.start();
+    const env = {
+      REVERB_APP_ID: '7',
+      REVERB_APP_KEY: 'reverb-key',
+      REVERB_APP_SECRET: 'reverb-secret',
+      REVERB_SCALING_ENABLED: 'true',
+      REVERB_SCALING_CHANNEL: `reverb-e2e-${process.pid}`,
+      REDIS_HOST: HOST,
+      REDIS_PORT: String(redis.port),
+    };
+    let node;
+    try {
+      node = await startServer({ noConfig: true, env });
+      await waitUntil(async () => (await up(node)).redis === 'up', { timeout: 10000, label: 'connected to Redis' });
+      assert.match(node.log(), new RegExp(`on channel reverb-e2e-${process.pid}:broadcast`));
+    } finally {
+      if (node) await node.stop();
+      await redis.stop();
+    }
+  });
+
+  it('REDIS_HOST without REVERB_SCALING_ENABLED leaves a single node (Laravel sets it for its cache)', { timeout: 30000 }, async () => {
+    const node = await startServer({ noConfig: true, env: { REDIS_HOST: HOST, REDIS_PORT: '1' } });
+    try {
+      assert.deepEqual(await up(node), { health: 'OK' });
+    } finally {
+      await node.stop();
+    }
+  });
+
   it('a bad --redis URL is refused at start, naming the flag', () => {
     const r = spawnSync(binaryPath(), ['start', '--host', HOST, '--port', '1', '--redis', 'ftp://example.com'], {
       encoding: 'utf8',
