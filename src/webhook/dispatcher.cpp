@@ -165,6 +165,11 @@ void dispatcher::loop(net::ring& r) {
         }
         std::uint64_t wake = next_wake(now_ms_);
         std::uint64_t wait_ms = wake <= now_ms_ ? 0 : std::min<std::uint64_t>(wake - now_ms_, 1000);
+        if (settings_.batch_window_ms > 0 && any_busy()) {
+            // While a request is out the thread looks in every batch window anyway, so events
+            // that come meanwhile (a slow target under churn) need no wake-up each.
+            wait_ms = std::min<std::uint64_t>(wait_ms, settings_.batch_window_ms);
+        }
         // An event needs the thread within a batch window, not at once: it waits that long in
         // the outbox anyway. When the thread wakes within one, emit() leaves it asleep; waking it
         // for each event cost a context switch per event on both sides, most of the thread's
@@ -202,6 +207,11 @@ void dispatcher::handle(std::uint64_t user_data, int res, net::ring& r) {
     if (net::stream::is_stream_tag(tag)) {
         net::stream::on_completion(reinterpret_cast<void*>(tag), res);
     }
+}
+
+bool dispatcher::any_busy() const {
+    return std::any_of(clients_.begin(), clients_.end(),
+                       [](const auto& entry) { return entry.second->busy(); });
 }
 
 std::uint64_t dispatcher::next_wake(std::uint64_t now_ms) const {

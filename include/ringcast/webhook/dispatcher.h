@@ -46,6 +46,7 @@ private:
     void handle(std::uint64_t user_data, int res, net::ring& r);
     void post_wake_read(net::ring& r);
     std::uint64_t next_wake(std::uint64_t now_ms) const;
+    [[nodiscard]] bool any_busy() const;
     void report_overflow(std::uint64_t now_ms);
     void drain(net::ring& r);
     static std::string request_for(const target_queue& q);
