@@ -63,6 +63,10 @@ inline constexpr std::uint64_t max_milliseconds = max_seconds * 1000;
 // A DNS name (labels of letters, digits, '-' and '_'), or an IPv4 address when it is only
 // digits and dots (so "300.1.1.1" is refused here rather than sent to the resolver as a name).
 [[nodiscard]] core::status check_host_name(std::string_view host);
+// A URL's "host", "host:port", "[v6]" or "[v6]:port": the host checked by check_host (as
+// stored: no brackets) and the port (`default_port` when none is written).
+[[nodiscard]] core::status parse_url_authority(std::string_view authority, std::uint16_t default_port,
+                                               std::string& host, std::uint16_t& port);
 // The port of a URL from its ":digits" suffix as split off the authority ("" gives `fallback`).
 [[nodiscard]] core::result<std::uint16_t> url_port(std::string_view suffix, std::uint16_t fallback);
 
@@ -106,7 +110,7 @@ inline constexpr std::size_t max_redis_prefix = 100;
 
 // A DNS name, an IPv4 address or an IPv6 address (with or without brackets), returned as
 // stored: IPv6 without brackets.
-[[nodiscard]] core::result<std::string> check_redis_host(std::string_view host);
+[[nodiscard]] core::result<std::string> check_host(std::string_view host);
 
 // REVERB_SCALING_CHANNEL's rules: 1 to max_redis_prefix characters, no spaces or controls.
 [[nodiscard]] core::status check_redis_prefix(std::string_view prefix);

@@ -180,7 +180,7 @@ core::status redis_host(const environment& env, std::string_view name, std::stri
     if (!f) {
         return core::ok();
     }
-    core::result<std::string> host = check_redis_host(f->value);
+    core::result<std::string> host = check_host(f->value);
     if (!host) {
         return bad_value(env, name, *f, host.error().message());
     }

@@ -32,7 +32,7 @@ core::status host(element v, const std::string& p, std::string& out) {
     if (core::status s = string(v, p, true, text); !s) {
         return s;
     }
-    core::result<std::string> checked = check_redis_host(text);
+    core::result<std::string> checked = check_host(text);
     if (!checked) {
         return fail(p, checked.error().message());
     }

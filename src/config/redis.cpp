@@ -83,37 +83,6 @@ core::status parse_credentials(std::string_view userinfo, redis_settings& out) {
     return core::ok();
 }
 
-// "host", "host:port", "[v6]" or "[v6]:port".
-core::status parse_host_port(std::string_view authority, redis_settings& out) {
-    std::string_view host = authority;
-    std::string_view port;
-    if (authority.starts_with('[')) {
-        std::size_t close = authority.find(']');
-        if (close == std::string_view::npos) {
-            return core::failure("missing \"]\" after the IPv6 address");
-        }
-        host = authority.substr(0, close + 1);
-        port = authority.substr(close + 1);
-        if (!port.empty() && !port.starts_with(':')) {
-            return core::failure("expected \":PORT\" or the path after \"]\"");
-        }
-    } else if (std::size_t colon = authority.find(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon);
-    }
-    core::result<std::string> checked = check_redis_host(host);
-    if (!checked) {
-        return checked.error();
-    }
-    out.host = std::move(*checked);
-    core::result<std::uint16_t> n = url_port(port, default_redis_port);
-    if (!n) {
-        return n.error();
-    }
-    out.port = *n;
-    return core::ok();
-}
-
 // The "/db" after the authority: none or "/" is database 0.
 core::status parse_database(std::string_view path, redis_settings& out) {
     out.db = 0;
@@ -174,7 +143,7 @@ core::result<bool> parse_redis_scheme(std::string_view url) {
 
 } // namespace
 
-core::result<std::string> check_redis_host(std::string_view host) {
+core::result<std::string> check_host(std::string_view host) {
     if (host.empty() || host == "[]") {
         return core::failure("missing host");
     }
@@ -228,7 +197,7 @@ core::status parse_redis_url(std::string_view url, redis_settings& out) {
     std::string_view db =
         path == std::string_view::npos ? std::string_view{} : rest.substr(path, query - path);
     const core::status problems[] = {
-        parse_host_port(authority, parsed),
+        parse_url_authority(authority, default_redis_port, parsed.host, parsed.port),
         parse_database(db, parsed),
         check_query(query == std::string_view::npos ? std::string_view{} : rest.substr(query + 1)),
     };

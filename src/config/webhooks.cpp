@@ -1,5 +1,5 @@
-// Webhook values read alike from the JSON file and the environment: target URLs, event type
-// names, extra headers and the CA file.
+// URL and webhook values read alike from the JSON file and the environment: the authority (host
+// and port) of any URL we read, target URLs, event type names, extra headers and the CA file.
 #include "detail.h"
 
 #include <arpa/inet.h>
@@ -57,43 +57,8 @@ core::status parse_authority(std::string_view authority, webhook_target& out) {
         return core::failure(
             "credentials in the URL (user@host) are not supported; send them in \"headers\"");
     }
-    std::string_view host = authority;
-    std::string_view port;
-    if (authority.starts_with('[')) {
-        std::size_t close = authority.find(']');
-        if (close == std::string_view::npos) {
-            return core::failure("missing \"]\" after the IPv6 address");
-        }
-        host = authority.substr(1, close - 1);
-        std::string_view rest = authority.substr(close + 1);
-        if (!rest.empty() && !rest.starts_with(':')) {
-            return core::failure("expected \":PORT\" or the path after \"]\"");
-        }
-        port = rest;
-        in6_addr address{};
-        std::string text(host);
-        if (inet_pton(AF_INET6, text.c_str(), &address) != 1) {
-            return core::failure("invalid IPv6 address " + in_quotes(host));
-        }
-    } else if (std::size_t colon = authority.find(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon);
-    }
-    if (host.empty()) {
-        return core::failure("missing host");
-    }
-    if (!authority.starts_with('[')) {
-        if (core::status s = check_host_name(host); !s) {
-            return s;
-        }
-    }
-    out.host = host;
-    core::result<std::uint16_t> n = url_port(port, out.tls ? std::uint16_t{443} : std::uint16_t{80});
-    if (!n) {
-        return n.error();
-    }
-    out.port = *n;
-    return core::ok();
+    return parse_url_authority(authority, out.tls ? std::uint16_t{443} : std::uint16_t{80}, out.host,
+                               out.port);
 }
 
 // The scheme, case-insensitive as RFC 3986 says; sets out.tls. Returns the length of "scheme://".
@@ -138,6 +103,37 @@ core::status check_host_name(std::string_view host) {
         }
         start = dot + 1;
     }
+}
+
+core::status parse_url_authority(std::string_view authority, std::uint16_t default_port, std::string& host,
+                                 std::uint16_t& port) {
+    std::string_view name = authority;
+    std::string_view suffix;
+    if (authority.starts_with('[')) {
+        std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) {
+            return core::failure("missing \"]\" after the IPv6 address");
+        }
+        name = authority.substr(0, close + 1);
+        suffix = authority.substr(close + 1);
+        if (!suffix.empty() && !suffix.starts_with(':')) {
+            return core::failure("expected \":PORT\" or the path after \"]\"");
+        }
+    } else if (std::size_t colon = authority.find(':'); colon != std::string_view::npos) {
+        name = authority.substr(0, colon);
+        suffix = authority.substr(colon);
+    }
+    core::result<std::string> checked = check_host(name);
+    if (!checked) {
+        return checked.error();
+    }
+    core::result<std::uint16_t> n = url_port(suffix, default_port);
+    if (!n) {
+        return n.error();
+    }
+    host = std::move(*checked);
+    port = *n;
+    return core::ok();
 }
 
 core::result<std::uint16_t> url_port(std::string_view suffix, std::uint16_t fallback) {
