@@ -85,12 +85,19 @@ bool outbox::add(event ev, std::uint64_t now_ms) {
 }
 
 target_queue& outbox::queue_for(std::uint32_t app, const config::app& a, const config::webhook_target& t) {
+    // Config generations live until exit, so a target's address names it for good; the key by
+    // value below is built once per target and generation, not once per event.
+    if (auto it = queue_by_target_.find(&t); it != queue_by_target_.end()) {
+        return *it->second;
+    }
     std::string k = std::to_string(app) + '\x1f' + t.url + '\x1f' + std::to_string(t.event_types) + '\x1f' +
                     t.channel_prefix + '\x1f' + t.channel_suffix + '\x1f' + a.key + '\x1f' + a.secret;
     for (const auto& [name, value] : t.headers) {
         k += '\x1f' + name + ':' + value;
     }
     if (auto it = queue_by_key_.find(k); it != queue_by_key_.end()) {
+        // The same target in a reloaded generation keeps its queue, and so its order.
+        queue_by_target_.emplace(&t, it->second);
         return *it->second;
     }
     auto q = std::make_unique<target_queue>();
@@ -100,6 +107,7 @@ target_queue& outbox::queue_for(std::uint32_t app, const config::app& a, const c
     q->app_secret = a.secret;
     q->target = t;
     queues_.push_back(std::move(q));
+    queue_by_target_.emplace(&t, queues_.back().get());
     queue_by_key_.emplace(std::move(k), queues_.back().get());
     return *queues_.back();
 }

@@ -103,6 +103,7 @@ private:
     std::unordered_map<std::string, std::list<held>::iterator> held_by_key_;
     std::vector<std::unique_ptr<target_queue>> queues_;
     std::unordered_map<std::string, target_queue*> queue_by_key_;
+    std::unordered_map<const config::webhook_target*, target_queue*> queue_by_target_;
     std::vector<std::uint64_t> pending_; // per app
     outbox_counters counters_;
     std::uint64_t rng_;
