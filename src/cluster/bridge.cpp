@@ -163,11 +163,20 @@ void bridge::run() {
     group_.set_bridge_ring_fd(r->fd());
     started_.store(true);
     started_.notify_all();
-    redis::connection::callbacks pub_cb{[this] { on_redis(pub_up_ = true, ""); },
-                                        [this](const std::string& why) { on_redis(pub_up_ = false, why); },
+    redis::connection::callbacks pub_cb{[this] {
+                                            pub_up_ = true;
+                                            on_redis("");
+                                        },
+                                        [this](const std::string& why) {
+                                            pub_up_ = false;
+                                            on_redis(why);
+                                        },
                                         {}};
     redis::connection::callbacks sub_cb{[this] { subscribe(); },
-                                        [this](const std::string& why) { on_redis(sub_up_ = false, why); },
+                                        [this](const std::string& why) {
+                                            sub_up_ = false;
+                                            on_redis(why);
+                                        },
                                         [this](const redis::value& v) { on_message(v); }};
     pub_ =
         std::make_unique<redis::connection>(settings_, tls_.get(), redis::connection::role::commands, pub_cb);
@@ -194,11 +203,12 @@ void bridge::subscribe() {
             RC_LOG_WARN("Redis bridge: SUBSCRIBE %s failed: %s", channel_.c_str(), v.text.c_str());
             return;
         }
-        on_redis(sub_up_ = true, "");
+        sub_up_ = true;
+        on_redis("");
     });
 }
 
-void bridge::on_redis(bool, const std::string& why) {
+void bridge::on_redis(const std::string& why) {
     bool up = pub_up_ && sub_up_;
     counters_.redis_down.store(!up, std::memory_order_relaxed);
     if (up && reported_down_) {

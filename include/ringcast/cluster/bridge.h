@@ -77,7 +77,8 @@ private:
     void deliver_own_until(std::uint64_t seq);
     void deliver_overdue(std::uint64_t now_ms);
     void flush_posts(net::ring& r);
-    void on_redis(bool up, const std::string& why);
+    // After either connection came up or went down (pub_up_/sub_up_ set): tells the shards and the log.
+    void on_redis(const std::string& why);
     void subscribe();
 
     shard::shard_group& group_;
