@@ -74,12 +74,9 @@ void print_banner(const config::server& s, unsigned shards) {
     std::fflush(stdout);
 }
 
-// Said at every start with Redis on, until the rest of the shared state (issue 12) is built.
+// Said at every start with Redis on, while part of the state is still kept per node.
 void warn_what_is_per_node() {
-    RC_LOG_WARN("scaling over Redis: HTTP API events, batches, server-to-user events, client events and "
-                "terminate_connections reach every node; presence members, subscription counts, channel "
-                "lists and info, connection "
-                "limits, cache channels, watchlists and webhooks are still per node");
+    RC_LOG_WARN("scaling over Redis: watchlists (pusher:signin's online/offline events) are still per node");
 }
 
 // SIGHUP: read the configuration again and hand the apps to the shards. Every generation of
@@ -150,7 +147,7 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
         net::refuse_if_served(settings.host, settings.port);
         webhooks = std::make_unique<webhook::dispatcher>(settings);
         if (settings.redis.enabled) {
-            bridge = std::make_unique<cluster::bridge>(group, settings, counters);
+            bridge = std::make_unique<cluster::bridge>(group, settings, counters, webhooks.get());
             warn_what_is_per_node();
         }
         for (unsigned i = 0; i < count; ++i) {

@@ -22,19 +22,29 @@ std::unique_ptr<pusher::query_mail> make_query(pusher::query_kind kind, std::uin
     return q;
 }
 
-// One question to a channel's owner.
+// One question to a channel's owner (in a cluster, to the bridge).
 query_list ask_owner(const request& r, pusher::query_kind kind, const std::string& channel) {
     auto q = make_query(kind, r.app);
     q->names.push_back(channel);
     query_list out;
-    out.emplace_back(r.shards.owner_of(channel), std::move(q));
+    unsigned to = r.shards.bridge >= 0 ? static_cast<unsigned>(r.shards.bridge) : r.shards.owner_of(channel);
+    out.emplace_back(to, std::move(q));
     return out;
 }
 
-// One question to every shard (for answers only the sum of all shards can give).
+// One question to every shard (for answers only the sum of all shards can give), or in a
+// cluster to the bridge, which has Redis sum every node's. Closing a user's connections is
+// always this node's shards' own work (the other nodes hear of it over Redis).
 query_list ask_all(const request& r, pusher::query_kind kind, std::string prefix = {},
                    std::vector<std::string> names = {}) {
     query_list out;
+    if (r.shards.bridge >= 0 && kind != pusher::query_kind::terminate_user) {
+        auto q = make_query(kind, r.app);
+        q->prefix = std::move(prefix);
+        q->names = std::move(names);
+        out.emplace_back(static_cast<unsigned>(r.shards.bridge), std::move(q));
+        return out;
+    }
     for (unsigned s = 0; s < r.shards.count; ++s) {
         auto q = make_query(kind, r.app);
         q->prefix = prefix;
@@ -78,7 +88,8 @@ plan counts_plan(const request& r, const std::vector<event_request>& events,
     std::map<unsigned, std::unique_ptr<pusher::query_mail>> by_owner;
     for (const event_request& ev : events) {
         for (const std::string& ch : ev.channels) {
-            auto& q = by_owner[r.shards.owner_of(ch)];
+            auto& q = by_owner[r.shards.bridge >= 0 ? static_cast<unsigned>(r.shards.bridge)
+                                                    : r.shards.owner_of(ch)];
             if (!q) {
                 q = make_query(pusher::query_kind::channels, r.app);
             }

@@ -1,6 +1,9 @@
 // The Redis bridge between nodes (see bridge.h).
 #include "ringcast/cluster/bridge.h"
 
+#include "envelope.h"
+#include "scripts.h"
+
 #include "ringcast/core/clock.h"
 #include "ringcast/core/log.h"
 #include "ringcast/net/completion.h"
@@ -19,13 +22,6 @@ namespace ringcast::cluster {
 
 namespace {
 
-// Largest frame accepted from Redis: twice the biggest event the HTTP API takes, so anything a
-// node could publish fits and a stray giant message cannot make every node allocate it.
-constexpr std::size_t max_remote_frame = 2 * 1024 * 1024;
-constexpr std::string_view envelope_magic = "rc1";
-// The "channel" of a terminate_connections message: no Pusher channel can be named so.
-constexpr std::string_view terminate_channel = "#terminate";
-
 std::string random_node_id() {
     std::random_device rd;
     std::uint64_t a = (static_cast<std::uint64_t>(rd()) << 32) | rd();
@@ -34,77 +30,14 @@ std::string random_node_id() {
     return buf;
 }
 
-// "rc1 <node> <seq> <except> <app length> <channel length>\n<app><channel><frame>": lengths up
-// front so app ids and frames may hold any byte; <seq> numbers the node's own broadcasts.
-std::string envelope(const std::string& node, std::uint64_t seq, const std::string& app_id,
-                     const std::string& channel, std::uint64_t except, std::string_view frame) {
-    std::string out(envelope_magic);
-    out += ' ';
-    out += node;
-    out += ' ';
-    out += std::to_string(seq);
-    out += ' ';
-    out += std::to_string(except);
-    out += ' ';
-    out += std::to_string(app_id.size());
-    out += ' ';
-    out += std::to_string(channel.size());
-    out += '\n';
-    out += app_id;
-    out += channel;
-    out += frame;
-    return out;
-}
-
-struct parsed_envelope {
-    std::string_view node, app_id, channel, frame;
-    std::uint64_t seq = 0;
-    std::uint64_t except = 0;
-};
-
-bool next_number(std::string_view& head, std::uint64_t& out) {
-    std::size_t space = head.find(' ');
-    std::string_view word = head.substr(0, space);
-    auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), out);
-    head = space == std::string_view::npos ? std::string_view{} : head.substr(space + 1);
-    return ec == std::errc() && end == word.data() + word.size() && !word.empty();
-}
-
-bool parse_envelope(std::string_view text, parsed_envelope& out) {
-    std::size_t nl = text.find('\n');
-    if (nl == std::string_view::npos || nl > 128 || !text.starts_with(envelope_magic) ||
-        text.substr(envelope_magic.size(), 1) != " ") {
-        return false;
-    }
-    std::string_view head = text.substr(envelope_magic.size() + 1, nl - envelope_magic.size() - 1);
-    std::size_t space = head.find(' ');
-    if (space == std::string_view::npos) {
-        return false;
-    }
-    out.node = head.substr(0, space);
-    head.remove_prefix(space + 1);
-    std::uint64_t app_len = 0;
-    std::uint64_t channel_len = 0;
-    if (!next_number(head, out.seq) || !next_number(head, out.except) || !next_number(head, app_len) ||
-        !next_number(head, channel_len)) {
-        return false;
-    }
-    std::string_view body = text.substr(nl + 1);
-    if (app_len + channel_len > body.size() || body.size() - app_len - channel_len > max_remote_frame) {
-        return false;
-    }
-    out.app_id = body.substr(0, app_len);
-    out.channel = body.substr(app_len, channel_len);
-    out.frame = body.substr(app_len + channel_len);
-    return !out.frame.empty();
-}
-
 } // namespace
 
-bridge::bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters)
+bridge::bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters,
+               webhook::sink* webhooks)
     : group_(group), counters_(counters), next_config_(&initial), config_(&initial), settings_(initial.redis),
       node_id_(random_node_id()), channel_(initial.redis.prefix + ":broadcast"), spill_(group.count()),
-      wake_(group.count(), false) {
+      wake_(group.count(), false), webhooks_(webhooks), scripts_(std::make_unique<scripts>()),
+      node_channel_(initial.redis.prefix + ":node:" + node_id_) {
     if (settings_.tls) {
         std::string error;
         tls_ = net::tls_context::create(false, "", error);
@@ -165,16 +98,28 @@ void bridge::run() {
     started_.notify_all();
     redis::connection::callbacks pub_cb{[this] {
                                             pub_up_ = true;
+                                            load_scripts();
+                                            start_restore();
                                             on_redis("");
                                         },
                                         [this](const std::string& why) {
                                             pub_up_ = false;
+                                            tick_in_flight_ = false;
                                             on_redis(why);
                                         },
                                         {}};
     redis::connection::callbacks sub_cb{[this] { subscribe(); },
                                         [this](const std::string& why) {
                                             sub_up_ = false;
+                                            // Their answers would come on this connection.
+                                            std::vector<std::uint64_t> waiting;
+                                            for (const auto& [token, j] : joins_) {
+                                                waiting.push_back(token);
+                                            }
+                                            for (std::uint64_t token : waiting) {
+                                                fall_back(joins_.at(token).change);
+                                                joins_.erase(token);
+                                            }
                                             on_redis(why);
                                         },
                                         [this](const redis::value& v) { on_message(v); }};
@@ -186,6 +131,7 @@ void bridge::run() {
     sub_->start(*r, core::monotonic_ms());
     try {
         loop(*r);
+        retire(*r);
     } catch (const std::exception& e) {
         RC_LOG_ERROR("Redis bridge: %s; this node no longer hears the others", e.what());
     }
@@ -198,14 +144,20 @@ void bridge::run() {
 }
 
 void bridge::subscribe() {
-    sub_->command({"SUBSCRIBE", channel_}, [this](const redis::value& v) {
-        if (v.is_error()) {
-            RC_LOG_WARN("Redis bridge: SUBSCRIBE %s failed: %s", channel_.c_str(), v.text.c_str());
-            return;
-        }
-        sub_up_ = true;
-        on_redis("");
-    });
+    // One channel per command: the connection matches one reply to each command it sends.
+    for (const std::string* name : {&node_channel_, &channel_}) {
+        bool last = name == &channel_;
+        sub_->command({"SUBSCRIBE", *name}, [this, name, last](const redis::value& v) {
+            if (v.is_error()) {
+                RC_LOG_WARN("Redis bridge: SUBSCRIBE %s failed: %s", name->c_str(), v.text.c_str());
+                return;
+            }
+            if (last) {
+                sub_up_ = true;
+                on_redis("");
+            }
+        });
+    }
 }
 
 void bridge::on_redis(const std::string& why) {
@@ -237,11 +189,13 @@ void bridge::loop(net::ring& r) {
         }
         drain_shards();
         deliver_overdue(now);
+        tick_state(now);
         flush_posts(r);
         std::uint64_t due = std::min(pub_->next_due(), sub_->next_due());
         if (!own_.empty()) {
             due = std::min(due, own_.front().due_ms);
         }
+        due = std::min(due, next_tick_ms_);
         std::uint64_t wait_ms = due <= now ? 0 : std::min<std::uint64_t>(due - now, 1000);
         r.wait_and_handle(wait_ms, [this](std::uint64_t user_data, int res) { handle(user_data, res); });
     }
@@ -259,15 +213,14 @@ void bridge::drain_shards() {
     for (unsigned from = 0; from < group_.count(); ++from) {
         auto& q = group_.queue(from, me);
         while (shard::mail* m = q.pop()) {
+            // Only the Pusher layer posts to the bridge, always a pusher::mail.
             std::unique_ptr<shard::mail> owned(m);
-            if (auto* s = dynamic_cast<pusher::share_mail*>(owned.get())) {
-                share(*s);
-            }
+            static_cast<pusher::mail&>(*owned).to_bridge(*this);
         }
     }
 }
 
-void bridge::share(const pusher::share_mail& m) {
+void bridge::on_share(pusher::share_mail& m) {
     if (m.app >= config_->apps.size()) {
         return;
     }
@@ -355,8 +308,19 @@ void bridge::on_message(const redis::value& v) {
     if (v.elements.size() < 3 || !v.elements.back().is_string()) {
         return;
     }
+    const std::string& text = v.elements.back().text;
+    if (text.starts_with("rcj ")) {
+        on_joined(text);
+        return;
+    }
+    if (state_event se; parse_state_event(text, se)) {
+        if (int app = app_index(se.app_id); app >= 0) {
+            on_state_event(se, static_cast<std::uint32_t>(app));
+        }
+        return;
+    }
     parsed_envelope e;
-    if (!parse_envelope(v.elements.back().text, e)) {
+    if (!parse_envelope(text, e)) {
         if (++refused_ % 1000 == 1) {
             RC_LOG_WARN("Redis bridge: a message on %s is not one of ours; ignored", channel_.c_str());
         }
@@ -368,17 +332,22 @@ void bridge::on_message(const redis::value& v) {
         }
         return;
     }
-    const auto& apps = config_->apps;
-    auto it = std::find_if(apps.begin(), apps.end(), [&](const config::app& a) { return a.id == e.app_id; });
-    if (it == apps.end() || !it->enabled) {
+    int app = app_index(e.app_id);
+    if (app < 0) {
         return; // an app this node does not serve (yet)
     }
     if (e.channel == terminate_channel) {
-        terminate_here(static_cast<std::uint32_t>(it - apps.begin()), std::string(e.frame));
+        terminate_here(static_cast<std::uint32_t>(app), std::string(e.frame));
         return;
     }
     net::frame_ref frame(net::frame::copy_of(e.frame));
-    post_to_shards(static_cast<std::uint32_t>(it - apps.begin()), std::string(e.channel), frame, e.except);
+    post_to_shards(static_cast<std::uint32_t>(app), std::string(e.channel), frame, e.except);
+}
+
+int bridge::app_index(std::string_view id) const {
+    const auto& apps = config_->apps;
+    auto it = std::find_if(apps.begin(), apps.end(), [&](const config::app& a) { return a.id == id; });
+    return it == apps.end() || !it->enabled ? -1 : static_cast<int>(it - apps.begin());
 }
 
 void bridge::post_to_shards(std::uint32_t app, std::string channel, const net::frame_ref& frame,

@@ -35,6 +35,12 @@ std::string md5_hex(std::string_view data) {
     return to_hex(digest, len);
 }
 
+std::string sha1_hex(std::string_view data) {
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+    return to_hex(digest, SHA_DIGEST_LENGTH);
+}
+
 std::string sha1_base64(std::string_view data) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);

@@ -69,14 +69,27 @@ unsigned context::user_owner_of(std::uint32_t app, std::string_view user_id) con
     return static_cast<unsigned>(h % io_.count());
 }
 
+unsigned context::keeper_of(std::uint32_t app, std::string_view channel) const noexcept {
+    int bridge = io_.bridge();
+    return bridge >= 0 ? static_cast<unsigned>(bridge) : owner_of(app, channel);
+}
+
 session* context::find_session(socket_key socket) const noexcept {
     auto it = by_socket_.find(socket);
     return it == by_socket_.end() ? nullptr : it->second;
 }
 
 std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app) {
-    if (!shared_counters::reserve(counters_.app(app).connections,
-                                  settings_->apps[app].max_connections.value_or(0))) {
+    std::uint32_t limit = settings_->apps[app].max_connections.value_or(0);
+    if (limit != 0) {
+        // The other nodes' share (0 on a single node) comes off this node's allowance.
+        std::uint32_t elsewhere = counters_.app(app).remote_connections.load(std::memory_order_relaxed);
+        if (elsewhere >= limit) {
+            return nullptr;
+        }
+        limit -= elsewhere;
+    }
+    if (!shared_counters::reserve(counters_.app(app).connections, limit)) {
         return nullptr;
     }
     socket_key id = ids_.next();
@@ -286,7 +299,7 @@ void context::remember_last_event(std::uint32_t app, std::string_view channel, c
     set->frame = frame;
     set->data = std::move(data);
     set->published_ns = core::monotonic_ns();
-    io_.post(owner_of(app, channel), std::move(set));
+    io_.post(keeper_of(app, channel), std::move(set));
 }
 
 } // namespace ringcast::pusher

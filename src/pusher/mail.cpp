@@ -1,6 +1,7 @@
 // Where each kind of mail goes on the shard that receives it (see mail.h).
 #include "ringcast/pusher/mail.h"
 
+#include "ringcast/pusher/cluster_mail.h"
 #include "ringcast/pusher/context.h"
 #include "ringcast/pusher/query.h"
 #include "ringcast/pusher/session.h"
@@ -65,6 +66,30 @@ void query_reply_mail::deliver(context& at) {
 
 void reload_mail::deliver(context& at) {
     at.reload(*settings);
+}
+
+void share_mail::to_bridge(bridge_handler& b) {
+    b.on_share(*this);
+}
+
+void cache_set_mail::to_bridge(bridge_handler& b) {
+    b.on_cache_set(*this);
+}
+
+void cache_get_mail::to_bridge(bridge_handler& b) {
+    b.on_cache_get(*this);
+}
+
+void query_mail::to_bridge(bridge_handler& b) {
+    b.on_query(*this);
+}
+
+void presence_fallback_mail::deliver(context& at) {
+    at.owned().on_presence_fallback(*this);
+}
+
+void node_dump_request_mail::deliver(context& at) {
+    at.owned().on_dump_request(*this);
 }
 
 } // namespace ringcast::pusher

@@ -25,6 +25,19 @@ std::string owner_state::key(std::uint32_t app, std::string_view name) {
     return k;
 }
 
+std::pair<std::uint32_t, std::string> owner_state::split_key(const std::string& k) {
+    size_t colon = k.find(':');
+    return {static_cast<std::uint32_t>(std::stoul(k.substr(0, colon))), k.substr(colon + 1)};
+}
+
+bool owner_state::clustered() const noexcept {
+    return ctx_.io().bridge() >= 0;
+}
+
+void owner_state::to_bridge(std::unique_ptr<mail> m) {
+    ctx_.io().post(static_cast<unsigned>(ctx_.io().bridge()), std::move(m));
+}
+
 owner_state::channel_state* owner_state::find(std::uint32_t app, std::string_view channel) {
     auto it = channels_.find(key(app, channel));
     return it == channels_.end() ? nullptr : &it->second;
@@ -86,6 +99,16 @@ void owner_state::send_count(std::uint32_t app, const std::string& channel, chan
 void owner_state::on_subscription_delta(const subscription_delta_mail& m) {
     channel_state& st = channels_[key(m.app, m.channel)];
     st.subscriptions = static_cast<std::uint32_t>(static_cast<std::int64_t>(st.subscriptions) + m.delta);
+    if (clustered()) {
+        // Occupancy, counts and their webhooks are the cluster's: Redis sums the nodes' counts.
+        auto count = std::make_unique<node_count_mail>();
+        count->app = m.app;
+        count->channel = m.channel;
+        count->count = st.subscriptions;
+        to_bridge(std::move(count));
+        forget_if_idle(m.app, m.channel);
+        return;
+    }
     report_occupancy(m.app, m.channel, st);
     if (counts_wanted(m.app, m.channel) && st.subscriptions > 0) {
         if (st.subscriptions <= count_throttle_threshold ||
@@ -142,6 +165,21 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
         it->second.info = m.user_info; // the latest auth wins, as with hosted Pusher
     }
     ++it->second.connections;
+    if (clustered()) {
+        // The member list and the member_added decision are the cluster's (the bridge answers
+        // the joiner); a full channel was refused above already when this node alone fills it.
+        auto join = std::make_unique<node_presence_mail>();
+        join->first_on_node = first_connection;
+        join->app = m.app;
+        join->channel = m.channel;
+        join->user_id = m.user_id;
+        join->user_info = m.user_info;
+        join->socket = m.socket;
+        join->joiner = m.reply_to;
+        join->owner = ctx_.io().index();
+        to_bridge(std::move(join));
+        return;
+    }
     reply->presence_data = presence_data(st);
     // The reply goes first: through the same FIFO queue it reaches the joiner's shard before
     // the member_added broadcast below, which excludes the joiner anyway.
@@ -149,14 +187,26 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
     if (first_connection) {
         report_occupancy(m.app, m.channel, st);
         report(config::webhook_kind::member_added, m.app, m.channel, m.user_id);
-        std::string data = "{\"user_id\":";
-        core::append_json_string(data, m.user_id);
-        data += ",\"user_info\":";
-        data += m.user_info;
-        data += '}';
-        ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_added", m.channel, data),
-                     m.socket);
+        announce_added(m.app, m.channel, m.user_id, m.user_info, m.socket);
     }
+}
+
+void owner_state::announce_added(std::uint32_t app, const std::string& channel, const std::string& user_id,
+                                 const std::string& user_info, socket_key except) {
+    std::string data = "{\"user_id\":";
+    core::append_json_string(data, user_id);
+    data += ",\"user_info\":";
+    data += user_info;
+    data += '}';
+    ctx_.publish(app, channel, channel_event("pusher_internal:member_added", channel, data), except);
+}
+
+void owner_state::announce_removed(std::uint32_t app, const std::string& channel,
+                                   const std::string& user_id) {
+    std::string data = "{\"user_id\":";
+    core::append_json_string(data, user_id);
+    data += '}';
+    ctx_.publish(app, channel, channel_event("pusher_internal:member_removed", channel, data), {});
 }
 
 void owner_state::on_presence_leave(const presence_leave_mail& m) {
@@ -170,10 +220,18 @@ void owner_state::on_presence_leave(const presence_leave_mail& m) {
     }
     if (--it->second.connections == 0) {
         st->members.erase(it);
-        std::string data = "{\"user_id\":";
-        core::append_json_string(data, m.user_id);
-        data += '}';
-        ctx_.publish(m.app, m.channel, channel_event("pusher_internal:member_removed", m.channel, data), {});
+        if (clustered()) {
+            auto leave = std::make_unique<node_presence_mail>();
+            leave->join = false;
+            leave->app = m.app;
+            leave->channel = m.channel;
+            leave->user_id = m.user_id;
+            leave->owner = ctx_.io().index();
+            to_bridge(std::move(leave));
+            forget_if_idle(m.app, m.channel);
+            return;
+        }
+        announce_removed(m.app, m.channel, m.user_id);
         report(config::webhook_kind::member_removed, m.app, m.channel, m.user_id);
         report_occupancy(m.app, m.channel, *st);
     }
@@ -268,9 +326,8 @@ void owner_state::on_tick(std::uint64_t now_ms) {
             st.cached_data.clear();
         }
         if (st.count_dirty && now_ms >= st.count_sent_ms + count_throttle_ms) {
-            size_t colon = it->first.find(':');
-            auto app = static_cast<std::uint32_t>(std::stoul(it->first.substr(0, colon)));
-            send_count(app, it->first.substr(colon + 1), st);
+            auto [app, channel] = split_key(it->first);
+            send_count(app, channel, st);
         }
         if (st.subscriptions == 0 && st.members.empty() && !st.cached) {
             it = channels_.erase(it);
@@ -278,6 +335,43 @@ void owner_state::on_tick(std::uint64_t now_ms) {
             ++it;
         }
     }
+}
+
+void owner_state::on_presence_fallback(const presence_fallback_mail& m) {
+    const node_presence_mail& c = m.change;
+    if (!c.join) {
+        announce_removed(c.app, c.channel, c.user_id);
+        return;
+    }
+    auto reply = std::make_unique<presence_joined_mail>();
+    reply->app = c.app;
+    reply->channel = c.channel;
+    reply->socket = c.socket;
+    reply->user_id = c.user_id;
+    channel_state* st = find(c.app, c.channel);
+    reply->presence_data = st != nullptr ? presence_data(*st) : presence_data(channel_state{});
+    ctx_.io().post(c.joiner, std::move(reply));
+    if (c.first_on_node) {
+        announce_added(c.app, c.channel, c.user_id, c.user_info, c.socket);
+    }
+}
+
+void owner_state::on_dump_request(const node_dump_request_mail& m) {
+    auto dump = std::make_unique<node_dump_mail>();
+    dump->generation = m.generation;
+    for (const auto& [k, st] : channels_) {
+        if (st.subscriptions == 0 && st.members.empty()) {
+            continue;
+        }
+        auto [app, channel] = split_key(k);
+        if (st.subscriptions > 0) {
+            dump->counts.push_back({app, channel, st.subscriptions});
+        }
+        for (const auto& [id, mem] : st.members) {
+            dump->members.push_back({app, channel, id, mem.info});
+        }
+    }
+    to_bridge(std::move(dump));
 }
 
 channel_summary owner_state::summarize(std::uint32_t app, const std::string& channel) {

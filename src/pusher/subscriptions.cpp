@@ -274,7 +274,7 @@ void session::request_cached_event(std::string_view channel) {
     get->channel = std::string(channel);
     get->socket = key_;
     get->reply_to = ctx_.io().index();
-    ctx_.io().post(ctx_.owner_of(app_, channel), std::move(get));
+    ctx_.io().post(ctx_.keeper_of(app_, channel), std::move(get));
 }
 
 void session::on_cache_reply(const cache_reply_mail& m) {

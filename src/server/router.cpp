@@ -85,16 +85,17 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
         fail(signed_ok);
         return;
     }
-    api::request r{
-        .target = std::move(*target),
-        .query = std::move(*query),
-        .body = req.body,
-        .app = app,
-        .config = &a,
-        .shards = {shard_.count(), [this, app](std::string_view ch) { return ctx_.owner_of(app, ch); }},
-        .json = &ctx_.json(),
-        .counters = &ctx_.counters().app(app),
-        .now_s = static_cast<std::uint32_t>(core::unix_seconds())};
+    api::request r{.target = std::move(*target),
+                   .query = std::move(*query),
+                   .body = req.body,
+                   .app = app,
+                   .config = &a,
+                   .shards = {shard_.count(),
+                              [this, app](std::string_view ch) { return ctx_.owner_of(app, ch); },
+                              shard_.bridge()},
+                   .json = &ctx_.json(),
+                   .counters = &ctx_.counters().app(app),
+                   .now_s = static_cast<std::uint32_t>(core::unix_seconds())};
     auto out = api::handle(r);
     if (!out) {
         fail(out.error());

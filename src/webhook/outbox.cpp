@@ -66,14 +66,15 @@ bool outbox::cancels_held(const event& ev) {
 
 bool outbox::add(event ev, std::uint64_t now_ms) {
     ++counters_.events_in;
-    if (cancels_held(ev)) {
+    // A settled event was de-bounced already, across the cluster: it neither waits nor cancels.
+    if (!ev.settled && cancels_held(ev)) {
         return true;
     }
     if (pending(ev.app) >= settings_.max_pending_events) {
         ++counters_.events_overflow;
         return false;
     }
-    if (is_held_kind(ev.kind) && settings_.debounce_ms > 0) {
+    if (!ev.settled && is_held_kind(ev.kind) && settings_.debounce_ms > 0) {
         std::string k = hold_key(ev);
         held_.push_back(held{std::move(ev), now_ms + settings_.debounce_ms, k});
         held_by_key_[k] = std::prev(held_.end());

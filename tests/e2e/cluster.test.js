@@ -7,84 +7,16 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const { startServer, binaryPath, DEFAULT_APP } = require('./lib/server');
 const { connectPusher, closeAll } = require('./lib/ws');
 const { subscribeOk, signinOk, framesWhere, waitAllHave, settle, assertAlive } = require('./lib/proto');
 const Pusher = require('pusher');
-const { postEvents, request } = require('./lib/http');
-const { waitUntil, sleep } = require('./lib/util');
+const { postEvents } = require('./lib/http');
+const { waitUntil } = require('./lib/util');
+const { HOST, RedisServer, redisCommand, freePort, up } = require('./lib/cluster');
 
-const HOST = '127.0.0.1';
 const EVENTS = 100;
-
-// Sends one command to Redis on its own connection and resolves with the first reply line.
-function redisCommand(port, line) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, HOST, () => sock.write(`${line}\r\n`));
-    sock.once('data', (d) => {
-      sock.destroy();
-      resolve(d.toString());
-    });
-    sock.once('error', reject);
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function redisAnswers(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, HOST);
-    sock.setTimeout(500);
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (d) => {
-      sock.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-    sock.once('error', () => resolve(false));
-    sock.once('timeout', () => {
-      sock.destroy();
-      resolve(false);
-    });
-  });
-}
-
-// A redis-server of the test's own on a loopback port, no persistence.
-class RedisServer {
-  constructor(port) {
-    this.port = port;
-    this.child = null;
-  }
-  async start() {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    await waitUntil(() => redisAnswers(this.port), { timeout: 10000, label: `redis-server on ${this.port}` });
-  }
-  async stop() {
-    if (!this.child) return;
-    const child = this.child;
-    this.child = null;
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await gone;
-  }
-}
-
-async function up(server) {
-  const r = await request(server.port, { method: 'GET', path: '/up' });
-  return JSON.parse(r.body.toString());
-}
 
 function eventsOf(client, channel) {
   return framesWhere(client, (j) => j.channel === channel && !j.event.startsWith('pusher')).map((j) => `${j.event}:${j.data}`);

@@ -50,10 +50,12 @@ struct route {
 // A 405 ("use POST") unless `method` is the route's.
 [[nodiscard]] core::status check_method(const route& r, std::string_view method);
 
-// Where an app's channels live: the number of shards, and each channel's owner shard.
+// Where an app's channels live: the number of shards, and each channel's owner shard; in a
+// cluster, the bridge (whose answers come from Redis, for the whole cluster).
 struct shard_map {
     unsigned count = 1;
     std::function<unsigned(std::string_view channel)> owner_of;
+    int bridge = -1;
 };
 
 struct request {

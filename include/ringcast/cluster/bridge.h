@@ -16,14 +16,28 @@
 // Redis down: the bridge says so (shared_counters::redis_down), reconnects with backoff,
 // re-subscribes, and the HTTP API refuses publishes meanwhile rather than answer 200 for events
 // the other nodes will never see. Local delivery goes on.
+//
+// Shared state (shared_state.cpp, scripts.h): the owner shards hand the bridge their node-level
+// changes (cluster_mail.h), which it applies to Redis with scripts that decide the cluster-level
+// transitions once; what those announce comes back on {prefix}:broadcast to every node, and a
+// presence join's member list comes back on this node's own channel, {prefix}:node:{id}, behind
+// every announcement made before it, so the joiner misses none and sees none twice. Every
+// heartbeat_ms the bridge renews the node's lease in Redis, reports its connections, reaps the
+// nodes whose lease ran out (their members leave, their counts go) and sends the webhooks whose
+// de-bounce delay is over. After a reconnect, or when Redis no longer knows the node, it asks
+// every shard for the node's state and rebuilds its share in one script, holding new changes
+// until then.
 #pragma once
 
 #include "ringcast/config/config.h"
 #include "ringcast/net/ring.h"
+#include "ringcast/pusher/cluster_mail.h"
 #include "ringcast/pusher/mail.h"
+#include "ringcast/pusher/query.h"
 #include "ringcast/pusher/shared_counters.h"
 #include "ringcast/redis/connection.h"
 #include "ringcast/shard/shard.h"
+#include "ringcast/webhook/event.h"
 
 #include <atomic>
 #include <cstdint>
@@ -31,13 +45,28 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace ringcast::cluster {
 
-class bridge {
+struct scripts;
+struct parsed_envelope;
+struct state_event;
+struct script;
+
+class bridge final : private pusher::bridge_handler {
 public:
-    bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters);
+    // How often a node renews its lease, and how long a lease lasts: a node that stops renewing
+    // (killed, cut off from Redis) has its members, counts and connections removed by another
+    // node within lease_ms + heartbeat_ms.
+    static constexpr std::uint64_t heartbeat_ms = 250;
+    static constexpr std::uint64_t lease_ms = 5000;
+    // A presence join that Redis has not answered in this long is decided by the node alone.
+    static constexpr std::uint64_t join_wait_ms = 5000;
+
+    bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters,
+           webhook::sink* webhooks = nullptr);
     ~bridge();
     bridge(const bridge&) = delete;
     bridge& operator=(const bridge&) = delete;
@@ -55,8 +84,16 @@ private:
     void loop(net::ring& r);
     void handle(std::uint64_t user_data, int res);
     void drain_shards();
-    void share(const pusher::share_mail& m);
     void on_message(const redis::value& v);
+
+    // pusher::bridge_handler: what the shards hand over.
+    void on_share(pusher::share_mail& m) override;
+    void on_query(pusher::query_mail& m) override;
+    void on_presence(pusher::node_presence_mail& m) override;
+    void on_count(pusher::node_count_mail& m) override;
+    void on_cache_set(pusher::cache_set_mail& m) override;
+    void on_cache_get(pusher::cache_get_mail& m) override;
+    void on_dump(pusher::node_dump_mail& m) override;
     struct own_event {
         std::uint64_t seq;
         std::uint64_t due_ms; // delivered locally then, echo or not
@@ -81,6 +118,35 @@ private:
     void on_redis(const std::string& why);
     void subscribe();
 
+    // Shared state (shared_state.cpp).
+    struct pending_join {
+        pusher::node_presence_mail change;
+        std::uint64_t due_ms;
+    };
+    struct count_throttle {
+        std::uint64_t sent_ms = 0;
+        std::uint32_t waiting = 0; // a count held back by the throttle (0: none)
+    };
+    bool eval(const script& s, std::vector<std::string> args, redis::connection::reply_fn reply);
+    void load_scripts();
+    void tick_state(std::uint64_t now_ms);
+    void on_tick_reply(const redis::value& v);
+    void start_restore();
+    // A clean stop: the node's share leaves Redis now rather than when its lease runs out.
+    void retire(net::ring& r);
+    void finish_restore();
+    void fall_back(const pusher::node_presence_mail& change);
+    void on_joined(std::string_view text);
+    void on_state_event(const state_event& e, std::uint32_t app);
+    void deliver_count(std::uint32_t app, const std::string& channel, std::uint32_t count,
+                       std::uint64_t now_ms);
+    void flush_counts(std::uint64_t now_ms);
+    void emit_webhooks(const redis::value& events);
+    // Sends the Redis command that answers an HTTP API question; false when it could not.
+    bool ask(const pusher::query_mail& q, redis::connection::reply_fn answer);
+    [[nodiscard]] int app_index(std::string_view id) const;
+    [[nodiscard]] std::string debounce_arg() const;
+
     shard::shard_group& group_;
     pusher::shared_counters& counters_;
     std::atomic<const config::server*> next_config_;
@@ -103,6 +169,22 @@ private:
     std::deque<own_event> own_;       // published, waiting for their echo
     std::uint64_t dropped_ = 0;       // broadcasts that could not be published (Redis down)
     std::uint64_t refused_ = 0;       // messages from Redis that were not ours to deliver
+
+    webhook::sink* webhooks_;
+    std::unique_ptr<scripts> scripts_;
+    std::string node_channel_; // {prefix}:node:{id}: answers to this node's presence joins
+    std::uint64_t next_token_ = 1;
+    std::unordered_map<std::uint64_t, pending_join> joins_; // by token
+    std::uint64_t next_tick_ms_ = 0;
+    bool tick_in_flight_ = false;
+    // Rebuilding the node's share: the dump generation asked for, shards yet to answer, what
+    // they sent, and the changes that arrived meanwhile (applied after, in order).
+    bool restoring_ = false;
+    std::uint64_t dump_generation_ = 0;
+    unsigned dumps_waiting_ = 0;
+    std::vector<pusher::node_dump_mail> dumps_;
+    std::vector<std::unique_ptr<pusher::mail>> held_;
+    std::unordered_map<std::string, count_throttle> counts_; // "app\nchannel", for subscription_count
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};

@@ -11,6 +11,8 @@ namespace ringcast::core {
 [[nodiscard]] std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 // Lower-case hex of MD5(data), 32 characters.
 [[nodiscard]] std::string md5_hex(std::string_view data);
+// Lower-case hex of SHA-1(data), 40 characters (the name Redis gives a loaded script).
+[[nodiscard]] std::string sha1_hex(std::string_view data);
 // base64(SHA-1(data)), as the WebSocket handshake needs.
 [[nodiscard]] std::string sha1_base64(std::string_view data);
 // Compares in time that depends only on the lengths, so a signature check leaks nothing.

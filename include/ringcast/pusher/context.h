@@ -68,6 +68,9 @@ public:
 
     // The shard that owns a channel's cross-shard state.
     [[nodiscard]] unsigned owner_of(std::uint32_t app, std::string_view channel) const noexcept;
+    // Where a cache channel's last event is kept: its owner shard, or in a cluster the bridge
+    // (which keeps it in Redis, so every node sees the latest whichever node it was sent to).
+    [[nodiscard]] unsigned keeper_of(std::uint32_t app, std::string_view channel) const noexcept;
     // The shard that tracks whether a signed-in user is online (for watchlists).
     [[nodiscard]] unsigned user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept;
 

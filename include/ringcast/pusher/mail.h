@@ -20,19 +20,23 @@ struct server;
 namespace ringcast::pusher {
 
 class context;
+class bridge_handler;
 
 // Every kind of mail the Pusher layer sends. The receiving shard calls deliver() on its own
 // context; each kind says there where it goes (mail.cpp), so a new kind that forgets to is an
 // abstract class and does not compile, instead of being dropped by a receiver that did not
-// expect it (the way Seastar dispatches cross-core messages).
+// expect it (the way Seastar dispatches cross-core messages). The kinds the Redis bridge takes
+// (cluster_mail.h) also say where they go there, through to_bridge(); the rest never reach it.
 struct mail : shard::mail {
     virtual void deliver(context& at) = 0;
+    virtual void to_bridge(bridge_handler&) {}
 };
 
 // A broadcast for the other nodes, to the bridge (never to a context): the same frame the local
 // shards deliver, with the app and the socket to leave out.
 struct share_mail final : mail {
     void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override;
     std::uint32_t app = 0;
     std::string channel;
     net::frame_ref frame;
@@ -94,9 +98,11 @@ struct presence_leave_mail final : mail {
     std::string user_id;
 };
 
-// -> owner: remember the last event published on a cache channel.
+// -> owner (in a cluster: -> bridge, which keeps it in Redis): remember the last event
+// published on a cache channel.
 struct cache_set_mail final : mail {
     void deliver(context& at) override;
+    void to_bridge(bridge_handler& b) override;
     std::uint32_t app = 0;
     std::string channel;
     net::frame_ref frame;
@@ -106,9 +112,10 @@ struct cache_set_mail final : mail {
     std::uint64_t published_ns = 0;
 };
 
-// -> owner: a new subscriber of a cache channel wants the last event.
+// -> owner (in a cluster: -> bridge): a new subscriber of a cache channel wants the last event.
 struct cache_get_mail final : mail {
     void deliver(context& at) override;
+    void to_bridge(bridge_handler& b) override;
     std::uint32_t app = 0;
     std::string channel;
     socket_key socket = 0;

@@ -8,15 +8,22 @@
 // the order the changes happen (a channel is occupied while it has a subscriber or a member, so
 // channel_occupied precedes its first member_added and channel_vacated follows the last
 // member_removed).
+//
+// In a cluster (a Redis bridge, cluster_mail.h) the owner keeps the node's share of that state
+// and hands its node-level changes to the bridge, which decides the cluster-level ones in Redis;
+// member events, occupancy webhooks and subscription counts then come from there, once for the
+// cluster, and cache channels and the HTTP API's questions are answered from Redis.
 #pragma once
 
 #include "ringcast/config/config.h"
 #include "ringcast/net/frame.h"
+#include "ringcast/pusher/cluster_mail.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/query.h"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,6 +45,10 @@ public:
     void on_cache_get(const cache_get_mail& m);
     void on_user_presence(const user_presence_mail& m);
     void on_watch(const watch_mail& m);
+    // Cluster: the bridge could not reach Redis with a join or leave; decide it for this node.
+    void on_presence_fallback(const presence_fallback_mail& m);
+    // Cluster: the bridge rebuilds this node's share of the shared state.
+    void on_dump_request(const node_dump_request_mail& m);
     // Once a second: throttled subscription counts, expired cache entries.
     void on_tick(std::uint64_t now_ms);
 
@@ -69,6 +80,12 @@ private:
     };
 
     static std::string key(std::uint32_t app, std::string_view name);
+    static std::pair<std::uint32_t, std::string> split_key(const std::string& k);
+    [[nodiscard]] bool clustered() const noexcept;
+    void to_bridge(std::unique_ptr<mail> m);
+    void announce_added(std::uint32_t app, const std::string& channel, const std::string& user_id,
+                        const std::string& user_info, socket_key except);
+    void announce_removed(std::uint32_t app, const std::string& channel, const std::string& user_id);
     channel_state* find(std::uint32_t app, std::string_view channel);
     void forget_if_idle(std::uint32_t app, const std::string& channel);
     void send_count(std::uint32_t app, const std::string& channel, channel_state& st);

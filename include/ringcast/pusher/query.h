@@ -31,6 +31,8 @@ struct channel_summary {
 
 struct query_mail final : mail {
     void deliver(context& at) override;
+    // In a cluster the channel questions go to the bridge, which asks Redis.
+    void to_bridge(bridge_handler& b) override;
     std::uint64_t id = 0;
     unsigned reply_to = 0;
     query_kind kind = query_kind::channels;

@@ -21,6 +21,9 @@ struct event {
     std::string data;      // client_event: the data as a string (JSON text when it was not one)
     std::string socket_id; // client_event: the sender
     std::uint32_t subscription_count = 0;
+    // Decided by the cluster's shared state, which de-bounces it there (across nodes): sent
+    // without being held or cancelling anything here.
+    bool settled = false;
 };
 
 // Appends the event as Pusher's webhook JSON object ({"name":"member_added","channel":...}).

@@ -1,0 +1,98 @@
+// What the owner shards and the Redis bridge tell each other when several nodes share state.
+//
+// A node's owner shards keep deciding what they always decided for the node (a channel's
+// subscriber count here, a user's first and last connection here); in a cluster they hand
+// those node-level changes to the bridge, which applies them to the shared state in Redis with
+// scripts that decide the cluster-level transitions (a user's first connection anywhere, a
+// channel's first subscriber anywhere) atomically, so each is announced once for the cluster.
+// The bridge answers presence joins itself (the member list comes from Redis), and sends a join
+// or leave back to the owner when Redis cannot take it, so the node carries on alone.
+#pragma once
+
+#include "ringcast/pusher/mail.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringcast::pusher {
+
+struct query_mail;
+struct node_presence_mail;
+struct node_count_mail;
+struct node_dump_mail;
+
+// What the bridge does with each kind of mail it takes (mail::to_bridge dispatches here).
+class bridge_handler {
+public:
+    virtual ~bridge_handler() = default;
+    virtual void on_share(share_mail& m) = 0;
+    virtual void on_query(query_mail& m) = 0;
+    virtual void on_presence(node_presence_mail& m) = 0;
+    virtual void on_count(node_count_mail& m) = 0;
+    virtual void on_cache_set(cache_set_mail& m) = 0;
+    virtual void on_cache_get(cache_get_mail& m) = 0;
+    virtual void on_dump(node_dump_mail& m) = 0;
+};
+
+// owner -> bridge: a connection joined a presence channel on this node (every join: the
+// joiner's member list comes from Redis), or the user's last connection here left it.
+struct node_presence_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_presence(*this); }
+    bool join = true;
+    bool first_on_node = false; // join: the user had no other connection here on the channel
+    std::uint32_t app = 0;
+    std::string channel;
+    std::string user_id;
+    std::string user_info; // join: JSON text
+    socket_key socket = 0; // join: the joiner, left out of member_added
+    unsigned joiner = 0;   // join: the joiner's shard, for presence_joined_mail
+    unsigned owner = 0;    // the channel's owner shard here
+};
+
+// bridge -> owner: Redis could not take this join or leave, so the node decides it alone (the
+// owner answers the joiner with this node's members and announces the change to its clients).
+// Redis learns of it when the bridge rebuilds the node's share after reconnecting.
+struct presence_fallback_mail final : mail {
+    void deliver(context& at) override;
+    node_presence_mail change;
+};
+
+// owner -> bridge: the number of this node's subscribers of a channel changed.
+struct node_count_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_count(*this); }
+    std::uint32_t app = 0;
+    std::string channel;
+    std::uint32_t count = 0;
+};
+
+// bridge -> every shard: send me what this node holds, so I can rebuild its share in Redis
+// (after a reconnect, or when Redis no longer knows the node).
+struct node_dump_request_mail final : mail {
+    void deliver(context& at) override;
+    std::uint64_t generation = 0;
+};
+
+// shard -> bridge: the node-level state of the channels this shard owns.
+struct node_dump_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_dump(*this); }
+    struct count {
+        std::uint32_t app;
+        std::string channel;
+        std::uint32_t subscriptions;
+    };
+    struct member {
+        std::uint32_t app;
+        std::string channel;
+        std::string user_id;
+        std::string user_info;
+    };
+    std::uint64_t generation = 0;
+    std::vector<count> counts;
+    std::vector<member> members;
+};
+
+} // namespace ringcast::pusher

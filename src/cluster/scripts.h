@@ -1,0 +1,51 @@
+// The Lua scripts that keep the cluster's shared state in Redis. Each runs atomically in Redis,
+// so a transition that several nodes could race for (a user's first connection anywhere, a
+// channel's last subscriber anywhere, a dead node's reaping) is decided by exactly one script
+// call, and the announcement it makes (a PUBLISH on {prefix}:broadcast) is ordered with every
+// other broadcast. The key layout is in the README ("Scaling over Redis").
+//
+// Every script takes ARGV[1] = prefix, ARGV[2] = this node's id, ARGV[3] = the webhook
+// de-bounce in ms (-1: no app has webhooks, so nothing is recorded for them), then its own
+// arguments. Scripts return the webhook events they decided as strings "kind\napp\nchannel\nuser"
+// (kinds: o occupied, v vacated, a member added, r member removed, n subscription count (user =
+// the count), d a node reaped (app = its id)), for the calling node to send.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ringcast::cluster {
+
+struct script {
+    std::string_view name;
+    std::string text; // the shared prelude + the body
+    std::string sha;  // what EVALSHA names it by (SHA-1 of text)
+};
+
+struct scripts {
+    scripts();
+    // ARGV 4..: app, channel, user, user_info, except socket, max members, token.
+    // Publishes "rcj <token> ok\n<presence data>" or "rcj <token> full\n" on {prefix}:node:{id}.
+    script join;
+    // ARGV 4..: app, channel, user.
+    script leave;
+    // ARGV 4..: app, channel, this node's count, announce (1: publish the new total).
+    script count;
+    // ARGV 4..: ttl ms, then (app, connections here) pairs. Returns {lost, {others' connections
+    // per app}, {events}}: lost = 1 when Redis did not know this node (its share must be rebuilt).
+    script tick;
+    // ARGV 4..: lease ms, number of counts k, k (app, channel, count), then (app, channel, user,
+    // info)...: this node's whole share, replacing what Redis had of it.
+    script restore;
+    // This node leaves the cluster (a clean stop): its share goes at once, as a dead node's would.
+    script retire;
+    // ARGV 4..: app, channel, miss flag ttl ms. Returns {stored value or "", 1 if a new miss}.
+    script cache_get;
+    // ARGV 4..: app, channels... Returns {subscriptions, users, cached value or "", its ttl ms}
+    // for each channel, one after the other.
+    script channel;
+    // ARGV 4..: app, prefix. Returns {name, subscriptions, users, ...} of occupied channels.
+    script channels;
+};
+
+} // namespace ringcast::cluster
