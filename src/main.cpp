@@ -76,7 +76,8 @@ void print_banner(const config::server& s, unsigned shards) {
 
 // Said at every start with Redis on, while part of the state is still kept per node.
 void warn_what_is_per_node() {
-    RC_LOG_WARN("scaling over Redis: watchlists (pusher:signin's online/offline events) are still per node");
+    RC_LOG_WARN("scaling over Redis: HTTP API rate limits (max_backend_events_per_second, "
+                "max_read_requests_per_second) are per node");
 }
 
 // SIGHUP: read the configuration again and hand the apps to the shards. Every generation of

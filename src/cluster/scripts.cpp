@@ -11,17 +11,20 @@ namespace {
 //   {P}:nodes                      zset node -> when it expires (Redis's clock, ms)
 //   {P}:node:{N}:members           set "A\nC\nuser" this node holds a connection of
 //   {P}:node:{N}:channels          set "A\nC" this node has subscribers of
+//   {P}:node:{N}:users             set "A\nuser" signed in on this node (watchlists)
 //   {P}:node:{N}:apps              set of apps whose connections this node reports
 //   {P}:app:{A}:channel:{C}:subs   hash node -> that node's subscribers
 //   {P}:app:{A}:channel:{C}:members  hash user -> user_info (JSON text)
 //   {P}:app:{A}:channel:{C}:nodes  hash user -> how many nodes hold a connection of the user
 //   {P}:app:{A}:occupied           set of occupied channels
 //   {P}:app:{A}:connections        hash node -> WebSocket connections there
+//   {P}:app:{A}:online             hash user -> how many nodes hold a signed-in connection of it
 //   {P}:app:{A}:cache:{C}          a cache channel's last event, with the cache TTL
 //   {P}:app:{A}:cache_miss:{C}     present while a cache_miss webhook stands for the empty spell
 //   {P}:pending                    zset held webhook ("v\nA\nC\n", "r\nA\nC\nuser") -> due ms
 // Announcements on {P}:broadcast: "rcs <op> <except> <skip node> <#A> <#C> <#user>\n" then
-// A, C, user and the payload (op a: member added, payload user_info; r: removed; c: count).
+// A, C, user and the payload (op a: member added, payload user_info; r: removed; c: count;
+// u: a signed-in user came online, f: went offline, both with C empty).
 constexpr std::string_view prelude = R"lua(
 local P, N, debounce = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local events = {}
@@ -118,6 +121,23 @@ local function set_count(n, A, C, count)
   return occupancy(A, C)
 end
 
+-- A signed-in user's connections, for watchlists: online while any node holds one.
+local function user_on(n, A, U, skip)
+  if redis.call('SADD', node_key(n, 'users'), A .. '\n' .. U) == 1 and
+     redis.call('HINCRBY', P .. ':app:' .. A .. ':online', U, 1) == 1 then
+    announce('u', A, '', U, '', '0', skip)
+  end
+end
+
+local function user_off(n, A, U)
+  if redis.call('SREM', node_key(n, 'users'), A .. '\n' .. U) == 0 then return end
+  local h = P .. ':app:' .. A .. ':online'
+  if redis.call('HINCRBY', h, U, -1) <= 0 then
+    redis.call('HDEL', h, U)
+    announce('f', A, '', U, '', '0', '-')
+  end
+end
+
 local function reap(d)
   for _, e in ipairs(redis.call('SMEMBERS', node_key(d, 'members'))) do
     local A, C, U = split3(e)
@@ -127,10 +147,14 @@ local function reap(d)
     local A, C = split2(e)
     set_count(d, A, C, 0)
   end
+  for _, e in ipairs(redis.call('SMEMBERS', node_key(d, 'users'))) do
+    local A, U = split2(e)
+    user_off(d, A, U)
+  end
   for _, A in ipairs(redis.call('SMEMBERS', node_key(d, 'apps'))) do
     redis.call('HDEL', P .. ':app:' .. A .. ':connections', d)
   end
-  redis.call('DEL', node_key(d, 'members'), node_key(d, 'channels'), node_key(d, 'apps'))
+  redis.call('DEL', node_key(d, 'members'), node_key(d, 'channels'), node_key(d, 'users'), node_key(d, 'apps'))
   redis.call('ZREM', P .. ':nodes', d)
   events[#events + 1] = 'd\n' .. d .. '\n\n'
 end
@@ -210,36 +234,55 @@ return {own and 0 or 1, others, events}
 
 constexpr std::string_view restore_body = R"lua(
 redis.call('ZADD', P .. ':nodes', now_ms() + tonumber(ARGV[4]), N)
-local k = tonumber(ARGV[5])
-local i = 6
-local counted = {}
-for _ = 1, k do
-  local A, C, c = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  i = i + 3
-  counted[A .. '\n' .. C] = true
-  set_count(N, A, C, c)
+local i = 5
+local function section(width, each)
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, n do
+    each(i)
+    i = i + width
+  end
 end
+local counted, held, joins, signed, users = {}, {}, {}, {}, {}
+section(3, function(j)
+  counted[ARGV[j] .. '\n' .. ARGV[j + 1]] = true
+  set_count(N, ARGV[j], ARGV[j + 1], tonumber(ARGV[j + 2]))
+end)
 for _, e in ipairs(redis.call('SMEMBERS', node_key(N, 'channels'))) do
   if not counted[e] then
     local A, C = split2(e)
     set_count(N, A, C, 0)
   end
 end
-local held, joins = {}, {}
-while i + 3 <= #ARGV do
-  held[ARGV[i] .. '\n' .. ARGV[i + 1] .. '\n' .. ARGV[i + 2]] = true
-  joins[#joins + 1] = {ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]}
-  i = i + 4
-end
+section(4, function(j)
+  held[ARGV[j] .. '\n' .. ARGV[j + 1] .. '\n' .. ARGV[j + 2]] = true
+  joins[#joins + 1] = {ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]}
+end)
 for _, e in ipairs(redis.call('SMEMBERS', node_key(N, 'members'))) do
   if not held[e] then
     local A, C, U = split3(e)
     leave(N, A, C, U)
   end
 end
--- Members the cluster did not know are announced to the other nodes only: this node's clients
--- heard of them when they joined.
+-- Members and users the cluster did not know are announced to the other nodes only: this
+-- node's clients heard of them when they came (Redis could not be told then).
 for _, j in ipairs(joins) do join(N, j[1], j[2], j[3], j[4], '0', N, 0) end
+section(2, function(j)
+  signed[ARGV[j] .. '\n' .. ARGV[j + 1]] = true
+  users[#users + 1] = {ARGV[j], ARGV[j + 1]}
+end)
+for _, e in ipairs(redis.call('SMEMBERS', node_key(N, 'users'))) do
+  if not signed[e] then
+    local A, U = split2(e)
+    user_off(N, A, U)
+  end
+end
+for _, u in ipairs(users) do user_on(N, u[1], u[2], N) end
+return events
+)lua";
+
+constexpr std::string_view user_body = R"lua(
+if ARGV[6] == '1' then user_on(N, ARGV[4], ARGV[5], '-') else user_off(N, ARGV[4], ARGV[5]) end
 return events
 )lua";
 
@@ -297,7 +340,7 @@ script make(std::string_view name, std::string_view body) {
 
 scripts::scripts()
     : join(make("join", join_body)), leave(make("leave", leave_body)), count(make("count", count_body)),
-      tick(make("tick", tick_body)), restore(make("restore", restore_body)),
+      tick(make("tick", tick_body)), restore(make("restore", restore_body)), user(make("user", user_body)),
       retire(make("retire", retire_body)), cache_get(make("cache_get", cache_get_body)),
       channel(make("channel", channel_body)), channels(make("channels", channels_body)) {}
 

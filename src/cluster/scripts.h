@@ -11,6 +11,7 @@
 // the count), d a node reaped (app = its id)), for the calling node to send.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -34,9 +35,12 @@ struct scripts {
     // ARGV 4..: ttl ms, then (app, connections here) pairs. Returns {lost, {others' connections
     // per app}, {events}}: lost = 1 when Redis did not know this node (its share must be rebuilt).
     script tick;
-    // ARGV 4..: lease ms, number of counts k, k (app, channel, count), then (app, channel, user,
-    // info)...: this node's whole share, replacing what Redis had of it.
+    // ARGV 4..: lease ms, then three sections, each a count n and n entries: (app, channel,
+    // count), (app, channel, user, info), (app, user): this node's subscriber counts, presence
+    // members and signed-in users, replacing what Redis had of its share.
     script restore;
+    // ARGV 4..: app, user, 1 (its first connection here) or 0 (its last went).
+    script user;
     // This node leaves the cluster (a clean stop): its share goes at once, as a dead node's would.
     script retire;
     // ARGV 4..: app, channel, miss flag ttl ms. Returns {stored value or "", 1 if a new miss}.
@@ -46,6 +50,11 @@ struct scripts {
     script channel;
     // ARGV 4..: app, prefix. Returns {name, subscriptions, users, ...} of occupied channels.
     script channels;
+
+    // Every one of them, for SCRIPT LOAD.
+    [[nodiscard]] std::array<const script*, 10> all() const {
+        return {&join, &leave, &count, &tick, &restore, &user, &retire, &cache_get, &channel, &channels};
+    }
 };
 
 } // namespace ringcast::cluster

@@ -97,9 +97,7 @@ std::string bridge::debounce_arg() const {
 void bridge::load_scripts() {
     // Sent first on a fresh connection, so every EVALSHA after them finds its script even when
     // Redis restarted empty.
-    for (const script* s :
-         {&scripts_->join, &scripts_->leave, &scripts_->count, &scripts_->tick, &scripts_->restore,
-          &scripts_->retire, &scripts_->cache_get, &scripts_->channel, &scripts_->channels}) {
+    for (const script* s : scripts_->all()) {
         pub_->command({"SCRIPT", "LOAD", s->text}, [name = s->name](const redis::value& v) {
             if (v.is_error() && !is_lost(v)) {
                 RC_LOG_ERROR("Redis bridge: Redis refused script %.*s: %s", static_cast<int>(name.size()),
@@ -113,7 +111,10 @@ bool bridge::eval(const script& s, std::vector<std::string> args, redis::connect
     std::string debounce = debounce_arg();
     std::vector<std::string_view> argv{"EVALSHA", s.sha, "0", settings_.prefix, node_id_, debounce};
     argv.insert(argv.end(), args.begin(), args.end());
-    return pub_->command(argv, [name = s.name, reply = std::move(reply)](const redis::value& v) {
+    return pub_->command(argv, [this, name = s.name, reply = std::move(reply)](const redis::value& v) {
+        if (v.is_error() && v.text.starts_with("NOSCRIPT")) {
+            load_scripts(); // someone ran SCRIPT FLUSH: this call failed, the next ones will not
+        }
         if (v.is_error() && !is_lost(v)) {
             RC_LOG_WARN("Redis bridge: script %.*s failed: %s", static_cast<int>(name.size()), name.data(),
                         v.text.c_str());
@@ -229,6 +230,15 @@ void bridge::on_state_event(const state_event& e, std::uint32_t app) {
         post_to_shards(app, channel, pusher::channel_event("pusher_internal:member_removed", channel, data),
                        0);
         break;
+    case 'u':
+    case 'f': {
+        auto status = std::make_unique<pusher::user_status_mail>();
+        status->app = app;
+        status->user_id = std::string(e.user);
+        status->online = e.op == 'u';
+        post(pusher::user_owner(app, e.user, group_.count()), std::move(status));
+        break;
+    }
     case 'c': {
         std::uint32_t count = 0;
         std::from_chars(e.payload.data(), e.payload.data() + e.payload.size(), count);
@@ -237,6 +247,53 @@ void bridge::on_state_event(const state_event& e, std::uint32_t app) {
     }
     default:
         break;
+    }
+}
+
+// ---- watchlists ---------------------------------------------------------------------------
+
+void bridge::on_user(pusher::user_status_mail& m) {
+    if (restoring_) {
+        held_.push_back(std::make_unique<pusher::user_status_mail>(m));
+        return;
+    }
+    if (m.app >= config_->apps.size()) {
+        return;
+    }
+    bool sent = eval(scripts_->user, {config_->apps[m.app].id, m.user_id, m.online ? "1" : "0"},
+                     [this, m](const redis::value& v) {
+                         if (v.is_error()) {
+                             post(pusher::user_owner(m.app, m.user_id, group_.count()),
+                                  std::make_unique<pusher::user_status_mail>(m));
+                         }
+                     });
+    if (!sent) {
+        // This node's watchers hear of it; Redis at the rebuild.
+        post(pusher::user_owner(m.app, m.user_id, group_.count()),
+             std::make_unique<pusher::user_status_mail>(m));
+    }
+}
+
+void bridge::on_watch_query(pusher::watch_query_mail& m) {
+    auto answer = [this, m](const redis::value& v) {
+        if (v.type != redis::kind::array || v.elements.size() != m.user_ids.size()) {
+            post(m.owner, std::make_unique<pusher::watch_query_mail>(m)); // the owner answers alone
+            return;
+        }
+        auto status = std::make_unique<pusher::watch_status_mail>();
+        status->socket = m.socket;
+        for (std::size_t i = 0; i < m.user_ids.size(); ++i) {
+            (number_of(v.elements[i]) > 0 ? status->online : status->offline).push_back(m.user_ids[i]);
+        }
+        post(m.watcher_shard, std::move(status));
+    };
+    std::vector<std::string> args{
+        "HMGET", settings_.prefix + ":app:" + (m.app < config_->apps.size() ? config_->apps[m.app].id : "") +
+                     ":online"};
+    args.insert(args.end(), m.user_ids.begin(), m.user_ids.end());
+    std::vector<std::string_view> argv(args.begin(), args.end());
+    if (m.app >= config_->apps.size() || !pub_->command(argv, answer)) {
+        answer(redis::value{});
     }
 }
 
@@ -528,27 +585,49 @@ void bridge::on_dump(pusher::node_dump_mail& m) {
 }
 
 void bridge::finish_restore() {
-    std::vector<std::string> args{std::to_string(lease_ms), ""};
-    std::size_t counts = 0;
-    std::size_t members = 0;
+    std::vector<std::string> args{std::to_string(lease_ms)};
     const auto& apps = config_->apps;
-    for (const auto& d : dumps_) {
+    // Three sections, each its length first (scripts.h).
+    auto section = [&](auto add) {
+        std::size_t at = args.size();
+        args.emplace_back();
+        std::size_t n = 0;
+        for (const auto& d : dumps_) {
+            n += add(d);
+        }
+        args[at] = std::to_string(n);
+        return n;
+    };
+    std::size_t counts = section([&](const pusher::node_dump_mail& d) {
+        std::size_t n = 0;
         for (const auto& c : d.counts) {
             if (c.app < apps.size()) {
                 args.insert(args.end(), {apps[c.app].id, c.channel, std::to_string(c.subscriptions)});
-                ++counts;
+                ++n;
             }
         }
-    }
-    args[1] = std::to_string(counts);
-    for (const auto& d : dumps_) {
+        return n;
+    });
+    std::size_t members = section([&](const pusher::node_dump_mail& d) {
+        std::size_t n = 0;
         for (const auto& mem : d.members) {
             if (mem.app < apps.size()) {
                 args.insert(args.end(), {apps[mem.app].id, mem.channel, mem.user_id, mem.user_info});
-                ++members;
+                ++n;
             }
         }
-    }
+        return n;
+    });
+    section([&](const pusher::node_dump_mail& d) {
+        std::size_t n = 0;
+        for (const auto& [app, user] : d.users) {
+            if (app < apps.size()) {
+                args.insert(args.end(), {apps[app].id, user});
+                ++n;
+            }
+        }
+        return n;
+    });
     (void)eval(scripts_->restore, std::move(args), [this, counts, members](const redis::value& v) {
         if (v.is_error()) {
             return; // the next connection rebuilds again

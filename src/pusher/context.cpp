@@ -1,6 +1,8 @@
 // Per-shard Pusher state: apps, local channel membership, publish fan-out.
 #include "ringcast/pusher/context.h"
 
+#include "ringcast/pusher/cluster_mail.h"
+
 #include "ringcast/core/clock.h"
 #include "ringcast/core/log.h"
 #include "ringcast/pusher/codes.h"
@@ -63,10 +65,14 @@ unsigned context::owner_of(std::uint32_t app, std::string_view channel) const no
     return static_cast<unsigned>(h % io_.count());
 }
 
-unsigned context::user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept {
+unsigned user_owner(std::uint32_t app, std::string_view user_id, unsigned shards) noexcept {
     // A different mix from owner_of, so a user and a channel of the same name need not collide.
     size_t h = std::hash<std::string_view>{}(user_id)*31 + app + 0x51ed27;
-    return static_cast<unsigned>(h % io_.count());
+    return static_cast<unsigned>(h % shards);
+}
+
+unsigned context::user_owner_of(std::uint32_t app, std::string_view user_id) const noexcept {
+    return user_owner(app, user_id, io_.count());
 }
 
 unsigned context::keeper_of(std::uint32_t app, std::string_view channel) const noexcept {

@@ -92,4 +92,12 @@ void node_dump_request_mail::deliver(context& at) {
     at.owned().on_dump_request(*this);
 }
 
+void user_status_mail::deliver(context& at) {
+    at.owned().on_user_status(*this);
+}
+
+void watch_query_mail::deliver(context& at) {
+    at.owned().on_watch_query(*this);
+}
+
 } // namespace ringcast::pusher

@@ -287,10 +287,18 @@ void owner_state::on_user_presence(const user_presence_mail& m) {
     user_state& u = users_[k];
     std::uint32_t before = u.connections;
     u.connections = static_cast<std::uint32_t>(static_cast<std::int64_t>(u.connections) + m.delta);
-    if (before == 0 && u.connections > 0) {
-        notify_watchers(m.app, m.user_id, u, true);
-    } else if (before > 0 && u.connections == 0) {
-        notify_watchers(m.app, m.user_id, u, false);
+    bool came = before == 0 && u.connections > 0;
+    if (came || (before > 0 && u.connections == 0)) {
+        if (clustered()) {
+            // Online or offline is the cluster's to say (the bridge tells the watchers' owners).
+            auto status = std::make_unique<user_status_mail>();
+            status->app = m.app;
+            status->user_id = m.user_id;
+            status->online = came;
+            to_bridge(std::move(status));
+        } else {
+            notify_watchers(m.app, m.user_id, u, came);
+        }
     }
     if (u.connections == 0 && u.watchers.empty()) {
         users_.erase(k);
@@ -313,9 +321,34 @@ void owner_state::on_watch(const watch_mail& m) {
             }
         }
     }
-    if (m.add) {
+    if (m.add && clustered()) {
+        auto ask = std::make_unique<watch_query_mail>();
+        ask->app = m.app;
+        ask->user_ids = m.user_ids;
+        ask->socket = m.socket;
+        ask->watcher_shard = m.watcher_shard;
+        ask->owner = ctx_.io().index();
+        to_bridge(std::move(ask));
+    } else if (m.add) {
         ctx_.io().post(m.watcher_shard, std::move(status));
     }
+}
+
+void owner_state::on_user_status(const user_status_mail& m) {
+    if (auto it = users_.find(key(m.app, m.user_id)); it != users_.end()) {
+        notify_watchers(m.app, m.user_id, it->second, m.online);
+    }
+}
+
+void owner_state::on_watch_query(const watch_query_mail& m) {
+    auto status = std::make_unique<watch_status_mail>();
+    status->socket = m.socket;
+    for (const std::string& id : m.user_ids) {
+        auto it = users_.find(key(m.app, id));
+        bool online = it != users_.end() && it->second.connections > 0;
+        (online ? status->online : status->offline).push_back(id);
+    }
+    ctx_.io().post(m.watcher_shard, std::move(status));
 }
 
 void owner_state::on_tick(std::uint64_t now_ms) {
@@ -369,6 +402,11 @@ void owner_state::on_dump_request(const node_dump_request_mail& m) {
         }
         for (const auto& [id, mem] : st.members) {
             dump->members.push_back({app, channel, id, mem.info});
+        }
+    }
+    for (const auto& [k, u] : users_) {
+        if (u.connections > 0) {
+            dump->users.push_back(split_key(k));
         }
     }
     to_bridge(std::move(dump));

@@ -4,14 +4,14 @@
 // members with per-user connection counts across nodes (one member_added for a user's first
 // connection anywhere, one member_removed after the last), member limits, subscription counts,
 // channel info, /users, /connections and max_connections asked of any node, cache channels set on
-// one node and read on another, webhooks once for the cluster, a SIGKILLed node's members
+// one node and read on another, watchlists, webhooks once for the cluster, a SIGKILLed node's members
 // expiring within the documented time, and the shared state rebuilt after Redis restarts empty.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer, DEFAULT_APP } = require('./lib/server');
 const { connectPusher, closeAll } = require('./lib/ws');
-const { subscribeOk, subscribeRaw, joinPresence, framesWhere, waitAllHave, settle } = require('./lib/proto');
+const { subscribeOk, subscribeRaw, joinPresence, signinOk, framesWhere, waitAllHave, settle } = require('./lib/proto');
 const { presenceAuth, presenceChannelData } = require('./lib/auth');
 const { postEvents, request, signedQuery } = require('./lib/http');
 const { expectRefusedWs } = require('./lib/api');
@@ -35,6 +35,15 @@ function addedOf(client, channel) {
 
 function removedOf(client, channel) {
   return framesWhere(client, (j) => j.event === 'pusher_internal:member_removed' && j.channel === channel).map((j) => JSON.parse(j.data).user_id);
+}
+
+// Every watchlist change a client was told of, in order: "online:id" / "offline:id".
+function watchlistChanges(client) {
+  const out = [];
+  for (const f of framesWhere(client, (j) => j.event === 'pusher_internal:watchlist_events')) {
+    for (const e of f.data.events) for (const id of e.user_ids) out.push(`${e.name}:${id}`);
+  }
+  return out;
 }
 
 function unsubscribe(client, channel) {
@@ -126,6 +135,36 @@ describe('three nodes sharing state over Redis', () => {
       assert.deepEqual(removedOf(c, ch), ['ann']);
     } finally {
       await closeAll([a, b, c, a2]);
+    }
+  });
+
+  it('watchlists: online at a user\'s first sign-in anywhere, offline after its last connection anywhere', T, async () => {
+    const early = uniqueName('early');
+    const later = uniqueName('later');
+    const pre = await connectPusher(nodes[1].wsUrl());
+    const w = await connectPusher(nodes[0].wsUrl());
+    const l1 = await connectPusher(nodes[1].wsUrl());
+    const l2 = await connectPusher(nodes[2].wsUrl());
+    try {
+      await signinOk(pre, APP, { id: early });
+      await signinOk(w, APP, { id: uniqueName('watcher'), watchlist: [early, later] });
+      // A sign-in reaches Redis a moment after its signin_success: the watcher may first be told
+      // "offline", then "online" once it does; what matters is where it settles.
+      const last = (id) => watchlistChanges(w).filter((c) => c.endsWith(`:${id}`)).pop();
+      await waitUntil(() => last(early) === `online:${early}` && last(later) === `offline:${later}`, { timeout: 5000, label: 'the initial status' });
+      const mark = watchlistChanges(w).length;
+      await signinOk(l1, APP, { id: later });
+      await signinOk(l2, APP, { id: later });
+      await waitUntil(() => watchlistChanges(w).length > mark, { timeout: 5000, label: 'online' });
+      await closeAll([l1]);
+      await settle(500);
+      assert.deepEqual(watchlistChanges(w).slice(mark), [`online:${later}`], 'one online for two nodes; none while a connection remains');
+      await closeAll([l2, pre]);
+      await waitUntil(() => watchlistChanges(w).length >= mark + 3, { timeout: 5000, label: 'both offline' });
+      await settle(300);
+      assert.deepEqual(watchlistChanges(w).slice(mark + 1).sort(), [`offline:${early}`, `offline:${later}`]);
+    } finally {
+      await closeAll([pre, w, l1, l2]);
     }
   });
 

@@ -94,6 +94,8 @@ private:
     void on_cache_set(pusher::cache_set_mail& m) override;
     void on_cache_get(pusher::cache_get_mail& m) override;
     void on_dump(pusher::node_dump_mail& m) override;
+    void on_user(pusher::user_status_mail& m) override;
+    void on_watch_query(pusher::watch_query_mail& m) override;
     struct own_event {
         std::uint64_t seq;
         std::uint64_t due_ms; // delivered locally then, echo or not

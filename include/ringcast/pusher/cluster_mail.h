@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ringcast::pusher {
@@ -21,6 +23,12 @@ struct query_mail;
 struct node_presence_mail;
 struct node_count_mail;
 struct node_dump_mail;
+struct user_status_mail;
+struct watch_query_mail;
+
+// The shard that tracks whether a signed-in user is online (context::user_owner_of), for the
+// bridge, which has no context.
+[[nodiscard]] unsigned user_owner(std::uint32_t app, std::string_view user_id, unsigned shards) noexcept;
 
 // What the bridge does with each kind of mail it takes (mail::to_bridge dispatches here).
 class bridge_handler {
@@ -33,6 +41,8 @@ public:
     virtual void on_cache_set(cache_set_mail& m) = 0;
     virtual void on_cache_get(cache_get_mail& m) = 0;
     virtual void on_dump(node_dump_mail& m) = 0;
+    virtual void on_user(user_status_mail& m) = 0;
+    virtual void on_watch_query(watch_query_mail& m) = 0;
 };
 
 // owner -> bridge: a connection joined a presence channel on this node (every join: the
@@ -93,6 +103,32 @@ struct node_dump_mail final : mail {
     std::uint64_t generation = 0;
     std::vector<count> counts;
     std::vector<member> members;
+    std::vector<std::pair<std::uint32_t, std::string>> users; // (app, user id) signed in here
+};
+
+// owner -> bridge: a signed-in user's first connection on this node came (online) or the last
+// went. bridge -> the user's owner shard: the user came online or went offline in the cluster
+// (or, with Redis down, on this node): tell the user's watchers here.
+struct user_status_mail final : mail {
+    void deliver(context& at) override;
+    void to_bridge(bridge_handler& b) override { b.on_user(*this); }
+    std::uint32_t app = 0;
+    std::string user_id;
+    bool online = true;
+};
+
+// owner -> bridge: which of these users are online in the cluster? (a connection set its
+// watchlist; the owner has registered it as a watcher already, so no change is missed). The
+// bridge answers the watcher's shard with a watch_status_mail; when Redis cannot answer it hands
+// the question back to the owner (deliver), which answers from this node's users.
+struct watch_query_mail final : mail {
+    void deliver(context& at) override;
+    void to_bridge(bridge_handler& b) override { b.on_watch_query(*this); }
+    std::uint32_t app = 0;
+    std::vector<std::string> user_ids;
+    socket_key socket = 0;
+    unsigned watcher_shard = 0;
+    unsigned owner = 0;
 };
 
 } // namespace ringcast::pusher

@@ -47,6 +47,11 @@ public:
     void on_watch(const watch_mail& m);
     // Cluster: the bridge could not reach Redis with a join or leave; decide it for this node.
     void on_presence_fallback(const presence_fallback_mail& m);
+    // Cluster: a watched user came online or went offline (in the cluster, or on this node
+    // while Redis is down).
+    void on_user_status(const user_status_mail& m);
+    // Cluster: Redis could not say who is online; answer from this node's users.
+    void on_watch_query(const watch_query_mail& m);
     // Cluster: the bridge rebuilds this node's share of the shared state.
     void on_dump_request(const node_dump_request_mail& m);
     // Once a second: throttled subscription counts, expired cache entries.
