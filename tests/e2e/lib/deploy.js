@@ -72,6 +72,31 @@ function processRunning(pid) {
   return state !== 'Z' && state !== 'X';
 }
 
+// The pids of running processes whose command line has an argument containing `text` (a test's
+// own temp dir: what it started, even through a daemon, and nothing else).
+function processesMentioning(text) {
+  const pids = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline;
+    try {
+      cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmdline.split('\0').some((arg) => arg.includes(text)) && processRunning(Number(entry))) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+// The soft and hard open-files limits of a process, from /proc/PID/limits.
+function openFilesLimits(pid) {
+  const text = fs.readFileSync(`/proc/${pid}/limits`, 'utf8');
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  assert.ok(m, `no open-files line in /proc/${pid}/limits`);
+  return { soft: m[1], hard: m[2] };
+}
+
 // SIGKILL to each pid still running (the after hooks' last resort).
 function killAll(pids) {
   for (const pid of pids) {
@@ -157,4 +182,7 @@ class Child {
   }
 }
 
-module.exports = { REPO_ROOT, DEPLOY_DIR, deployFile, readDeployFile, findTool, replaceOnce, run, processRunning, killAll, Child };
+module.exports = {
+  REPO_ROOT, DEPLOY_DIR, deployFile, readDeployFile, findTool, replaceOnce, run, processRunning, processesMentioning,
+  openFilesLimits, killAll, Child,
+};
