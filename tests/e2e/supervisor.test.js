@@ -19,7 +19,7 @@ const { binaryPath, freePort, HOST } = require('./lib/server');
 const { createClient, waitConnected, subscribe, createRestClient, triggerOk, disconnectAll } = require('./lib/pusher');
 const { request } = require('./lib/http');
 const {
-  readDeployFile, findTool, replaceOnce, run, processRunning, processesMentioning, openFilesLimits, killAll, Child,
+  SANITIZER_REPORT, readDeployFile, findTool, replaceOnce, run, processRunning, processesMentioning, openFilesLimits, killAll, Child,
 } = require('./lib/deploy');
 const { waitUntil, deferred, withTimeout } = require('./lib/util');
 
@@ -113,7 +113,6 @@ describe(`deploy/${PROGRAM} under a real supervisord`, { skip }, () => {
   let port;
   let supervisord;
   let runAs = null; // {uid, gid} when the user= line is kept
-  const pids = new Set(); // every ringcast pid seen, killed in after() if still running
   const clients = [];
 
   const ctl = async (...args) => {
@@ -141,7 +140,6 @@ describe(`deploy/${PROGRAM} under a real supervisord`, { skip }, () => {
     await waitUntil(async () => {
       const res = await ctl('pid', 'ringcast');
       pid = Number(res.stdout.trim()) || 0;
-      if (pid) pids.add(pid);
       if (!pid || pid === previousPid || !processRunning(pid)) return false;
       try {
         const up = await request(port, { path: '/up', timeout: 1000 });
@@ -162,7 +160,6 @@ describe(`deploy/${PROGRAM} under a real supervisord`, { skip }, () => {
       pid = m ? Number(m[1]) : 0;
       return pid !== 0;
     }, { timeout: 10000, interval: 100, label: 'supervisorctl status: ringcast RUNNING' });
-    pids.add(pid);
     return pid;
   }
 
@@ -179,7 +176,8 @@ describe(`deploy/${PROGRAM} under a real supervisord`, { skip }, () => {
 
     // Soft 1024 under the hard limit, as systemd starts supervisor.service (1024:524288).
     const hard = hardOpenFiles();
-    supervisord = new Child(PRLIMIT, [`--nofile=1024:${hard}`, '--', SUPERVISORD, '-c', conf], {
+    const soft = Math.min(1024, Number(hard));
+    supervisord = new Child(PRLIMIT, [`--nofile=${soft}:${hard}`, '--', SUPERVISORD, '-c', conf], {
       env: { PATH: process.env.PATH || '/usr/bin:/bin' },
     });
     // `supervisorctl pid` names supervisord itself once it answers on its socket (prlimit execs
@@ -202,8 +200,9 @@ describe(`deploy/${PROGRAM} under a real supervisord`, { skip }, () => {
       await ctl('shutdown');
       await supervisord.stop('SIGTERM', 10000);
     }
-    // Whatever is left: every ringcast seen, and anything still naming this run's temp dir.
-    if (dir) killAll([...pids, ...processesMentioning(dir)]);
+    // Whatever is left of this run: every process naming its temp dir (ringcast's --env path,
+    // supervisord's -c), found afresh so that a pid reused since cannot be hit.
+    if (dir) killAll(processesMentioning(dir));
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -304,6 +303,7 @@ describe(`deploy/${PROGRAM} under a real supervisord`, { skip }, () => {
     assert.match(log, /stopped: ringcast \(exit status 0\)/);
     assert.doesNotMatch(log, /killing 'ringcast'/, 'ringcast needed SIGKILL to stop');
     assert.match(readLog('ringcast.log'), /SIGTERM received/);
+    assert.doesNotMatch(readLog('ringcast.log'), SANITIZER_REPORT);
     assert.deepEqual(processesMentioning(dir), []);
   }));
 });

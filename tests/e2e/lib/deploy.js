@@ -12,6 +12,11 @@ const path = require('node:path');
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEPLOY_DIR = path.join(REPO_ROOT, 'deploy');
 
+// What a sanitized ringcast prints on a finding (the same pattern as lib/server.js): scripts/test
+// runs the suite against ASan/UBSan and TSan builds, and a server started outside the harness
+// must be checked too.
+const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|runtime error:|(WARNING|FATAL): ThreadSanitizer/;
+
 function deployFile(relative) {
   return path.join(DEPLOY_DIR, relative);
 }
@@ -97,7 +102,8 @@ function openFilesLimits(pid) {
   return { soft: m[1], hard: m[2] };
 }
 
-// SIGKILL to each pid still running (the after hooks' last resort).
+// SIGKILL to each pid still running (the after hooks' last resort). Give it pids just found, such
+// as processesMentioning()'s: a pid remembered from earlier may belong to another process by now.
 function killAll(pids) {
   for (const pid of pids) {
     if (!processRunning(pid)) continue;
@@ -183,6 +189,6 @@ class Child {
 }
 
 module.exports = {
-  REPO_ROOT, DEPLOY_DIR, deployFile, readDeployFile, findTool, replaceOnce, run, processRunning, processesMentioning,
+  SANITIZER_REPORT, REPO_ROOT, DEPLOY_DIR, deployFile, readDeployFile, findTool, replaceOnce, run, processRunning, processesMentioning,
   openFilesLimits, killAll, Child,
 };
