@@ -1,12 +1,18 @@
 'use strict';
 
-// The seed chapter's nginx block (section "Nginx проксирование WebSocket") in front of ringcast
-// instead of Reverb, over real TLS: Debian's nginx, a certificate made with openssl for this run,
-// and clients that verify it. The block is used as written; only what cannot be used as is
-// changes: the upstream port, the listen address, the certificate lines for "# ... SSL настройки
-// ...", and Laravel's `location /` (no PHP here) becomes `return 404`. `location /app` is the
-// chapter's, byte for byte. Being a prefix location it also matches /apps/..., so the HTTP API
-// that Laravel publishes to goes through the same block, with its forced `Connection: Upgrade`.
+// Two nginx sites in front of ringcast instead of Reverb, each over real TLS (Debian's nginx, a
+// certificate made with openssl for this run, and clients that verify it), with the same checks:
+//
+// - The seed chapter's block (section "Nginx проксирование WebSocket"), used as written; only what
+//   cannot be used as is changes: the upstream port, the listen address, the certificate lines for
+//   "# ... SSL настройки ...", and Laravel's `location /` (no PHP here) becomes `return 404`.
+//   `location /app` is the chapter's, byte for byte. Being a prefix location it also matches
+//   /apps/..., so the HTTP API that Laravel publishes to goes through the same block, with its
+//   forced `Connection: Upgrade`; it also takes /apple... away from Laravel.
+// - The site we ship, deploy/nginx/ringcast.conf, with only the upstream port, the listen lines
+//   and the certificate paths changed. Its Laravel part stays: `include snippets/fastcgi-php.conf`
+//   finds Debian's snippets linked into the test's config dir, and with no PHP files under its
+//   root every Laravel URL is nginx's own 404 before PHP-FPM would be asked.
 
 const assert = require('node:assert/strict');
 const { spawn, execFile } = require('node:child_process');
@@ -17,13 +23,14 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { describe, it, before, after } = require('node:test');
-const { useServer, freePort, DEFAULT_APP } = require('./lib/server');
+const { useServer, freePort, binaryPath, DEFAULT_APP } = require('./lib/server');
 const { WsClient, connectPusher, closeAll } = require('./lib/ws');
 const { PusherServer, triggerOk } = require('./lib/pusher');
 const { signedQuery } = require('./lib/http');
 const { BENCH_BIN, BENCH_APP, benchMissing } = require('./lib/bench');
 const { privateAuth } = require('./lib/auth');
 const { withTimeout, deferred, uniqueName, sleep } = require('./lib/util');
+const { readDeployFile, findTool, replaceOnce, run: runTool } = require('./lib/deploy');
 
 const T = { timeout: 30000 };
 const WAIT_MS = 5000;
@@ -67,22 +74,6 @@ const CHAPTER_LOCATION_APP = CHAPTER_BLOCK.slice(
   CHAPTER_BLOCK.indexOf('    }\n', CHAPTER_BLOCK.indexOf('    location /app {')) + '    }\n'.length,
 );
 
-// nginx lives in /usr/sbin, which an unprivileged user's PATH often lacks.
-function findTool(name) {
-  const dirs = [...(process.env.PATH || '').split(path.delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
-}
-
 const NGINX = findTool('nginx');
 const OPENSSL = findTool('openssl');
 const skip = !NGINX
@@ -92,29 +83,46 @@ const skip = !NGINX
     : false;
 const benchSkip = benchMissing();
 
-function replaceOnce(text, from, to) {
-  const parts = text.split(from);
-  assert.equal(parts.length, 2, `expected exactly one ${JSON.stringify(from)} in the chapter's block`);
-  return parts.join(to);
-}
-
-function serverBlock({ upstreamPort, listenPort, cert, key }) {
+function chapterBlock({ upstreamPort, listenPort, cert, key }) {
+  const what = "the chapter's block";
   let block = CHAPTER_BLOCK;
-  block = replaceOnce(block, 'server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`);
-  block = replaceOnce(block, 'listen 443 ssl http2;', `listen 127.0.0.1:${listenPort} ssl http2;`);
+  block = replaceOnce(block, 'server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`, what);
+  block = replaceOnce(block, 'listen 443 ssl http2;', `listen 127.0.0.1:${listenPort} ssl http2;`, what);
   block = replaceOnce(
     block,
     '    # ... SSL настройки ...\n',
     `    ssl_certificate ${cert};\n    ssl_certificate_key ${key};\n`,
+    what,
   );
   block = replaceOnce(
     block,
     '        try_files $uri $uri/ /index.php?$query_string;\n',
     '        return 404;\n',
+    what,
   );
   assert.ok(block.includes(CHAPTER_LOCATION_APP), 'location /app must stay as the chapter writes it');
   return block;
 }
+
+const SHIPPED = 'nginx/ringcast.conf';
+
+function shippedSite({ upstreamPort, listenPort, cert, key }) {
+  const what = `deploy/${SHIPPED}`;
+  let site = readDeployFile(SHIPPED);
+  site = replaceOnce(site, '    server 127.0.0.1:8080;\n', `    server 127.0.0.1:${upstreamPort};\n`, what);
+  site = replaceOnce(site, '    listen 443 ssl http2;\n', `    listen 127.0.0.1:${listenPort} ssl http2;\n`, what);
+  site = replaceOnce(site, '    listen [::]:443 ssl http2;\n', '', what);
+  site = replaceOnce(site, ' /etc/letsencrypt/live/yoursite.com/fullchain.pem;\n', ` ${cert};\n`, what);
+  site = replaceOnce(site, ' /etc/letsencrypt/live/yoursite.com/privkey.pem;\n', ` ${key};\n`, what);
+  return site;
+}
+
+// The two sites under test. `apple`: where GET /apple/orders, a Laravel route that merely starts
+// with "/app", ends up.
+const SITES = [
+  { name: "the chapter's nginx block", block: chapterBlock, apiLocation: '`location /app` (it matches /apps/...)', apple: 'ringcast' },
+  { name: `deploy/${SHIPPED}`, block: shippedSite, apiLocation: '`location /apps/`', apple: "Laravel's locations" },
+];
 
 // Everything the instance reads or writes is under `dir` (pid, logs, temp files).
 function nginxConf(dir, block) {
@@ -179,8 +187,9 @@ function httpsGet(port, urlPath, ca, timeoutMs = 2000) {
 }
 
 class Nginx {
-  constructor(dir) {
+  constructor(dir, site) {
     this.dir = dir;
+    this.site = site; // ({upstreamPort, listenPort, cert, key}) => the site's text
     this.child = null;
     this.exitInfo = null;
     this.output = '';
@@ -210,7 +219,7 @@ class Nginx {
       fs.mkdirSync(path.join(this.dir, 'tmp'), { recursive: true });
       fs.rmSync(path.join(this.dir, 'error.log'), { force: true });
       const conf = path.join(this.dir, 'nginx.conf');
-      fs.writeFileSync(conf, nginxConf(this.dir, serverBlock({ upstreamPort, listenPort: this.port, cert, key })));
+      fs.writeFileSync(conf, nginxConf(this.dir, this.site({ upstreamPort, listenPort: this.port, cert, key })));
       // -e: the error log before the config is read (Debian's default is stderr, kept as a file).
       // detached: its own process group, so that a master killed hard does not leave workers.
       const child = spawn(NGINX, ['-p', this.dir, '-c', conf, '-e', path.join(this.dir, 'error.log'), '-g', 'daemon off;'], {
@@ -354,7 +363,7 @@ class PusherChild {
   }
 }
 
-describe("the chapter's nginx block in front of ringcast, over TLS", { skip }, () => {
+for (const site of SITES) describe(`${site.name} in front of ringcast, over TLS`, { skip }, () => {
   const srv = useServer({ threads: 2, apps: [APP, BENCH_APP] });
   let dir;
   let tls;
@@ -366,8 +375,11 @@ describe("the chapter's nginx block in front of ringcast, over TLS", { skip }, (
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-nginx-e2e-'));
     // As root, nginx's workers run as nobody: they must be able to reach their temp dirs inside.
     fs.chmodSync(dir, 0o711);
+    // Where a site's relative includes look, as in /etc/nginx (the shipped site's PHP location
+    // includes snippets/fastcgi-php.conf, which includes fastcgi.conf).
+    for (const name of ['snippets', 'fastcgi.conf']) fs.symlinkSync(path.join('/etc/nginx', name), path.join(dir, name));
     tls = await makeCertificate(dir);
-    nginx = new Nginx(dir);
+    nginx = new Nginx(dir, site.block);
     await nginx.start({ upstreamPort: srv.server.port, ...tls });
     rest = restClient(APP);
   });
@@ -449,7 +461,7 @@ describe("the chapter's nginx block in front of ringcast, over TLS", { skip }, (
     assert.equal(client.messages.filter((m) => m.type === 'event' && m.event === 'not-for-me').length, 0);
   }));
 
-  it('the HTTP API reaches ringcast through `location /app` (it matches /apps/...): reads, errors, batch', T, wrap(async () => {
+  it(`the HTTP API reaches ringcast through ${site.apiLocation}: reads, errors, batch`, T, wrap(async () => {
     const ws = await connectPusher(wssUrl(), { ca: tls.ca });
     try {
       const channel = uniqueName('nginx-api');
@@ -486,6 +498,18 @@ describe("the chapter's nginx block in front of ringcast, over TLS", { skip }, (
       assert.match(up.headers.server, /^nginx/);
     } finally {
       await closeAll([ws]);
+    }
+  }));
+
+  it(`GET /apple/orders, a Laravel URL that only starts with "/app", goes to ${site.apple}`, T, wrap(async () => {
+    const res = await httpsGet(nginx.port, '/apple/orders', tls.ca);
+    assert.equal(res.status, 404, res.body);
+    if (site.apple === 'ringcast') {
+      assert.deepEqual(JSON.parse(res.body), { error: 'Not found' });
+    } else {
+      // nginx's own page: no PHP file there, so PHP-FPM is never asked.
+      assert.match(res.headers['content-type'], /^text\/html/);
+      assert.match(res.body, /<center>nginx/);
     }
   }));
 
@@ -583,4 +607,29 @@ describe("the chapter's nginx block in front of ringcast, over TLS", { skip }, (
     assert.equal(record.figures.lost, 0, 'events lost');
     assert.equal(record.figures.duplicated, 0, 'events duplicated');
   }));
+});
+
+// An idle WebSocket sees nothing for ping_interval, then ringcast's ping, then up to pong_timeout
+// for the answer; nginx drops a proxied connection after proxy_read_timeout (60 s by default)
+// without data from ringcast. Too long to wait for in a test: the numbers are compared instead,
+// ringcast's defaults as its --help prints them.
+describe(`deploy/${SHIPPED}: the WebSocket location's timeouts outlast ringcast's liveness check`, () => {
+  it('proxy_read_timeout and proxy_send_timeout are above ping_interval + pong_timeout', T, async () => {
+    const help = await runTool(binaryPath(), ['--help']);
+    assert.equal(help.code, 0, help.stderr);
+    const ping = /REVERB_APP_PING_INTERVAL\s+seconds \(default (\d+)\)/.exec(help.stdout);
+    const pong = /"pong_timeout": (\d+)/.exec(help.stdout);
+    assert.ok(ping && pong, `ping_interval and pong_timeout defaults not found in:\n${help.stdout}`);
+    const liveness = Number(ping[1]) + Number(pong[1]);
+
+    const site = readDeployFile(SHIPPED);
+    const start = site.indexOf('    location /app/ {\n');
+    assert.ok(start >= 0, 'no `location /app/` in the shipped site');
+    const location = site.slice(start, site.indexOf('\n    }\n', start));
+    for (const directive of ['proxy_read_timeout', 'proxy_send_timeout']) {
+      const m = new RegExp(`\\n\\s+${directive} (\\d+)s;`).exec(location);
+      assert.ok(m, `${directive} in seconds in location /app/`);
+      assert.ok(Number(m[1]) > liveness, `${directive} ${m[1]}s is not above ${liveness}s`);
+    }
+  });
 });
