@@ -113,7 +113,9 @@ void session::on_shutdown() {
     if (closing_) {
         return;
     }
-    send_close(value(ws_close::going_away), "Server shutting down");
+    // 4200 rather than 1001: pusher-js reconnects at once on 4200-4299 (to the server that
+    // took over the port, after a restart) instead of waiting out its back-off.
+    send_close(value(code::reconnect_now), "Server shutting down: reconnect");
 }
 
 void session::on_text(std::string_view message) {

@@ -315,6 +315,17 @@ void connection_handler::state::on_failure() {
                                   500, "Internal server error: the request could not be handled", false))));
 }
 
+bool connection_handler::state::on_finish_up() {
+    // A request being read or answered, or a new connection whose request has not come yet
+    // (a publisher that connected just before the stop): answered, with "Connection: close".
+    if (!discard && (waiting || awaiting_request(*this))) {
+        return true;
+    }
+    discard = true;
+    handler.shard_.close(conn);
+    return false;
+}
+
 void connection_handler::state::on_shutdown() {
     discard = true;
     handler.shard_.close(conn);

@@ -12,6 +12,8 @@
 namespace ringcast::server {
 
 void connection_handler::handle_request(state& st, http::request req) {
+    // A stopping server answers what it has been asked and closes (see on_finish_up).
+    req.keep_alive = req.keep_alive && !shard_.stopping();
     const bool keep = req.keep_alive;
     RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
     std::string_view route;

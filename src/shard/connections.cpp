@@ -129,6 +129,9 @@ void shard::close(conn& c) {
     }
     c.st = conn::state::closing;
     --open_count_;
+    if (std::exchange(c.finishing, false)) {
+        --finishing_count_;
+    }
     // shutdown() ends the multishot recv (it completes with 0) and fails an in-flight send, so
     // every outstanding operation completes promptly; the fd itself is closed only when the
     // last of them has, so a completion never refers to a recycled descriptor. A peer that
@@ -166,6 +169,10 @@ void shard::finish_closes() {
 }
 
 void shard::replace_state(conn& c, std::unique_ptr<conn_state> next) {
+    // A request that finished as a WebSocket upgrade: the session waits for the goodbye.
+    if (std::exchange(c.finishing, false)) {
+        --finishing_count_;
+    }
     retired_.push_back(std::move(c.state));
     c.state = std::move(next);
 }

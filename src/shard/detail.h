@@ -33,6 +33,9 @@ inline constexpr unsigned max_cqes_per_iteration = 256;
 // Frames per vectored send. Beyond ~64 the kernel's per-iovec cost dominates and a connection
 // this far behind is better served by the next send.
 inline constexpr unsigned max_iov = 64;
+// Stopping: how long requests in progress get to finish before WebSockets are told to go.
+// A publish takes milliseconds; this bounds a client that trickles its request in.
+inline constexpr std::uint64_t finish_requests_ms = 2000;
 // How long a graceful close waits for a peer that has stopped reading.
 inline constexpr std::uint64_t close_grace_ms = 2000;
 // How long a slow consumer gets to read its "over capacity" goodbye. Longer than the plain

@@ -85,7 +85,8 @@ void shard::drain_mail() {
 // ---------------------------------------------------------------------------------------------
 // Group
 
-shard_group::shard_group(unsigned count, bool with_bridge) : count_(count), bridge_(with_bridge) {
+shard_group::shard_group(unsigned count, bool with_bridge)
+    : count_(count), bridge_(with_bridge), busy_shards_(count) {
     unsigned n = endpoints();
     queues_.reserve(static_cast<size_t>(n) * n);
     for (unsigned i = 0; i < n * n; ++i) {

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -115,13 +116,53 @@ void shard::begin_shutdown() {
         return;
     }
     stopping_ = true;
-    stop_deadline_ms_ = now_ms_ + close_grace_ms;
+    stop_deadline_ms_ = now_ms_ + finish_requests_ms;
     ::shutdown(listen_fd_, SHUT_RD); // ends the multishot accept
+    for (auto& c : conns_) {
+        if (c->st == conn::state::open && !c->failed && c->state) {
+            bool busy = false;
+            guarded(*c, "on_finish_up", [&] { busy = c->state->on_finish_up(); });
+            if (busy && c->st == conn::state::open) {
+                c->finishing = true;
+                ++finishing_count_;
+            }
+        }
+    }
+}
+
+void shard::advance_shutdown() {
+    if (goodbye_said_) {
+        return;
+    }
+    bool spilled = std::any_of(overflow_.begin(), overflow_.end(), [](const auto& v) { return !v.empty(); });
+    // Reported only once this shard's last publish is in the other shards' queues (not still
+    // spilled here), so a shard that sees the count reach 0 finds it when it drains its mail.
+    if (!requests_reported_ && finishing_count_ == 0 && !spilled) {
+        requests_reported_ = true;
+        if (group_.report_requests_done()) {
+            for (unsigned t = 0; t < group_.count(); ++t) {
+                wake_[t] = t != index_; // sent by flush_mail, this iteration
+            }
+        }
+    }
+    if (group_.requests_done() || now_ms_ >= stop_deadline_ms_) {
+        say_goodbye();
+    }
+}
+
+void shard::say_goodbye() {
+    goodbye_said_ = true;
+    stop_deadline_ms_ = now_ms_ + close_grace_ms;
+    drain_mail(); // the last publishes reach these subscribers before the goodbye does
     for (auto& c : conns_) {
         if (c->st == conn::state::open && !c->failed && c->state) {
             guarded(*c, "on_shutdown", [&] { c->state->on_shutdown(); });
         }
     }
+}
+
+bool shard::shutdown_done() const noexcept {
+    return goodbye_said_ && ((open_count_ == 0 && closing_.empty()) || now_ms_ >= stop_deadline_ms_);
 }
 
 void shard::run() {
@@ -144,16 +185,16 @@ void shard::run() {
     group_.mark_ready(true);
 
     while (true) {
+        if (stopping_) {
+            advance_shutdown();
+        }
         drain_mail();
         // Wake-ups first: their MSG_RING entries then precede this iteration's sends in the
         // submission queue, so other shards start their share of a fan-out while this one is
         // still sending its own.
         flush_mail();
         flush_writes();
-        if (stopping_ && (open_count_ == 0 && closing_.empty())) {
-            break;
-        }
-        if (stopping_ && now_ms_ >= stop_deadline_ms_) {
+        if (stopping_ && shutdown_done()) {
             break;
         }
         int rc = ring_->submit_and_wait(1);

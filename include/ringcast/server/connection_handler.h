@@ -45,6 +45,7 @@ private:
         state(connection_handler& h, shard::conn& c) : handler(h), conn(c) {}
         void on_data(std::string_view bytes) override { handler.on_http_data(*this, bytes); }
         void on_timer() override { handler.on_http_timer(*this); }
+        bool on_finish_up() override;
         void on_shutdown() override;
         void on_failure() override;
         void on_closed() override {}

@@ -14,7 +14,13 @@ public:
     virtual void on_data(std::string_view bytes) = 0;
     // The timer asked for with set_timer is due.
     virtual void on_timer() = 0;
-    // The server is stopping: say goodbye in the protocol (e.g. a close frame), close gracefully.
+    // The server is stopping and accepts no more connections. Work in progress may finish
+    // first (an HTTP request being read or answered): return true if there is some, and close
+    // the connection once it is done; return false if there is none (an idle HTTP connection
+    // closes itself here). A WebSocket session carries on, still delivering, until on_shutdown.
+    virtual bool on_finish_up() { return false; }
+    // Every shard has finished its work in progress (or the time for it ran out): say goodbye
+    // in the protocol (e.g. a close frame) and close gracefully.
     virtual void on_shutdown() = 0;
     // A call for this connection threw (see the exception rule in shard.h): queue the goodbye
     // that says "internal error" in the connection's protocol. The shard closes it next.

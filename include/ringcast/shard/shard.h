@@ -61,6 +61,7 @@ struct conn {
     bool kernel_full = false;         // the last send was short: the peer is not keeping up
     bool close_reported = false;      // handler's on_closed has run
     bool failed = false;              // a handler call threw: no more input or timers reach it
+    bool finishing = false;           // stopping: the server waits for this one's request to end
     std::uint8_t in_flight = 0;       // SQEs not yet completed (recv + send)
     std::uint32_t timer_due_s = 0;    // wheel second this conn is queued under (0 = none)
     std::uint64_t force_close_ms = 0; // when closing gracefully: give up waiting at this time
@@ -141,6 +142,8 @@ public:
     void drain_mail();
 
     std::size_t open_connections() const noexcept { return open_count_; }
+    // True once the server is stopping: HTTP answers then say "Connection: close".
+    bool stopping() const noexcept { return stopping_; }
 
     // Called from the main thread.
     int ring_fd() const noexcept { return ring_fd_.load(std::memory_order_acquire); }
@@ -172,7 +175,14 @@ private:
     void flush_mail();
     void finish_closes();
     void release_slot(conn& c);
+    // Stopping happens in two steps, the same on every shard: first the listener is shut and
+    // the requests in progress finish (an HTTP API publish still reaches every subscriber, on
+    // every shard); once all shards are done with theirs, or after finish_requests_ms, each
+    // shard says goodbye to its WebSockets (close 4200: pusher-js reconnects at once).
     void begin_shutdown();
+    void advance_shutdown();
+    void say_goodbye();
+    bool shutdown_done() const noexcept;
     conn& allocate_conn(int fd);
     // Runs `call` (a handler call for `c`); if it throws, logs and closes `c` (see the top).
     template <typename Call> void guarded(conn& c, const char* what, Call&& call) noexcept;
@@ -193,6 +203,9 @@ private:
     std::atomic<int> ring_fd_{-1};
     std::uint64_t now_ms_ = 0;
     bool stopping_ = false;
+    bool goodbye_said_ = false;       // stopping, second step: WebSockets told to go
+    bool requests_reported_ = false;  // this shard told the group its requests are done
+    std::size_t finishing_count_ = 0; // conns with `finishing` set that are still open
     bool draining_ = false;
     bool accepting_ = false;
     std::uint64_t stop_deadline_ms_ = 0;
@@ -245,6 +258,10 @@ public:
     void mark_ready(bool ok);
     // Asks every shard to stop (MSG_RING from a small ring owned by the calling thread).
     void stop_all();
+    // Stopping: a shard says its requests in progress are done; true for the last one, which
+    // then wakes the others (they wait for it before saying goodbye to their WebSockets).
+    bool report_requests_done() noexcept { return busy_shards_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+    bool requests_done() const noexcept { return busy_shards_.load(std::memory_order_acquire) == 0; }
     // Called from the main thread: hands every shard the mail make(shard index) builds (a
     // reload, for instance) and wakes it; the shard's handler gets it through on_mail, between
     // two completion batches like any mail. False if a shard's control queue was full.
@@ -259,6 +276,7 @@ private:
     std::vector<std::unique_ptr<spsc_queue<mail>>> control_;
     std::atomic<unsigned> ready_{0};
     std::atomic<bool> failed_{false};
+    std::atomic<unsigned> busy_shards_; // stopping: shards whose requests are not yet done
 };
 
 } // namespace ringcast::shard
