@@ -58,6 +58,17 @@ void pin_to_cpu(unsigned index) {
     }
 }
 
+// The banner goes to stdout, which supervisors write to log files others may read: a secret
+// shows only its first characters and length, enough to tell two apps' secrets apart. The
+// development default's is public anyway, and what a first try needs to see.
+std::string shown_secret(const std::string& secret) {
+    if (secret == "app-secret") {
+        return secret + " (the public development secret)";
+    }
+    return secret.substr(0, std::min<std::size_t>(3, secret.size() / 4)) + "... (" +
+           std::to_string(secret.size()) + " characters, hidden)";
+}
+
 void print_banner(const config::server& s, unsigned shards) {
     std::string shown_host =
         s.hostname.empty() ? (s.host == "0.0.0.0" ? std::string("localhost") : s.host) : s.hostname;
@@ -66,7 +77,8 @@ void print_banner(const config::server& s, unsigned shards) {
                 shards, shards == 1 ? "" : "s");
     std::printf("  Apps from the %s:\n", s.apps_source.c_str());
     for (const auto& a : s.apps) {
-        std::printf("    app id: %s  key: %s  secret: %s\n", a.id.c_str(), a.key.c_str(), a.secret.c_str());
+        std::printf("    app id: %s  key: %s  secret: %s\n", a.id.c_str(), a.key.c_str(),
+                    shown_secret(a.secret).c_str());
         std::printf("    connect: ws://%s:%u%s/app/%s?protocol=7\n", shown_host.c_str(), s.port,
                     s.path.c_str(), a.key.c_str());
     }

@@ -84,6 +84,17 @@ core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
     return core::ok();
 }
 
+// The flag's field if `name` is a flag without a value, else null.
+bool* switch_flag(std::string_view name, flags& out) {
+    if (name == "--debug") {
+        return &out.debug;
+    }
+    if (name == "--allow-dev-credentials") {
+        return &out.allow_dev_credentials;
+    }
+    return nullptr;
+}
+
 bool is_help(std::string_view arg) {
     return arg == "--help" || arg == "-h" || arg == "help";
 }
@@ -116,11 +127,12 @@ core::result<parsed_command> parse_command_line(int argc, const char* const* arg
         }
         std::size_t eq = arg.find('=');
         std::string_view name = arg.substr(0, eq);
-        if (name == "--debug") {
+        if (bool* on = switch_flag(name, result.values)) {
             if (eq != std::string_view::npos) {
-                return core::failure("--debug: takes no value, got " + in_quotes(arg.substr(eq + 1)));
+                return core::failure(std::string(name) + ": takes no value, got " +
+                                     in_quotes(arg.substr(eq + 1)));
             }
-            result.values.debug = true;
+            *on = true;
             continue;
         }
         const value_flag* f = find_value_flag(name);
@@ -168,6 +180,8 @@ Flags of start (--flag value or --flag=value):
   --config FILE     JSON file of server settings and apps, see below (default: none)
   --redis URL       scale across nodes through Redis: redis://[[user]:password@]host[:port][/db]
                     or rediss:// for TLS; enables scaling (default: off, one node)
+  --allow-dev-credentials   serve the development app (secret app-secret, public) on an
+                    address other than loopback; refused without this flag
   --help            show this text
 
 Environment variables (also read from the --env file):
@@ -199,8 +213,10 @@ Environment variables (also read from the --env file):
   REDIS_* are read only when scaling is enabled: Laravel sets them for its cache and queues
   too. REDIS_TIMEOUT is not read.
   Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
-  REVERB_PORT and REVERB_SCHEME describe where clients connect (e.g. through a proxy) and
-  are not read. Empty values and null count as unset, as with Laravel's env().
+  REVERB_PORT and REVERB_SCHEME describe where the app publishes and browsers connect (e.g.
+  443 and https through a proxy) and are not read: REVERB_SERVER_PORT is where ringcast
+  listens. Empty values and null count as unset, as with Laravel's env(). Other REVERB_*,
+  PUSHER_* and RINGCAST_* names are warned about (with the closest known name), as likely typos.
 
 Each server setting comes from the first of: flag, environment, .env file, JSON file, default.
 Apps come from the JSON file's "apps", else REVERB_APP_*, else the development default app

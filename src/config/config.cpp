@@ -66,6 +66,19 @@ void apply_flags(const detail::flags& flags, server& out) {
     }
 }
 
+// The apps come from the JSON file. Not an error when the environment names one too: a Laravel
+// .env names the app its broadcaster uses, and the JSON file may list it among others. But say
+// so, in case the user expected the .env app.
+void warn_ignored_app_environment(const detail::environment& env, const std::string& config_file) {
+    if (detail::names_an_app(env)) {
+        RC_LOG_WARN("REVERB_APP_ID/KEY/SECRET are ignored: the apps come from %s", config_file.c_str());
+    }
+    if (detail::names_a_webhook(env)) {
+        RC_LOG_WARN("RINGCAST_WEBHOOK_URL/EVENTS are ignored: the apps (and their webhooks) come from %s",
+                    config_file.c_str());
+    }
+}
+
 // Fills `out` from every source, lowest precedence first so each source simply overwrites:
 // defaults, JSON file, .env, process environment (both via env lookups), flags.
 core::status settle(const detail::flags& flags, const char* const* envp, server& out) {
@@ -90,21 +103,14 @@ core::status settle(const detail::flags& flags, const char* const* envp, server&
 
     if (json_apps) {
         out.apps_source = "config file";
-        if (detail::names_an_app(env)) {
-            // Not an error: a Laravel .env names the app its broadcaster uses, and the JSON file
-            // may list it among others. But say so, in case the user expected the .env app.
-            RC_LOG_WARN("REVERB_APP_ID/KEY/SECRET are ignored: the apps come from %s",
-                        flags.config_file->c_str());
-        }
-        if (detail::names_a_webhook(env)) {
-            RC_LOG_WARN("RINGCAST_WEBHOOK_URL/EVENTS are ignored: the apps (and their webhooks) come from %s",
-                        flags.config_file->c_str());
-        }
-        return core::ok();
+        warn_ignored_app_environment(env, *flags.config_file);
+    } else if (core::status s = detail::apply_app_environment(env, out); !s) {
+        return s;
     }
-    return detail::apply_app_environment(env, out);
+    detail::warn_unknown_names(env);
+    detail::warn_public_port(env, flags.port.has_value(), out);
+    return detail::refuse_dev_credentials(env, flags, out);
 }
-
 } // namespace
 
 core::result<command_line> load(int argc, const char* const* argv, const char* const* envp) {

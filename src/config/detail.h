@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ringcast::config::detail {
 
@@ -130,6 +131,8 @@ struct flags {
     std::optional<std::string> config_file;
     // --redis URL: the connection fields it sets (enabled and prefix left at their defaults).
     std::optional<redis_settings> redis;
+    // --allow-dev-credentials: serve the development app's public secret beyond loopback.
+    bool allow_dev_credentials = false;
 };
 
 struct parsed_command {
@@ -166,9 +169,40 @@ struct environment {
 // apps, which carry their own webhooks, take the place of the environment's app).
 [[nodiscard]] bool names_a_webhook(const environment& env);
 
+// "FILE and the process environment", for messages about a value not found.
+[[nodiscard]] std::string searched(const environment& env);
+
 // Builds the single app of REVERB_APP_* (or the development default when no credentials are
 // set) into out.apps, with the target of RINGCAST_WEBHOOK_URL / RINGCAST_WEBHOOK_EVENTS when
 // given. Fails with a message naming the variable.
 [[nodiscard]] core::status apply_app_environment(const environment& env, server& out);
+
+// The development default app, used when no app is configured (and printed, so public).
+inline constexpr std::string_view dev_app_id = "app-id";
+inline constexpr std::string_view dev_app_key = "app-key";
+inline constexpr std::string_view dev_app_secret = "app-secret";
+
+// Why two port variables: said wherever a port name is at fault.
+inline constexpr std::string_view port_names_explained =
+    "REVERB_PORT is the public port the app publishes to and browsers connect to (443 behind a TLS "
+    "proxy); REVERB_SERVER_PORT (or --port) is the port ringcast listens on.";
+
+// The known REVERB_*/PUSHER_*/RINGCAST_* name nearest to `name` (edit distance).
+[[nodiscard]] std::string_view closest_known_name(std::string_view name);
+// The REVERB_*, PUSHER_* and RINGCAST_* names in `vars` that ringcast does not know.
+[[nodiscard]] std::vector<std::string> unknown_names(const variables& vars);
+// Logs a warning for each unknown name, with the closest known one and where it was set.
+void warn_unknown_names(const environment& env);
+// Warns when REVERB_PORT (where the app publishes) differs from the port ringcast listens on
+// and nothing says the server's port on purpose (REVERB_SERVER_PORT, --port): the tutorial's
+// set-up without a proxy, where the two must match.
+void warn_public_port(const environment& env, bool port_flag, const server& s);
+
+// 127.0.0.0/8, ::1 or localhost.
+[[nodiscard]] bool is_loopback(std::string_view host) noexcept;
+// Refuses an app with the development default's secret (app-secret, printed in the README) on
+// an address others can reach, unless --allow-dev-credentials; the message says where app
+// credentials were looked for.
+[[nodiscard]] core::status refuse_dev_credentials(const environment& env, const flags& f, const server& s);
 
 } // namespace ringcast::config::detail

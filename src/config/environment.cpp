@@ -2,6 +2,8 @@
 // config/reverb.php reads them through Laravel's env().
 #include "detail.h"
 
+#include "ringcast/core/log.h"
+
 #include <utility>
 
 namespace ringcast::config::detail {
@@ -265,6 +267,29 @@ core::status redis(const environment& env, bool redis_flag, redis_settings& out)
 
 } // namespace
 
+std::string searched(const environment& env) {
+    return env.dotenv_file.empty() ? "the process environment (no --env file given)"
+                                   : env.dotenv_file + " and the process environment";
+}
+
+void warn_public_port(const environment& env, bool port_flag, const server& s) {
+    std::optional<found> public_port = lookup(env, "REVERB_PORT");
+    if (!public_port || port_flag || lookup(env, "REVERB_SERVER_PORT")) {
+        return;
+    }
+    std::optional<std::uint64_t> n = parse_number(public_port->value, 1, 65535);
+    // 443 and 80 are a proxy's ports: the usual production set-up, nothing to say.
+    if (!n || *n == s.port || *n == 443 || *n == 80) {
+        return;
+    }
+    std::string where = public_port->from_dotenv ? env.dotenv_file + ": " : std::string("environment: ");
+    RC_LOG_WARN("%sREVERB_PORT=%llu but ringcast listens on %u. %s Unless a proxy forwards %llu to %u, set "
+                "REVERB_SERVER_PORT=%llu.",
+                where.c_str(), static_cast<unsigned long long>(*n), s.port,
+                std::string(port_names_explained).c_str(), static_cast<unsigned long long>(*n), s.port,
+                static_cast<unsigned long long>(*n));
+}
+
 bool names_a_webhook(const environment& env) {
     return lookup(env, "RINGCAST_WEBHOOK_URL") || lookup(env, "RINGCAST_WEBHOOK_EVENTS");
 }
@@ -306,16 +331,16 @@ core::status apply_app_environment(const environment& env, server& out) {
             std::optional<found> f = lookup(env, name);
             if (!f) {
                 return core::failure(
-                    std::string(name) +
-                    ": missing; REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET must be set together");
+                    std::string(name) + ": missing from " + searched(env) +
+                    "; REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET must be set together");
             }
             *field = f->value;
         }
         out.apps_source = "environment";
     } else {
-        a.id = "app-id";
-        a.key = "app-key";
-        a.secret = "app-secret";
+        a.id = dev_app_id;
+        a.key = dev_app_key;
+        a.secret = dev_app_secret;
         out.apps_source = "built-in development default";
     }
     // The options apply to the development default too, so they can be tried without credentials.

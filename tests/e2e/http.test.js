@@ -329,7 +329,8 @@ describe('a second server on a port already served', () => {
     const server = await startServer({ apps: [DEFAULT_APP] });
     try {
       for (const host of ['127.0.0.1', '0.0.0.0']) {
-        const second = spawnSync(binaryPath(), ['start', '--host', host, '--port', String(server.port)],
+        // (--allow-dev-credentials: without a config the development app is refused on 0.0.0.0.)
+        const second = spawnSync(binaryPath(), ['start', '--host', host, '--port', String(server.port), '--allow-dev-credentials'],
           { encoding: 'utf8', timeout: 10000 });
         const output = `${second.stdout}${second.stderr}`;
         assert.equal(second.status, 1, `second server on ${host}: status ${second.status}, signal ${second.signal}, output:\n${output}`);

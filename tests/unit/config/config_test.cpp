@@ -308,12 +308,12 @@ TEST(config_env, app_options_without_credentials_apply_to_the_default_app) {
 }
 
 TEST(config_env, partial_credentials_name_the_missing_variable) {
-    EXPECT_EQ(
-        failure({"start"}, {"REVERB_APP_ID=1", "REVERB_APP_SECRET=s"}),
-        "REVERB_APP_KEY: missing; REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET must be set together");
-    EXPECT_EQ(
-        failure({"start"}, {"REVERB_APP_KEY=k"}),
-        "REVERB_APP_ID: missing; REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET must be set together");
+    EXPECT_EQ(failure({"start"}, {"REVERB_APP_ID=1", "REVERB_APP_SECRET=s"}),
+              "REVERB_APP_KEY: missing from the process environment (no --env file given); REVERB_APP_ID, "
+              "REVERB_APP_KEY and REVERB_APP_SECRET must be set together");
+    EXPECT_EQ(failure({"start"}, {"REVERB_APP_KEY=k"}),
+              "REVERB_APP_ID: missing from the process environment (no --env file given); REVERB_APP_ID, "
+              "REVERB_APP_KEY and REVERB_APP_SECRET must be set together");
 }
 
 TEST_F(precedence, dotenv_file_supplies_settings_and_the_app) {

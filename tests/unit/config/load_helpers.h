@@ -16,8 +16,8 @@
 namespace ringcast::config::test_support {
 
 // Runs load() as main would: argv[0] is the program, envp is NULL-terminated.
-inline core::result<command_line> run(const std::vector<std::string>& args,
-                                      const std::vector<std::string>& env = {}) {
+inline core::result<command_line> run_as_given(const std::vector<std::string>& args,
+                                               const std::vector<std::string>& env = {}) {
     std::vector<const char*> argv{"ringcast"};
     for (const std::string& a : args) {
         argv.push_back(a.c_str());
@@ -29,6 +29,17 @@ inline core::result<command_line> run(const std::vector<std::string>& args,
     }
     envp.push_back(nullptr);
     return load(static_cast<int>(argv.size() - 1), argv.data(), envp.data());
+}
+
+// The same, with --allow-dev-credentials right after "start": most tests use the default
+// address (0.0.0.0) with the development app, which is refused without it (tested apart, in
+// dev_app_test.cpp).
+inline core::result<command_line> run(std::vector<std::string> args,
+                                      const std::vector<std::string>& env = {}) {
+    if (!args.empty() && args[0] == "start") {
+        args.insert(args.begin() + 1, "--allow-dev-credentials");
+    }
+    return run_as_given(args, env);
 }
 
 // A start that must succeed; returns its settings.
