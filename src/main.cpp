@@ -7,6 +7,7 @@
 #include "ringcast/net/ring.h"
 #include "ringcast/server/connection_handler.h"
 #include "ringcast/server/reload.h"
+#include "ringcast/server/takeover.h"
 #include "ringcast/shard/shard.h"
 #include "ringcast/webhook/dispatcher.h"
 
@@ -138,7 +139,40 @@ sigset_t block_signals() {
     return stop_signals;
 }
 
-int start(const config::server& initial, int argc, char** argv, char** envp) {
+// `ringcast restart`: the server on the port, found before we bind (null: a plain start).
+std::unique_ptr<server::takeover> find_predecessor(const config::server& settings) {
+    auto t = std::make_unique<server::takeover>(settings.host, settings.port);
+    if (!t->needed()) {
+        RC_LOG_INFO("restart: nothing listens on %s:%u; starting", settings.host.c_str(), settings.port);
+        return nullptr;
+    }
+    return t;
+}
+
+// One shard per thread, each with its own listener on the port (throws naming the address).
+void add_shards(shard::shard_group& group, unsigned count, const config::server& settings,
+                pusher::shared_counters& counters, webhook::dispatcher* webhooks) {
+    for (unsigned i = 0; i < count; ++i) {
+        int fd = net::listen_reuseport(settings.host, settings.port);
+        auto s =
+            std::make_unique<shard::shard>(group, i, server::connection_handler::shard_options(settings), fd);
+        s->set_handler(std::make_unique<server::connection_handler>(*s, settings, counters, webhooks));
+        group.add(std::move(s));
+    }
+}
+
+// Once our shards accept: the old server's new connections come to us, and it is told to stop.
+bool take_over(server::takeover& predecessor, shard::shard_group& group) {
+    try {
+        predecessor.complete(group.at(0).listen_fd(), group.count());
+        return true;
+    } catch (const std::exception& e) {
+        RC_LOG_ERROR("restart: %s; the old server keeps serving", e.what());
+        return false;
+    }
+}
+
+int start(const config::server& initial, bool restart, int argc, char** argv, char** envp) {
     std::vector<std::unique_ptr<config::server>> generations;
     generations.push_back(std::make_unique<config::server>(initial));
     const config::server& settings = *generations.front();
@@ -156,22 +190,20 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
     pusher::shared_counters counters;
     std::unique_ptr<webhook::dispatcher> webhooks;
     std::unique_ptr<cluster::bridge> bridge;
+    std::unique_ptr<server::takeover> predecessor;
     try {
-        net::refuse_if_served(settings.host, settings.port);
+        if (restart) {
+            predecessor = find_predecessor(settings);
+        }
+        if (!predecessor) {
+            net::refuse_if_served(settings.host, settings.port); // a takeover shares the port on purpose
+        }
         webhooks = std::make_unique<webhook::dispatcher>(settings);
         if (settings.redis.enabled) {
             bridge = std::make_unique<cluster::bridge>(group, settings, counters, webhooks.get());
             warn_what_is_per_node();
         }
-        for (unsigned i = 0; i < count; ++i) {
-            int fd = net::listen_reuseport(settings.host, settings.port);
-            auto s = std::make_unique<shard::shard>(group, i,
-                                                    server::connection_handler::shard_options(settings), fd);
-            s->set_handler(
-                std::make_unique<server::connection_handler>(*s, settings, counters, webhooks.get()));
-
-            group.add(std::move(s));
-        }
+        add_shards(group, count, settings, counters, webhooks.get());
     } catch (const std::exception& e) {
         RC_LOG_ERROR("%s", e.what());
         return 1;
@@ -193,7 +225,7 @@ int start(const config::server& initial, int argc, char** argv, char** envp) {
             group.at(i).run();
         });
     }
-    bool ok = group.wait_ready();
+    bool ok = group.wait_ready() && (!predecessor || take_over(*predecessor, group));
     if (ok) {
         print_banner(settings, count);
         int sig = 0;
@@ -231,11 +263,12 @@ int main(int argc, char** argv, char** envp) {
         std::printf("ringcast %s\n", RINGCAST_VERSION);
         return 0;
     case config::command_line::action::start:
+    case config::command_line::action::restart:
         break;
     }
     core::debug_enabled.store(cmd.settings.debug);
     try {
-        return start(cmd.settings, argc, argv, envp);
+        return start(cmd.settings, cmd.what == config::command_line::action::restart, argc, argv, envp);
 
     } catch (const std::exception& e) {
         RC_LOG_ERROR("%s", e.what());

@@ -112,9 +112,10 @@ core::result<parsed_command> parse_command_line(int argc, const char* const* arg
         result.what = command_line::action::version;
         return result;
     }
-    if (command != "start") {
+    if (command != "start" && command != "restart") {
         return core::failure("unknown command " + in_quotes(command) + " (see ringcast --help)");
     }
+    result.what = command == "restart" ? command_line::action::restart : command_line::action::start;
 
     for (int i = 2; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -162,13 +163,21 @@ namespace {
 // The usage text with {name} placeholders for defaults, filled from the structs themselves so the
 // text cannot drift from the code.
 constexpr std::string_view usage_template = R"(Usage: ringcast start [flags]
+       ringcast restart [flags]
        ringcast --help | --version
 
 Runs a Pusher-protocol WebSocket server for Laravel broadcasting. `ringcast start` replaces
 `php artisan reverb:start`: it reads the same REVERB_* settings, and pusher-js, Laravel Echo
 and Laravel's broadcaster connect to it unchanged.
 
-Flags of start (--flag value or --flag=value):
+`ringcast restart` (like `php artisan reverb:restart`) starts a new server with the same flags
+that takes the port over from the ringcast running there (found through /proc: same user,
+same address): new connections go to the new server at once, the old one answers its requests
+in progress, closes its WebSockets with 4200 (pusher-js reconnects at once, to the new one)
+and exits. No connection is refused and no publish fails on the way. With nothing on the
+port it is a plain start. Run it as the user the server runs as.
+
+Flags of start and restart (--flag value or --flag=value):
   --host HOST       address to listen on (default {host})
   --port PORT       port to listen on, 1-65535 (default {port})
   --path PATH       URL prefix of every route, e.g. /ws (default: none)

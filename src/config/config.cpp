@@ -123,7 +123,7 @@ core::result<command_line> load(int argc, const char* const* argv, const char* c
     if (cmd.what == command_line::action::help) {
         cmd.help_text = usage();
     }
-    if (cmd.what == command_line::action::start) {
+    if (cmd.what == command_line::action::start || cmd.what == command_line::action::restart) {
         if (core::status s = settle(cli->values, envp, cmd.settings); !s) {
             return s;
         }

@@ -318,17 +318,22 @@ void connection_handler::state::on_failure() {
 bool connection_handler::state::on_finish_up() {
     // A request being read or answered, or a new connection whose request has not come yet
     // (a publisher that connected just before the stop): answered, with "Connection: close".
-    if (!discard && (waiting || awaiting_request(*this))) {
-        return true;
-    }
-    discard = true;
-    handler.shard_.close(conn);
-    return false;
+    // An idle keep-alive connection is left open too, but not waited for (see on_shutdown).
+    return !discard && (waiting || awaiting_request(*this));
 }
 
 void connection_handler::state::on_shutdown() {
-    discard = true;
-    handler.shard_.close(conn);
+    // Closing an idle keep-alive connection races with a request the client may be sending on
+    // it at that moment, which then fails (a publish lost). A publisher that used it within
+    // the last second is likely to send another soon: it stays open until the shard stops, so
+    // that request is answered (with "Connection: close") instead. One quiet for longer is
+    // closed now.
+    constexpr std::uint64_t recently_ms = 1000;
+    bool idle = !waiting && !awaiting_request(*this);
+    if (discard || !idle || handler.shard_.now_ms() >= last_activity_ms + recently_ms) {
+        discard = true;
+        handler.shard_.close(conn);
+    }
 }
 
 } // namespace ringcast::server

@@ -79,15 +79,33 @@ void shard::on_accept(int res, bool more) {
         }
         return; // re-armed by the tick when the multishot ended
     }
-    if (stopping_) {
+    if (goodbye_said_) {
         ::close(res);
         return;
     }
     conn& c = allocate_conn(res);
     arm_recv(c);
     guarded(c, "on_open", [&] { handler_->on_open(c); });
+    if (stopping_) {
+        finish_up(c); // accepted by the kernel before the listener was shut: served too
+    }
     if (!more && !stopping_) {
         arm_accept();
+    }
+}
+
+void shard::accept_waiting() {
+    // The kernel has completed these handshakes already; shutting the listener down would reset
+    // them, and one may be a publisher whose request is on its way.
+    pollfd ready{listen_fd_, POLLIN, 0};
+    while (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN) != 0) {
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;
+        }
+        conn& c = allocate_conn(fd);
+        arm_recv(c);
+        guarded(c, "on_open", [&] { handler_->on_open(c); });
     }
 }
 

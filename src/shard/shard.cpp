@@ -115,17 +115,22 @@ void shard::begin_shutdown() {
     if (stopping_) {
         return;
     }
+    accept_waiting();
     stopping_ = true;
     stop_deadline_ms_ = now_ms_ + finish_requests_ms;
     ::shutdown(listen_fd_, SHUT_RD); // ends the multishot accept
     for (auto& c : conns_) {
-        if (c->st == conn::state::open && !c->failed && c->state) {
-            bool busy = false;
-            guarded(*c, "on_finish_up", [&] { busy = c->state->on_finish_up(); });
-            if (busy && c->st == conn::state::open) {
-                c->finishing = true;
-                ++finishing_count_;
-            }
+        finish_up(*c);
+    }
+}
+
+void shard::finish_up(conn& c) {
+    if (c.st == conn::state::open && !c.failed && c.state && !c.finishing) {
+        bool busy = false;
+        guarded(c, "on_finish_up", [&] { busy = c.state->on_finish_up(); });
+        if (busy && c.st == conn::state::open) {
+            c.finishing = true;
+            ++finishing_count_;
         }
     }
 }

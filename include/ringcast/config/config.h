@@ -214,7 +214,8 @@ struct server {
 
 // What `ringcast ...` was asked to do.
 struct command_line {
-    enum class action { start, help, version } what = action::start;
+    // restart: start, taking the port over from the server running there (server/takeover.h).
+    enum class action { start, restart, help, version } what = action::start;
     server settings;
     std::string help_text; // filled for action::help
 };

@@ -145,6 +145,9 @@ public:
     // True once the server is stopping: HTTP answers then say "Connection: close".
     bool stopping() const noexcept { return stopping_; }
 
+    // The listening socket (for `ringcast restart` to steer its group's new connections).
+    int listen_fd() const noexcept { return listen_fd_; }
+
     // Called from the main thread.
     int ring_fd() const noexcept { return ring_fd_.load(std::memory_order_acquire); }
 
@@ -161,6 +164,8 @@ private:
     void arm_tick();
     void handle_cqe(io_uring_cqe* cqe);
     void on_accept(int res, bool more);
+    // Stopping: accepts what waits in the listener's queue before the listener is shut.
+    void accept_waiting();
     // At the open-files limit: answers the connections waiting in the backlog with 503 and
     // closes them, one at a time through the reserve descriptor. Returns how many.
     unsigned shed_pending_connections() noexcept;
@@ -180,6 +185,8 @@ private:
     // every shard); once all shards are done with theirs, or after finish_requests_ms, each
     // shard says goodbye to its WebSockets (close 4200: pusher-js reconnects at once).
     void begin_shutdown();
+    // Stopping: lets the connection's state finish its work in progress (counted until closed).
+    void finish_up(conn& c);
     void advance_shutdown();
     void say_goodbye();
     bool shutdown_done() const noexcept;

@@ -404,3 +404,11 @@ TEST_F(precedence, missing_dotenv_file_is_an_error) {
     EXPECT_EQ(failure({"start", "--env", missing}),
               "--env: cannot read " + missing + ": No such file or directory");
 }
+
+TEST(config_cli, restart_takes_the_flags_of_start) {
+    ringcast::core::result<command_line> r = run({"restart", "--host", "127.0.0.1", "--port", "6001"});
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->what, command_line::action::restart);
+    EXPECT_EQ(r->settings.port, 6001);
+    EXPECT_EQ(r->settings.apps.at(0).key, "app-key");
+}
