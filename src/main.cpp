@@ -3,6 +3,7 @@
 #include "ringcast/config/config.h"
 #include "ringcast/core/log.h"
 #include "ringcast/core/status.h"
+#include "ringcast/doctor/doctor.h"
 #include "ringcast/net/listener.h"
 #include "ringcast/net/ring.h"
 #include "ringcast/server/connection_handler.h"
@@ -262,6 +263,8 @@ int main(int argc, char** argv, char** envp) {
     case config::command_line::action::version:
         std::printf("ringcast %s\n", RINGCAST_VERSION);
         return 0;
+    case config::command_line::action::doctor:
+        return doctor::run(cmd.env_file, envp);
     case config::command_line::action::start:
     case config::command_line::action::restart:
         break;

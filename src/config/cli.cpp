@@ -112,10 +112,12 @@ core::result<parsed_command> parse_command_line(int argc, const char* const* arg
         result.what = command_line::action::version;
         return result;
     }
-    if (command != "start" && command != "restart") {
+    if (command != "start" && command != "restart" && command != "doctor") {
         return core::failure("unknown command " + in_quotes(command) + " (see ringcast --help)");
     }
-    result.what = command == "restart" ? command_line::action::restart : command_line::action::start;
+    result.what = command == "restart"  ? command_line::action::restart
+                  : command == "doctor" ? command_line::action::doctor
+                                        : command_line::action::start;
 
     for (int i = 2; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -164,6 +166,7 @@ namespace {
 // text cannot drift from the code.
 constexpr std::string_view usage_template = R"(Usage: ringcast start [flags]
        ringcast restart [flags]
+       ringcast doctor --env FILE
        ringcast --help | --version
 
 Runs a Pusher-protocol WebSocket server for Laravel broadcasting. `ringcast start` replaces
@@ -176,6 +179,12 @@ same address): new connections go to the new server at once, the old one answers
 in progress, closes its WebSockets with 4200 (pusher-js reconnects at once, to the new one)
 and exits. No connection is refused and no publish fails on the way. With nothing on the
 port it is a plain start. Run it as the user the server runs as.
+
+`ringcast doctor --env FILE` checks a Laravel app's .env against the running server, one
+verdict per line with the fix: BROADCAST_CONNECTION, the app id, key and secret, the host,
+port and scheme the app publishes to and their VITE_* copies, known typos (REVERB_REVERB_PORT),
+then the server at that address: reachable, its TLS certificate (https), the WebSocket
+handshake with the key, a signed publish with the id and secret. Exits 1 on any failure.
 
 Flags of start and restart (--flag value or --flag=value):
   --host HOST       address to listen on (default {host})

@@ -123,6 +123,12 @@ core::result<command_line> load(int argc, const char* const* argv, const char* c
     if (cmd.what == command_line::action::help) {
         cmd.help_text = usage();
     }
+    if (cmd.what == command_line::action::doctor) {
+        if (!cli->values.env_file) {
+            return core::failure("doctor: --env FILE is required (the Laravel app's .env)");
+        }
+        cmd.env_file = *cli->values.env_file;
+    }
     if (cmd.what == command_line::action::start || cmd.what == command_line::action::restart) {
         if (core::status s = settle(cli->values, envp, cmd.settings); !s) {
             return s;

@@ -215,8 +215,10 @@ struct server {
 // What `ringcast ...` was asked to do.
 struct command_line {
     // restart: start, taking the port over from the server running there (server/takeover.h).
-    enum class action { start, restart, help, version } what = action::start;
+    // doctor: check a Laravel .env against the running server (doctor/doctor.h).
+    enum class action { start, restart, doctor, help, version } what = action::start;
     server settings;
+    std::string env_file;  // doctor: the --env file
     std::string help_text; // filled for action::help
 };
 
