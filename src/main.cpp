@@ -249,7 +249,24 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
 
 } // namespace
 
+// Built for x86-64-v3 (meson's march option), the code may use AVX2 anywhere: say so rather than
+// die of an illegal instruction on an older CPU.
+bool cpu_supported() {
+#if defined(__x86_64__) && defined(__AVX2__)
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) {
+        std::fprintf(stderr,
+                     "ringcast: this build needs an x86-64-v3 CPU (AVX2, BMI2: Intel Haswell, AMD Zen or "
+                     "newer); rebuild with meson's -Dmarch= (empty) for this one\n");
+        return false;
+    }
+#endif
+    return true;
+}
+
 int main(int argc, char** argv, char** envp) {
+    if (!cpu_supported()) {
+        return 1;
+    }
     core::result<config::command_line> loaded = config::load(argc, argv, envp);
     if (!loaded) {
         std::fprintf(stderr, "ringcast: %s\n", loaded.error().message().c_str());

@@ -11,7 +11,28 @@ bool is_loopback(std::string_view host) noexcept {
     return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
 }
 
+namespace {
+
+// deploy/ringcast.example.json's secrets ("replace-with-a-long-random-secret"), which the
+// package installs as its config: public too, and a sign the file was not edited yet.
+core::status refuse_placeholder(const flags& f, const server& s) {
+    for (const app& a : s.apps) {
+        if (a.secret.starts_with("replace-with-")) {
+            return core::failure(
+                "app " + in_quotes(a.id) + " in " + f.config_file.value_or("the config file") +
+                " still has the example's placeholder secret " + in_quotes(a.secret) +
+                ": put your apps' ids, keys and secrets there (e.g. a secret from `openssl rand -hex 32`)");
+        }
+    }
+    return core::ok();
+}
+
+} // namespace
+
 core::status refuse_dev_credentials(const environment& env, const flags& f, const server& s) {
+    if (core::status placeholder = refuse_placeholder(f, s); !placeholder) {
+        return placeholder;
+    }
     bool dev =
         std::any_of(s.apps.begin(), s.apps.end(), [](const app& a) { return a.secret == dev_app_secret; });
     if (!dev || f.allow_dev_credentials || is_loopback(s.host)) {

@@ -10,9 +10,11 @@
 // look the user up, so the copy keeps the line).
 
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const { describe, it, before, after } = require('node:test');
 const { binaryPath, freePort, HOST } = require('./lib/server');
 const { connectPusher, closeAll } = require('./lib/ws');
@@ -117,7 +119,13 @@ describe(`deploy/${UNIT} under systemd-analyze`, { skip: analyzeSkip }, () => {
 
 describe(`deploy/${EXAMPLE} started by the unit's ExecStart line`, () => {
   const service = unitSection(readDeployFile(UNIT), 'Service');
-  const example = JSON.parse(readDeployFile(EXAMPLE));
+  const shipped = JSON.parse(readDeployFile(EXAMPLE));
+  // What its reader does first: its placeholder secrets ("replace-with-...") replaced.
+  const example = JSON.parse(JSON.stringify(shipped));
+  for (const app of example.apps) {
+    assert.match(app.secret, /^replace-with-/);
+    app.secret = crypto.randomBytes(16).toString('hex');
+  }
   let dir;
   let port;
   let proc;
@@ -185,6 +193,15 @@ describe(`deploy/${EXAMPLE} started by the unit's ExecStart line`, () => {
       }
     };
   }
+
+  it('as shipped, is refused: its placeholder secrets must be replaced first', T, () => {
+    const configPath = path.join(dir, 'shipped.json');
+    fs.writeFileSync(configPath, JSON.stringify({ ...shipped, server: { ...shipped.server, port } }));
+    const [bin, ...args] = execStart(configPath);
+    const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /still has the example's placeholder secret "replace-with-/);
+  });
 
   it('serves both apps: each key connects with its own settings, each API answers only its own secret', T, wrap(async () => {
     assert.equal(example.apps.length, 2);

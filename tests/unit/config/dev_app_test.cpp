@@ -138,3 +138,12 @@ TEST(honest_ports, proxy_ports_and_explicit_server_ports_are_not_warned_about) {
     EXPECT_EQ(warnings_of({"start", "--port", "9000"}, {"REVERB_PORT=6001"}).find("REVERB_PORT="),
               std::string::npos);
 }
+
+TEST_F(honest_config, the_example_configs_placeholder_secret_is_refused_even_on_loopback) {
+    std::string json = write("ringcast.json", R"({"server": {"host": "127.0.0.1"},
+        "apps": [{"id": "1", "key": "k", "secret": "replace-with-a-long-random-secret"}]})");
+    std::string why = failure({"start", "--config", json});
+    EXPECT_NE(why.find("app \"1\" in " + json + " still has the example's placeholder secret"),
+              std::string::npos)
+        << why;
+}
