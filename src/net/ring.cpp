@@ -1,6 +1,8 @@
 // io_uring set-up and the start-up feature probe.
 #include "ringcast/net/ring.h"
 
+#include <sys/utsname.h>
+
 #include <cstring>
 #include <stdexcept>
 
@@ -40,24 +42,35 @@ io_uring_sqe* ring::sqe() noexcept {
     return s;
 }
 
+namespace {
+// "6.1.0-18-amd64", for the message that refuses an older kernel.
+std::string kernel_release() {
+    utsname u{};
+    return uname(&u) == 0 ? u.release : "an unknown kernel";
+}
+} // namespace
+
 std::string probe_kernel() {
     io_uring probe_ring{};
     io_uring_params params{};
     params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     int rc = io_uring_queue_init_params(8, &probe_ring, &params);
     if (rc < 0) {
-        return std::string("cannot create an io_uring with SINGLE_ISSUER|DEFER_TASKRUN: ") +
-               std::strerror(-rc) + "; ringcast needs Linux 6.1 or newer with io_uring enabled";
+        // EINVAL: the flags are unknown (DEFER_TASKRUN is 6.1's); EPERM/ENOSYS: io_uring is
+        // disabled (kernel.io_uring_disabled, a seccomp profile) or not built in.
+        return std::string("cannot create an io_uring with SINGLE_ISSUER|DEFER_TASKRUN (Linux 6.1): ") +
+               std::strerror(-rc) + "; ringcast needs Linux 6.1 or newer with io_uring enabled (this is " +
+               kernel_release() + ")";
     }
     std::string missing;
     if (!(params.features & IORING_FEAT_NODROP)) {
-        missing += " FEAT_NODROP";
+        missing += " FEAT_NODROP (5.5)";
     }
     if (!(params.features & IORING_FEAT_CQE_SKIP)) {
-        missing += " FEAT_CQE_SKIP";
+        missing += " FEAT_CQE_SKIP (5.17)";
     }
     if (!(params.features & IORING_FEAT_SUBMIT_STABLE)) {
-        missing += " FEAT_SUBMIT_STABLE";
+        missing += " FEAT_SUBMIT_STABLE (5.5)";
     }
     io_uring_probe* probe = io_uring_get_probe_ring(&probe_ring);
     if (probe == nullptr) {
@@ -67,14 +80,14 @@ std::string probe_kernel() {
     struct {
         int op;
         const char* name;
-    } const needed[] = {{IORING_OP_ACCEPT, "ACCEPT"},
-                        {IORING_OP_RECV, "RECV"},
-                        {IORING_OP_SEND, "SEND"},
-                        {IORING_OP_SENDMSG, "SENDMSG"},
-                        {IORING_OP_TIMEOUT, "TIMEOUT"},
-                        {IORING_OP_MSG_RING, "MSG_RING"},
-                        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-                        {IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS"}};
+    } const needed[] = {{IORING_OP_ACCEPT, "ACCEPT (5.5)"},
+                        {IORING_OP_RECV, "RECV (5.6)"},
+                        {IORING_OP_SEND, "SEND (5.6)"},
+                        {IORING_OP_SENDMSG, "SENDMSG (5.3)"},
+                        {IORING_OP_TIMEOUT, "TIMEOUT (5.4)"},
+                        {IORING_OP_MSG_RING, "MSG_RING (5.18)"},
+                        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL (5.5)"},
+                        {IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS (5.7)"}};
     for (auto& n : needed) {
         if (!io_uring_opcode_supported(probe, n.op)) {
             missing += std::string(" OP_") + n.name;
@@ -86,13 +99,14 @@ std::string probe_kernel() {
     int err = 0;
     io_uring_buf_ring* br = io_uring_setup_buf_ring(&probe_ring, 8, 0, 0, &err);
     if (br == nullptr) {
-        missing += " buffer-rings";
+        missing += " provided-buffer rings (5.19)";
     } else {
         io_uring_free_buf_ring(&probe_ring, br, 8, 0);
     }
     io_uring_queue_exit(&probe_ring);
     if (!missing.empty()) {
-        return "this kernel's io_uring lacks:" + missing + "; ringcast needs Linux 6.1 or newer";
+        return "this kernel's io_uring lacks:" + missing + "; ringcast needs Linux 6.1 or newer (this is " +
+               kernel_release() + ")";
     }
     return {};
 }
