@@ -24,6 +24,13 @@ std::string request_head(const broadcaster& b, const std::string& method, const 
 std::vector<verdict> check_reachable(const broadcaster& b) {
     std::vector<verdict> out;
     core::result<std::unique_ptr<probe>> p = probe::open(b.host, b.port, b.scheme == "https");
+    if (!p && p.error().message().starts_with("TLS")) {
+        out.push_back(
+            {kind::fail, address(b) + ": " + p.error().message(),
+             "with " + b.prefix + "SCHEME=https the port must serve TLS (nginx in front, usually 443); " +
+                 "ringcast itself speaks plain http: use " + b.prefix + "SCHEME=http to reach it directly"});
+        return out;
+    }
     if (!p) {
         out.push_back({kind::fail, "nothing answers at " + address(b) + " (" + p.error().message() + ")",
                        "start the server (ringcast start --env " + b.env_file + "), or set " + b.prefix +

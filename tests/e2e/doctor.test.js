@@ -7,9 +7,11 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawnSync, execFile } = require('node:child_process');
 const { describe, it, before, after } = require('node:test');
+const https = require('node:https');
 const { useServer, DEFAULT_APP, binaryPath, freePort } = require('./lib/server');
+const { makeCertificates } = require('./lib/webhook_receiver');
 
 const T = { timeout: 30000 };
 
@@ -42,11 +44,21 @@ describe('ringcast doctor --env', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  function doctor(name, text) {
+  function doctor(name, text, env = {}) {
     const file = path.join(dir, `${name}.env`);
     fs.writeFileSync(file, text);
-    const r = spawnSync(binaryPath(), ['doctor', '--env', file], { encoding: 'utf8', timeout: 20000, env: { PATH: process.env.PATH } });
+    const r = spawnSync(binaryPath(), ['doctor', '--env', file], { encoding: 'utf8', timeout: 20000, env: { PATH: process.env.PATH, ...env } });
     return { status: r.status, out: `${r.stdout}${r.stderr}`, file };
+  }
+
+  // The same without blocking this process, for a server that runs in it (the TLS stand-in).
+  function doctorAsync(name, text, env = {}) {
+    const file = path.join(dir, `${name}.env`);
+    fs.writeFileSync(file, text);
+    return new Promise((resolve) => {
+      execFile(binaryPath(), ['doctor', '--env', file], { encoding: 'utf8', timeout: 20000, env: { PATH: process.env.PATH, ...env } },
+        (err, stdout, stderr) => resolve({ status: err ? err.code : 0, out: `${stdout}${stderr}`, file }));
+    });
   }
 
   function failures(out) {
@@ -100,5 +112,33 @@ describe('ringcast doctor --env', () => {
     const r = spawnSync(binaryPath(), ['doctor'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /doctor: --env FILE is required/);
+  });
+
+  it('flags https towards a port that speaks plain http (ringcast without nginx in front)', T, srv.wrap(async (t, server) => {
+    const r = doctor('https-plain', laravelEnv(server.port).replace('REVERB_SCHEME=http', 'REVERB_SCHEME=https'));
+    assert.equal(r.status, 1, r.out);
+    assert.match(r.out, /^FAIL +https:\/\/127\.0\.0\.1:\d+: TLS handshake failed: .* -> fix: with REVERB_SCHEME=https the port must serve TLS/m);
+  }));
+
+  // https: the certificate is checked for the host. A stand-in TLS server (ringcast itself sits
+  // behind nginx for TLS, deploy/nginx) with a certificate for 127.0.0.1 from a test CA.
+  it('with https, checks the TLS certificate for the host: valid with its CA, flagged without', T, async () => {
+    const tls = await makeCertificates(dir);
+    const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"health":"OK"}');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const text = laravelEnv(server.address().port).replace('REVERB_SCHEME=http', 'REVERB_SCHEME=https');
+      const trusted = await doctorAsync('tls', text, { SSL_CERT_FILE: tls.caFile });
+      assert.match(trusted.out, /^ok +TLS certificate valid for 127\.0\.0\.1$/m);
+      assert.match(trusted.out, /^ok +server reachable: https:\/\/127\.0\.0\.1:\d+\/up answered 200/m);
+      const untrusted = await doctorAsync('tls-untrusted', text, { SSL_CERT_FILE: path.join(dir, 'no-such-ca.pem') });
+      assert.equal(untrusted.status, 1, untrusted.out);
+      assert.match(untrusted.out, /^FAIL +TLS certificate not valid for 127\.0\.0\.1: unable to get local issuer certificate -> fix: install a certificate/m);
+    } finally {
+      server.close();
+    }
   });
 });
