@@ -196,6 +196,11 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
         if (restart) {
             predecessor = find_predecessor(settings);
         }
+        if (predecessor) {
+            // Long enough for the old server to stop (at most 4 s before its webhooks) and its
+            // clients to come back and subscribe again.
+            generations.front()->takeover_replay_ms = 10'000;
+        }
         if (!predecessor) {
             net::refuse_if_served(settings.host, settings.port); // a takeover shares the port on purpose
         }

@@ -37,7 +37,9 @@ std::size_t largest_document(const config::server& settings) {
 context::context(port& io, const config::server& settings, shared_counters& counters)
     : io_(io), settings_(&settings), counters_(counters), channels_(settings.apps.size()), ids_(os_seed()),
       json_(largest_document(settings)), scratch_json_(largest_document(settings)),
-      user_json_(largest_document(settings)), owned_(*this), connections_(settings.apps.size(), 0) {}
+      user_json_(largest_document(settings)), owned_(*this), connections_(settings.apps.size(), 0) {
+    replay_.open(core::monotonic_ms(), settings.takeover_replay_ms);
+}
 
 context::~context() = default;
 
@@ -145,6 +147,9 @@ void context::leave(local_channel& ch, std::uint32_t index) {
 
 void context::publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                             socket_key except_socket) {
+    if (replay_.recording(io_.now_ms())) {
+        replay_.record(app, channel, frame, io_.now_ms());
+    }
     auto& map = channels_[app];
     auto it = map.find(channel);
     if (it == map.end()) {

@@ -176,8 +176,15 @@ void session::handle_subscribe(simdjson::dom::element data) {
     }
     join_local(channel, {});
     send(subscription_succeeded(channel));
+    replay_missed(channel);
     if (is_cache(kind)) {
         request_cached_event(channel);
+    }
+}
+
+void session::replay_missed(std::string_view channel) {
+    for (net::frame_ref& f : ctx_.missed_events(app_, channel)) {
+        send(std::move(f));
     }
 }
 
@@ -263,6 +270,7 @@ void session::on_presence_joined(const presence_joined_mail& m) {
     authorized_ = true;
     join_local(m.channel, m.user_id);
     send(subscription_succeeded(m.channel, m.presence_data));
+    replay_missed(m.channel);
     if (kind_of(m.channel) == channel_kind::presence_cache) {
         request_cached_event(m.channel);
     }

@@ -294,6 +294,11 @@ void connection_handler::on_http_timer(state& st) {
     if (st.discard) {
         return;
     }
+    if (shard_.stopping() && !st.waiting && !awaiting_request(st)) {
+        st.discard = true; // quiet since the stop began (see on_finish_up)
+        shard_.close(st.conn);
+        return;
+    }
     if (shard_.now_ms() >= http_deadline_ms(st)) {
         if (awaiting_request(st)) {
             reply(st, http::json_error(408, "Request not completed in time", false), false);
@@ -315,25 +320,35 @@ void connection_handler::state::on_failure() {
                                   500, "Internal server error: the request could not be handled", false))));
 }
 
+namespace {
+// Closing an idle keep-alive connection races with a request the client may be sending on it
+// at that moment, which would then fail (a publish lost). One used this recently is likely to
+// carry another request soon: a stopping server waits for it (answered with "Connection:
+// close", its event delivered before the WebSockets are told to go) or for this much quiet.
+constexpr std::uint64_t recently_used_ms = 1000;
+} // namespace
+
 bool connection_handler::state::on_finish_up() {
     // A request being read or answered, or a new connection whose request has not come yet
     // (a publisher that connected just before the stop): answered, with "Connection: close".
-    // An idle keep-alive connection is left open too, but not waited for (see on_shutdown).
-    return !discard && (waiting || awaiting_request(*this));
+    if (discard) {
+        return false;
+    }
+    if (waiting || awaiting_request(*this)) {
+        return true;
+    }
+    if (handler.shard_.now_ms() < last_activity_ms + recently_used_ms) {
+        handler.shard_.set_timer(conn, last_activity_ms + recently_used_ms);
+        return true;
+    }
+    discard = true;
+    handler.shard_.close(conn);
+    return false;
 }
 
 void connection_handler::state::on_shutdown() {
-    // Closing an idle keep-alive connection races with a request the client may be sending on
-    // it at that moment, which then fails (a publish lost). A publisher that used it within
-    // the last second is likely to send another soon: it stays open until the shard stops, so
-    // that request is answered (with "Connection: close") instead. One quiet for longer is
-    // closed now.
-    constexpr std::uint64_t recently_ms = 1000;
-    bool idle = !waiting && !awaiting_request(*this);
-    if (discard || !idle || handler.shard_.now_ms() >= last_activity_ms + recently_ms) {
-        discard = true;
-        handler.shard_.close(conn);
-    }
+    discard = true;
+    handler.shard_.close(conn);
 }
 
 } // namespace ringcast::server

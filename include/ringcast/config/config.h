@@ -207,6 +207,10 @@ struct server {
     redis_settings redis;
 
     std::vector<app> apps;
+    // Not a setting: how long `ringcast restart` records events to replay to the clients that
+    // move over from the old server (pusher/replay.h); 0 for a plain start.
+    std::uint32_t takeover_replay_ms = 0;
+
     // Where the apps came from, for the start-up banner: "config file", "environment", or
     // "built-in development default".
     std::string apps_source;

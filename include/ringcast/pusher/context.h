@@ -15,6 +15,7 @@
 #include "ringcast/pusher/owner.h"
 #include "ringcast/pusher/port.h"
 #include "ringcast/pusher/query.h"
+#include "ringcast/pusher/replay.h"
 #include "ringcast/pusher/shared_counters.h"
 #include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/conn_id.h"
@@ -135,6 +136,12 @@ public:
     void answer(query_mail& q);
     void on_presence_joined(const presence_joined_mail& m);
     void on_query_reply(query_reply_mail& r);
+    // After a takeover (`ringcast restart`, replay.h): the events this shard delivered on the
+    // channel before a subscriber arrived, for it to receive after its subscription_succeeded.
+    [[nodiscard]] std::vector<net::frame_ref> missed_events(std::uint32_t app,
+                                                            std::string_view channel) const {
+        return replay_.missed(app, channel, io_.now_ms());
+    }
     // Has the channel's owner keep `frame` (an event with this data) as a cache channel's last
     // event, even when nobody is subscribed right now.
     void remember_last_event(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
@@ -154,6 +161,7 @@ private:
     std::vector<std::uint64_t> connections_; // per app
     std::function<void(query_reply_mail&)> on_query_reply_;
     webhook::sink* webhooks_ = nullptr;
+    replay_journal replay_;
 };
 
 } // namespace ringcast::pusher

@@ -90,6 +90,8 @@ private:
     // to add the member (its answer is on_presence_joined).
     void ask_presence_owner(std::string_view channel, simdjson::dom::object obj, std::string_view auth);
     void join_local(std::string_view channel, std::string presence_user);
+    // After a takeover: the channel's events this subscriber missed while it moved (replay.h).
+    void replay_missed(std::string_view channel);
     void unsubscribe_at(size_t i);
     // Asks the channel's owner for its cached event (the answer is on_cache_reply).
     void request_cached_event(std::string_view channel);
