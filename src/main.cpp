@@ -196,9 +196,10 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
         if (restart) {
             predecessor = find_predecessor(settings);
         }
-        if (predecessor) {
+        if (predecessor && !settings.redis.enabled) {
             // Long enough for the old server to stop (at most 4 s before its webhooks) and its
-            // clients to come back and subscribe again.
+            // clients to come back and subscribe again. Not over Redis: there the old node
+            // receives the new one's events too until its goodbye, so a replay would repeat them.
             generations.front()->takeover_replay_ms = 10'000;
         }
         if (!predecessor) {
