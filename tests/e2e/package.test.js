@@ -30,14 +30,14 @@ describe('scripts/package', { skip: !hasDpkg && 'dpkg-deb is not installed' }, (
     stage = path.join(REPO, process.env.RINGCAST_PACKAGE_BUILD_DIR || 'build-package', 'stage');
   });
 
-  it('control: name, version, no liburing or llhttp among the dependencies, the config a conffile', T, () => {
+  it('control: name, version, no liburing, llhttp or simdjson among the dependencies, the config a conffile', T, () => {
     const info = run('dpkg-deb', ['--info', deb]);
     assert.match(info, /^ Package: ringcast$/m);
     const version = run(path.join(stage, 'usr/bin/ringcast'), ['--version']).trim().split(' ')[1];
     assert.match(info, new RegExp(`^ Version: ${version.replace(/\./g, '\\.')}$`, 'm'));
     const depends = (/^ Depends: (.*)$/m.exec(info) || [])[1] || '';
     assert.match(depends, /libc6/);
-    assert.doesNotMatch(depends, /liburing|llhttp/);
+    assert.doesNotMatch(depends, /liburing|llhttp|simdjson/);
     assert.equal(run('dpkg-deb', ['--field', deb, 'Package']).trim(), 'ringcast');
     const conffiles = spawnSync('sh', ['-c', `dpkg-deb --ctrl-tarfile "${deb}" | tar -xOf - ./conffiles`], { encoding: 'utf8' });
     assert.equal(conffiles.stdout.trim(), '/etc/ringcast/ringcast.json');
@@ -58,9 +58,9 @@ describe('scripts/package', { skip: !hasDpkg && 'dpkg-deb is not installed' }, (
     assert.match(unit, /^LimitNOFILE=/m);
   });
 
-  it('the binary: liburing and llhttp linked in, not needed at run time', T, () => {
+  it('the binary: liburing, llhttp and simdjson built in, not needed at run time', T, () => {
     const libs = run('ldd', [path.join(stage, 'usr/bin/ringcast')]);
-    assert.doesNotMatch(libs, /liburing|llhttp/);
+    assert.doesNotMatch(libs, /liburing|llhttp|simdjson/);
     assert.match(run('sh', ['-c', `man -l "${path.join(stage, 'usr/share/man/man1/ringcast.1')}" 2>/dev/null | head -5 || true`]) +
       run('head', ['-1', path.join(stage, 'usr/share/man/man1/ringcast.1')]), /RINGCAST/);
   });
