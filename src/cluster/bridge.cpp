@@ -188,6 +188,7 @@ void bridge::loop(net::ring& r) {
             config_ = next;
         }
         drain_shards();
+        flush_node_counts();
         deliver_overdue(now);
         tick_state(now);
         flush_posts(r);

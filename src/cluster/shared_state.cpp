@@ -136,6 +136,7 @@ void bridge::on_presence(pusher::node_presence_mail& m) {
         return;
     }
     const config::app& a = config_->apps[m.app];
+    flush_node_count(m.app, m.channel); // a count queued before this change goes first
     if (!m.join) {
         bool sent = eval(scripts_->leave, {a.id, m.channel, m.user_id}, [this, m](const redis::value& v) {
             if (v.is_error()) {
@@ -307,10 +308,41 @@ void bridge::on_count(pusher::node_count_mail& m) {
     if (m.app >= config_->apps.size()) {
         return;
     }
-    const config::app& a = config_->apps[m.app];
-    bool announce = a.subscription_count && !pusher::is_presence(pusher::kind_of(m.channel));
+    // Only the latest count of a channel matters: what arrives in one drain of the queues goes
+    // to Redis as one script call per channel (flush_node_counts), not one per subscribe.
+    std::string key = std::to_string(m.app) + '\n' + m.channel;
+    auto [it, added] = node_counts_.try_emplace(std::move(key), m.count);
+    if (!added) {
+        it->second = m.count;
+    }
+}
+
+void bridge::flush_node_count(std::uint32_t app, const std::string& channel) {
+    auto it = node_counts_.find(std::to_string(app) + '\n' + channel);
+    if (it != node_counts_.end()) {
+        send_node_count(it->first, it->second);
+        node_counts_.erase(it);
+    }
+}
+
+void bridge::flush_node_counts() {
+    for (const auto& [key, count] : node_counts_) {
+        send_node_count(key, count);
+    }
+    node_counts_.clear();
+}
+
+void bridge::send_node_count(const std::string& key, std::uint32_t count) {
+    std::size_t nl = key.find('\n');
+    auto app = static_cast<std::uint32_t>(std::stoul(key.substr(0, nl)));
+    std::string channel = key.substr(nl + 1);
+    if (app >= config_->apps.size()) {
+        return;
+    }
+    const config::app& a = config_->apps[app];
+    bool announce = a.subscription_count && !pusher::is_presence(pusher::kind_of(channel));
     // Not sent while Redis is down: the rebuild after reconnecting carries the latest count.
-    (void)eval(scripts_->count, {a.id, m.channel, std::to_string(m.count), announce ? "1" : "0"},
+    (void)eval(scripts_->count, {a.id, channel, std::to_string(count), announce ? "1" : "0"},
                [this](const redis::value& v) { emit_webhooks(v); });
 }
 

@@ -140,6 +140,9 @@ private:
     void fall_back(const pusher::node_presence_mail& change);
     void on_joined(std::string_view text);
     void on_state_event(const state_event& e, std::uint32_t app);
+    void flush_node_count(std::uint32_t app, const std::string& channel);
+    void flush_node_counts();
+    void send_node_count(const std::string& key, std::uint32_t count);
     void deliver_count(std::uint32_t app, const std::string& channel, std::uint32_t count,
                        std::uint64_t now_ms);
     void flush_counts(std::uint64_t now_ms);
@@ -187,6 +190,9 @@ private:
     std::vector<pusher::node_dump_mail> dumps_;
     std::vector<std::unique_ptr<pusher::mail>> held_;
     std::unordered_map<std::string, count_throttle> counts_; // "app\nchannel", for subscription_count
+    // This node's latest subscriber counts not yet sent to Redis, by "app\nchannel" (sent after
+    // each drain of the shards' queues).
+    std::unordered_map<std::string, std::uint32_t> node_counts_;
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};
