@@ -40,7 +40,7 @@ bridge::bridge(shard::shard_group& group, const config::server& initial, pusher:
       node_channel_(initial.redis.prefix + ":node:" + node_id_) {
     if (settings_.tls) {
         std::string error;
-        tls_ = net::tls_context::create(false, "", error);
+        tls_ = net::tls_context::create(false, settings_.ca_file, error);
         if (!tls_) {
             throw std::runtime_error("Redis over TLS: " + error);
         }
