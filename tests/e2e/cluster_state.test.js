@@ -325,11 +325,19 @@ describe('a node that dies, and a Redis that restarts empty', () => {
     const a = await connectPusher(nodes[0].wsUrl());
     const b = await connectPusher(nodes[1].wsUrl());
     let late;
+    let during;
     try {
       await joinPresence(a, APP, ch, 'alice', {});
       await joinPresence(b, APP, ch, 'bert', {});
       await redis.stop();
       for (const n of nodes) await waitUntil(async () => (await up(n)).redis === 'down', { timeout: 10000, label: 'redis down' });
+      // Meanwhile a join is answered by its node alone, with that node's members.
+      during = await connectPusher(nodes[0].wsUrl());
+      const alone = await joinPresence(during, APP, ch, 'dora', {});
+      assert.deepEqual([...alone.ids].sort(), ['alice', 'dora']);
+      await waitAllHave([a], (j) => j.event === 'pusher_internal:member_added', 1, { label: 'the node\'s own client hears of dora' });
+      const refused = await apiWith(nodes[1], `/channels/${ch}`, { info: 'user_count' });
+      assert.equal(refused.status, 503, 'channel questions cannot be answered for the cluster');
       await redis.start();
       for (const n of nodes) await waitUntil(async () => (await up(n)).redis === 'up', { timeout: 15000, label: 'redis up again' });
       late = await connectPusher(nodes[1].wsUrl());
@@ -337,12 +345,17 @@ describe('a node that dies, and a Redis that restarts empty', () => {
       await waitUntil(async () => {
         const r = await apiWith(nodes[1], `/channels/${ch}/users`, {});
         list = r.json.users && r.json.users.map((u) => u.id).sort().join();
-        return list === 'alice,bert';
+        return list === 'alice,bert,dora';
       }, { timeout: 5000, label: `members rebuilt (last: ${list})` });
+      // The other node's clients hear of the member who joined during the outage.
+      await waitAllHave([b], (j) => j.event === 'pusher_internal:member_added' && JSON.parse(j.data).user_id === 'dora', 1, { label: 'dora announced to node 1' });
+      await settle(300);
+      // (bert comes again: Redis lost its data, so node 1 re-announced its members; README.)
+      assert.deepEqual(addedOf(a, ch).filter((id) => id === 'dora'), ['dora'], 'not announced twice on the node where she joined');
       const joined = await joinPresence(late, APP, ch, 'carl', {});
-      assert.deepEqual([...joined.ids].sort(), ['alice', 'bert', 'carl']);
+      assert.deepEqual([...joined.ids].sort(), ['alice', 'bert', 'carl', 'dora']);
     } finally {
-      await closeAll([a, b, late].filter(Boolean));
+      await closeAll([a, b, late, during].filter(Boolean));
     }
   });
 });

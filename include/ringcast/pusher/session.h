@@ -137,6 +137,10 @@ private:
         std::string user_id;            // pusher:signin
         std::string user_info = "null"; // JSON text
         std::vector<std::string> watchlist;
+        // What the client was last told of each watched user (by watchlist index): -1 nothing
+        // yet, 0 offline, 1 online. In a cluster a change can reach a watcher twice (its first
+        // status read from Redis while the change's announcement was still on its way).
+        std::vector<std::int8_t> watch_told;
         // Presence channels joined, and as whom (the user id client events carry).
         std::vector<std::pair<const local_channel*, std::string>> presence_users;
     };
