@@ -271,13 +271,21 @@ describe('three nodes sharing state over Redis', () => {
 describe('a node that dies, and a Redis that restarts empty', () => {
   const redis = new RedisServer(0);
   const nodes = [];
+  let rx;
+  let config;
 
   before(async () => {
     redis.port = await freePort();
     await redis.start();
-    const server = { redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-death-${process.pid}` } };
+    rx = await WebhookReceiver.start(APP);
+    const watched = { ...APP, webhooks: [{ url: rx.url('/hook'), event_types: ['member_removed', 'channel_vacated'] }] };
+    const server = {
+      redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-death-${process.pid}` },
+      webhooks: { debounce_ms: DEBOUNCE_MS, batch_window_ms: 20 },
+    };
+    config = { apps: [watched], server, threads: 2 };
     for (let i = 0; i < 2; i += 1) {
-      nodes.push(await startServer({ apps: [APP], server, threads: 2 }));
+      nodes.push(await startServer(config));
     }
     for (const n of nodes) {
       await waitUntil(async () => (await up(n)).redis === 'up', { timeout: 10000, label: 'both nodes connected to Redis' });
@@ -287,12 +295,13 @@ describe('a node that dies, and a Redis that restarts empty', () => {
   after(async () => {
     for (const n of nodes) await n.stop();
     await redis.stop();
+    if (rx) await rx.close();
   });
 
   it('a SIGKILLed node\'s members leave the others\' presence within the lease, once each', { timeout: 40000 }, async () => {
     const ch = uniqueName('presence-doomed');
     const pub = uniqueName('doomed-public');
-    const victim = await startServer({ apps: [APP], server: { redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-death-${process.pid}` } }, threads: 2 });
+    const victim = await startServer(config);
     await waitUntil(async () => (await up(victim)).redis === 'up', { timeout: 10000, label: 'the victim connected' });
     const watcher = await connectPusher(nodes[0].wsUrl());
     const doomed = [await connectPusher(victim.wsUrl()), await connectPusher(victim.wsUrl())];
@@ -314,6 +323,12 @@ describe('a node that dies, and a Redis that restarts empty', () => {
       await everyNodeSays(nodes, `/channels/${pub}`, {}, (j) => j.occupied === false, 'the dead node\'s subscriber is gone');
       await everyNodeSays(nodes, `/channels/${ch}/users`, {}, (j) => j.users.map((u) => u.id).join() === 'watcher', 'only the watcher is left');
       assert.match(nodes[0].log() + nodes[1].log(), /stopped renewing its lease/);
+      // The webhooks of the dead node's share, once each, from whichever node reaped it.
+      await rx.waitEvent({ name: 'channel_vacated', channel: pub }, { timeout: 5000 });
+      await settle(DEBOUNCE_MS + 3 * HEARTBEAT_MS);
+      assert.deepEqual(rx.eventsFor(ch).map((e) => `${e.name}:${e.user_id}`).sort(), ['member_removed:d1', 'member_removed:d2']);
+      assert.deepEqual(rx.eventsFor(pub).map((e) => e.name), ['channel_vacated']);
+      rx.assertAllValid();
     } finally {
       await closeAll([watcher, ...doomed]);
       await victim.stop();
