@@ -189,6 +189,7 @@ void bridge::loop(net::ring& r) {
         }
         drain_shards();
         flush_node_counts();
+        send_connections(now);
         deliver_overdue(now);
         tick_state(now);
         flush_posts(r);
@@ -197,6 +198,9 @@ void bridge::loop(net::ring& r) {
             due = std::min(due, own_.front().due_ms);
         }
         due = std::min(due, next_tick_ms_);
+        if (connections_due_) {
+            due = std::min(due, connections_sent_ms_ + connections_gap_ms);
+        }
         std::uint64_t wait_ms = due <= now ? 0 : std::min<std::uint64_t>(due - now, 1000);
         r.wait_and_handle(wait_ms, [this](std::uint64_t user_data, int res) { handle(user_data, res); });
     }
@@ -312,6 +316,10 @@ void bridge::on_message(const redis::value& v) {
     const std::string& text = v.elements.back().text;
     if (text.starts_with("rcj ")) {
         on_joined(text);
+        return;
+    }
+    if (text.starts_with("rch ")) {
+        emit_webhook(std::string_view(text).substr(4)); // this node sends the channel's webhooks
         return;
     }
     if (state_event se; parse_state_event(text, se)) {

@@ -24,7 +24,9 @@ namespace {
 //   {P}:pending                    zset held webhook ("v\nA\nC\n", "r\nA\nC\nuser") -> due ms
 // Announcements on {P}:broadcast: "rcs <op> <except> <skip node> <#A> <#C> <#user>\n" then
 // A, C, user and the payload (op a: member added, payload user_info; r: removed; c: count;
-// u: a signed-in user came online, f: went offline, both with C empty).
+// u: a signed-in user came online, f: went offline, both with C empty; k: "<the app's connections
+// in the cluster> <the changing node's own>", user = the node that changed them). Webhooks go to the node
+// that sends a channel's webhooks as "rch kind\nA\nC\nuser" on {P}:node:{id}.
 constexpr std::string_view prelude = R"lua(
 local P, N, debounce = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local events = {}
@@ -43,6 +45,23 @@ local function announce(op, A, C, U, payload, except, skip)
     string.format('rcs %s %s %s %d %d %d\n', op, except, skip, #A, #C, #U) .. A .. C .. U .. payload)
 end
 
+-- Every webhook of a channel is sent by one node, chosen by the channel among the live ones,
+-- and handed to it on its own pub/sub channel in the order it was decided here: that node's
+-- outbox keeps a channel's events in order for each target, retries included. A channel's
+-- sender changes only when nodes come or go.
+local live = nil
+local function send_webhook(e, A, C)
+  if not live then
+    live = redis.call('ZRANGEBYSCORE', P .. ':nodes', now_ms(), '+inf')
+    table.sort(live)
+  end
+  local to = N
+  if #live > 0 then
+    to = live[(tonumber(string.sub(redis.sha1hex(A .. '\n' .. C), 1, 7), 16) % #live) + 1]
+  end
+  redis.call('PUBLISH', P .. ':node:' .. to, 'rch ' .. e)
+end
+
 -- A webhook event, or (vacated, member removed) held for the de-bounce delay, which the
 -- opposite event cancels, so a page reload anywhere in the cluster sends nothing.
 local function webhook(kind, A, C, U)
@@ -56,7 +75,7 @@ local function webhook(kind, A, C, U)
     redis.call('ZADD', held, now_ms() + debounce, kind .. '\n' .. A .. '\n' .. C .. '\n' .. U)
     return
   end
-  events[#events + 1] = kind .. '\n' .. A .. '\n' .. C .. '\n' .. U
+  send_webhook(kind .. '\n' .. A .. '\n' .. C .. '\n' .. U, A, C)
 end
 
 local function subscriptions(A, C)
@@ -152,7 +171,11 @@ local function reap(d)
     user_off(d, A, U)
   end
   for _, A in ipairs(redis.call('SMEMBERS', node_key(d, 'apps'))) do
-    redis.call('HDEL', P .. ':app:' .. A .. ':connections', d)
+    local h = P .. ':app:' .. A .. ':connections'
+    redis.call('HDEL', h, d)
+    local sum = 0
+    for _, v in ipairs(redis.call('HVALS', h)) do sum = sum + tonumber(v) end
+    announce('k', A, '', d, sum .. ' 0', '0', '-')
   end
   redis.call('DEL', node_key(d, 'members'), node_key(d, 'channels'), node_key(d, 'users'), node_key(d, 'apps'))
   redis.call('ZREM', P .. ':nodes', d)
@@ -196,7 +219,7 @@ local before = subscriptions(A, C)
 local after = set_count(N, A, C, tonumber(ARGV[6]))
 if after ~= before then
   if ARGV[7] == '1' and after > 0 then announce('c', A, C, '', tostring(after), '0', '-') end
-  events[#events + 1] = 'n\n' .. A .. '\n' .. C .. '\n' .. after
+  if debounce >= 0 then send_webhook('n\n' .. A .. '\n' .. C .. '\n' .. after, A, C) end
 end
 return events
 )lua";
@@ -207,16 +230,6 @@ local now = now_ms()
 local nodes = P .. ':nodes'
 local own = redis.call('ZSCORE', nodes, N)
 redis.call('ZADD', nodes, now + ttl, N)
-local others = {}
-for i = 5, #ARGV - 1, 2 do
-  local A, here = ARGV[i], tonumber(ARGV[i + 1])
-  local h = P .. ':app:' .. A .. ':connections'
-  if here > 0 then redis.call('HSET', h, N, here) else redis.call('HDEL', h, N) end
-  redis.call('SADD', node_key(N, 'apps'), A)
-  local sum = 0
-  for _, v in ipairs(redis.call('HVALS', h)) do sum = sum + tonumber(v) end
-  others[#others + 1] = sum - here
-end
 -- Only a node whose own heartbeats were on time judges the others: after a stall of Redis
 -- itself (CLIENT PAUSE, a slow fork) every node is late, and none may take the rest for dead.
 if own and tonumber(own) >= now then
@@ -226,10 +239,11 @@ if debounce >= 0 then
   local held = P .. ':pending'
   for _, e in ipairs(redis.call('ZRANGEBYSCORE', held, '-inf', now, 'LIMIT', 0, 256)) do
     redis.call('ZREM', held, e)
-    events[#events + 1] = e
+    local _, A, C = string.match(e, '^(.)\n([^\n]*)\n([^\n]*)\n')
+    send_webhook(e, A, C)
   end
 end
-return {own and 0 or 1, others, events}
+return {own and 0 or 1, events}
 )lua";
 
 constexpr std::string_view restore_body = R"lua(
@@ -278,6 +292,21 @@ for _, e in ipairs(redis.call('SMEMBERS', node_key(N, 'users'))) do
   end
 end
 for _, u in ipairs(users) do user_on(N, u[1], u[2], N) end
+return events
+)lua";
+
+constexpr std::string_view connections_body = R"lua(
+for i = 4, #ARGV - 2, 3 do
+  local A, here = ARGV[i], tonumber(ARGV[i + 1])
+  local h = P .. ':app:' .. A .. ':connections'
+  if here > 0 then redis.call('HSET', h, N, here) else redis.call('HDEL', h, N) end
+  redis.call('SADD', node_key(N, 'apps'), A)
+  if ARGV[i + 2] == '1' then
+    local sum = 0
+    for _, v in ipairs(redis.call('HVALS', h)) do sum = sum + tonumber(v) end
+    announce('k', A, '', N, sum .. ' ' .. here, '0', '-')
+  end
+end
 return events
 )lua";
 
@@ -341,7 +370,8 @@ script make(std::string_view name, std::string_view body) {
 scripts::scripts()
     : join(make("join", join_body)), leave(make("leave", leave_body)), count(make("count", count_body)),
       tick(make("tick", tick_body)), restore(make("restore", restore_body)), user(make("user", user_body)),
-      retire(make("retire", retire_body)), cache_get(make("cache_get", cache_get_body)),
-      channel(make("channel", channel_body)), channels(make("channels", channels_body)) {}
+      connections(make("connections", connections_body)), retire(make("retire", retire_body)),
+      cache_get(make("cache_get", cache_get_body)), channel(make("channel", channel_body)),
+      channels(make("channels", channels_body)) {}
 
 } // namespace ringcast::cluster

@@ -6,9 +6,10 @@
 //
 // Every script takes ARGV[1] = prefix, ARGV[2] = this node's id, ARGV[3] = the webhook
 // de-bounce in ms (-1: no app has webhooks, so nothing is recorded for them), then its own
-// arguments. Scripts return the webhook events they decided as strings "kind\napp\nchannel\nuser"
-// (kinds: o occupied, v vacated, a member added, r member removed, n subscription count (user =
-// the count), d a node reaped (app = its id)), for the calling node to send.
+// arguments. The webhook events they decide ("kind\napp\nchannel\nuser"; kinds: o occupied, v
+// vacated, a member added, r member removed, n subscription count (user = the count)) go, as
+// "rch <event>", to the pub/sub channel of the node that sends that channel's webhooks. Scripts
+// return a list of events for the caller's log: "d\nnode\n\n" for each node reaped.
 #pragma once
 
 #include <array>
@@ -32,8 +33,9 @@ struct scripts {
     script leave;
     // ARGV 4..: app, channel, this node's count, announce (1: publish the new total).
     script count;
-    // ARGV 4..: ttl ms, then (app, connections here) pairs. Returns {lost, {others' connections
-    // per app}, {events}}: lost = 1 when Redis did not know this node (its share must be rebuilt).
+    // ARGV 4..: lease ms. Renews the lease, reaps nodes whose lease ran out, sends held webhooks
+    // that are due. Returns {lost, {events}}: lost = 1 when Redis did not know this node (its
+    // share must be rebuilt).
     script tick;
     // ARGV 4..: lease ms, then three sections, each a count n and n entries: (app, channel,
     // count), (app, channel, user, info), (app, user): this node's subscriber counts, presence
@@ -41,6 +43,9 @@ struct scripts {
     script restore;
     // ARGV 4..: app, user, 1 (its first connection here) or 0 (its last went).
     script user;
+    // ARGV 4..: (app, connections here, announce 1|0) triples; with announce, the app's total and
+    // this node's share go to every node (op k), for max_connections.
+    script connections;
     // This node leaves the cluster (a clean stop): its share goes at once, as a dead node's would.
     script retire;
     // ARGV 4..: app, channel, miss flag ttl ms. Returns {stored value or "", 1 if a new miss}.
@@ -52,8 +57,9 @@ struct scripts {
     script channels;
 
     // Every one of them, for SCRIPT LOAD.
-    [[nodiscard]] std::array<const script*, 10> all() const {
-        return {&join, &leave, &count, &tick, &restore, &user, &retire, &cache_get, &channel, &channels};
+    [[nodiscard]] std::array<const script*, 11> all() const {
+        return {&join,        &leave,  &count,     &tick,    &restore, &user,
+                &connections, &retire, &cache_get, &channel, &channels};
     }
 };
 

@@ -240,6 +240,25 @@ void bridge::on_state_event(const state_event& e, std::uint32_t app) {
         post(pusher::user_owner(app, e.user, group_.count()), std::move(status));
         break;
     }
+    case 'k': {
+        // "<the app's connections in the cluster> <the changing node's>": in Redis's order, so
+        // this node's own share as Redis had it is known exactly from its own announcements.
+        std::uint32_t total = 0;
+        std::uint32_t theirs = 0;
+        const char* last = e.payload.data() + e.payload.size();
+        auto [end, ec] = std::from_chars(e.payload.data(), last, total);
+        if (ec != std::errc() || end == last) {
+            break;
+        }
+        std::from_chars(end + 1, last, theirs);
+        connections_in_redis_.resize(config_->apps.size(), 0);
+        if (e.user == node_id_) {
+            connections_in_redis_[app] = theirs;
+        }
+        std::uint32_t own = connections_in_redis_[app];
+        counters_.app(app).remote_connections.store(total > own ? total - own : 0, std::memory_order_relaxed);
+        break;
+    }
     case 'c': {
         std::uint32_t count = 0;
         std::from_chars(e.payload.data(), e.payload.data() + e.payload.size(), count);
@@ -439,7 +458,10 @@ void bridge::on_cache_get(pusher::cache_get_mail& m) {
 namespace {
 
 // What Redis answered to one of the HTTP API's questions (see bridge::ask), into `r`.
-void read_answer(const pusher::query_mail& q, const redis::value& v, pusher::query_reply_mail& r) {
+// `here` is this node's own (exact) count of the app's connections, which replaces what Redis
+// last heard of it, `node` this node's id.
+void read_answer(const pusher::query_mail& q, const redis::value& v, pusher::query_reply_mail& r,
+                 std::string_view node, std::uint64_t here) {
     switch (q.kind) {
     case pusher::query_kind::channels: // {subscriptions, users, cached value, its ttl} per name
         for (std::size_t i = 0; i < q.names.size() && 4 * i + 3 < v.elements.size(); ++i) {
@@ -473,10 +495,11 @@ void read_answer(const pusher::query_mail& q, const redis::value& v, pusher::que
         }
         std::sort(r.users.begin(), r.users.end());
         break;
-    case pusher::query_kind::connections: // HVALS: one count per node
-        for (const redis::value& n : v.elements) {
-            r.count += number_of(n);
+    case pusher::query_kind::connections: // HGETALL: node, its count, ...
+        for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+            r.count += v.elements[i].text == node ? 0 : number_of(v.elements[i + 1]);
         }
+        r.count += here;
         break;
     case pusher::query_kind::terminate_user:
         break;
@@ -500,7 +523,7 @@ bool bridge::ask(const pusher::query_mail& q, redis::connection::reply_fn answer
         return !q.names.empty() &&
                pub_->command({"HKEYS", base + ":channel:" + q.names.front() + ":members"}, std::move(answer));
     case pusher::query_kind::connections:
-        return pub_->command({"HVALS", base + ":connections"}, std::move(answer));
+        return pub_->command({"HGETALL", base + ":connections"}, std::move(answer));
     case pusher::query_kind::terminate_user:
         break; // each node closes its own (the "#terminate" envelope), never asked here
     }
@@ -515,7 +538,10 @@ void bridge::on_query(pusher::query_mail& q) {
             r->failed = true;
             r->error = redis_unreachable;
         } else {
-            read_answer(q, v, *r);
+            std::uint64_t here = q.app < config_->apps.size()
+                                     ? counters_.app(q.app).connections.load(std::memory_order_relaxed)
+                                     : 0;
+            read_answer(q, v, *r, node_id_, here);
         }
         post(q.reply_to, std::move(r));
     };
@@ -524,6 +550,33 @@ void bridge::on_query(pusher::query_mail& q) {
         down.type = redis::kind::error;
         answer(down);
     }
+}
+
+// ---- connections -------------------------------------------------------------------------
+
+void bridge::on_connections(pusher::connections_mail&) {
+    // Cleared before the counts are read, so a change after this posts again.
+    counters_.connections_changed.store(false, std::memory_order_relaxed);
+    connections_due_ = true;
+}
+
+// This node's connection counts, at most every connections_gap_ms: the other nodes' answers to
+// GET /connections and their max_connections checks follow within a Redis round trip.
+void bridge::send_connections(std::uint64_t now_ms) {
+    if (!connections_due_ || now_ms < connections_sent_ms_ + connections_gap_ms || !pub_up_ || restoring_) {
+        return;
+    }
+    connections_due_ = false;
+    connections_sent_ms_ = now_ms;
+    std::vector<std::string> args;
+    for (std::uint32_t i = 0; i < config_->apps.size(); ++i) {
+        const config::app& a = config_->apps[i];
+        if (a.enabled) {
+            std::uint32_t here = counters_.app(i).connections.load(std::memory_order_relaxed);
+            args.insert(args.end(), {a.id, std::to_string(here), a.max_connections.has_value() ? "1" : "0"});
+        }
+    }
+    (void)eval(scripts_->connections, std::move(args), {});
 }
 
 // ---- heartbeat, rebuild, webhooks ----------------------------------------------------------
@@ -545,26 +598,12 @@ void bridge::tick_state(std::uint64_t now_ms) {
     if (!pub_up_ || tick_in_flight_ || restoring_) {
         return;
     }
-    std::vector<std::string> args{std::to_string(lease_ms)};
-    std::vector<std::uint32_t> apps;
-    for (std::uint32_t i = 0; i < config_->apps.size(); ++i) {
-        if (config_->apps[i].enabled) {
-            apps.push_back(i);
-            args.push_back(config_->apps[i].id);
-            args.push_back(std::to_string(counters_.app(i).connections.load(std::memory_order_relaxed)));
-        }
-    }
-    tick_in_flight_ = eval(scripts_->tick, std::move(args), [this, apps](const redis::value& v) {
+    tick_in_flight_ = eval(scripts_->tick, {std::to_string(lease_ms)}, [this](const redis::value& v) {
         tick_in_flight_ = false;
-        if (v.type != redis::kind::array || v.elements.size() != 3) {
+        if (v.type != redis::kind::array || v.elements.size() != 2) {
             return;
         }
-        const redis::value& others = v.elements[1];
-        for (std::size_t i = 0; i < apps.size() && i < others.elements.size(); ++i) {
-            counters_.app(apps[i]).remote_connections.store(
-                static_cast<std::uint32_t>(number_of(others.elements[i])), std::memory_order_relaxed);
-        }
-        emit_webhooks(v.elements[2]);
+        emit_webhooks(v.elements[1]);
         if (number_of(v.elements[0]) == 1 && !restoring_) {
             RC_LOG_WARN(
                 "Redis bridge: Redis did not know node %s (its lease ran out, or Redis lost its data); "
@@ -670,6 +709,7 @@ void bridge::finish_restore() {
     });
     restoring_ = false;
     dumps_.clear();
+    connections_due_ = true; // Redis may have lost them with the rest
     // What changed meanwhile goes after the rebuild, in the order it happened.
     std::vector<std::unique_ptr<pusher::mail>> held = std::move(held_);
     held_.clear();
@@ -680,57 +720,63 @@ void bridge::finish_restore() {
 
 void bridge::emit_webhooks(const redis::value& events) {
     for (const redis::value& text : events.elements) {
-        script_event e;
-        if (!text.is_string() || !parse_event(text.text, e)) {
-            continue;
+        if (text.is_string()) {
+            emit_webhook(text.text);
         }
-        if (e.kind == 'd') {
-            if (e.app != node_id_) {
-                RC_LOG_WARN("Redis bridge: node %.*s stopped renewing its lease; its members, counts and "
-                            "connections are removed",
-                            static_cast<int>(e.app.size()), e.app.data());
-            }
-            continue;
-        }
-        int app = webhooks_ == nullptr ? -1 : app_index(e.app);
-        if (app < 0) {
-            continue;
-        }
-        webhook::event ev;
-        switch (e.kind) {
-        case 'o':
-            ev.kind = config::webhook_kind::channel_occupied;
-            break;
-        case 'v':
-            ev.kind = config::webhook_kind::channel_vacated;
-            break;
-        case 'a':
-            ev.kind = config::webhook_kind::member_added;
-            break;
-        case 'r':
-            ev.kind = config::webhook_kind::member_removed;
-            break;
-        case 'n':
-            ev.kind = config::webhook_kind::subscription_count;
-            break;
-        default:
-            continue;
-        }
-        if (!config_->apps[static_cast<std::size_t>(app)].wants_webhook(ev.kind) ||
-            (ev.kind == config::webhook_kind::subscription_count &&
-             pusher::is_presence(pusher::kind_of(e.channel)))) {
-            continue;
-        }
-        ev.app = static_cast<std::uint32_t>(app);
-        ev.channel = std::string(e.channel);
-        if (ev.kind == config::webhook_kind::subscription_count) {
-            std::from_chars(e.user.data(), e.user.data() + e.user.size(), ev.subscription_count);
-        } else {
-            ev.user_id = std::string(e.user);
-        }
-        ev.settled = true;
-        webhooks_->emit(std::move(ev));
     }
+}
+
+void bridge::emit_webhook(std::string_view text) {
+    script_event e;
+    if (!parse_event(text, e)) {
+        return;
+    }
+    if (e.kind == 'd') {
+        if (e.app != node_id_) {
+            RC_LOG_WARN("Redis bridge: node %.*s stopped renewing its lease; its members, counts and "
+                        "connections are removed",
+                        static_cast<int>(e.app.size()), e.app.data());
+        }
+        return;
+    }
+    int app = webhooks_ == nullptr ? -1 : app_index(e.app);
+    if (app < 0) {
+        return;
+    }
+    webhook::event ev;
+    switch (e.kind) {
+    case 'o':
+        ev.kind = config::webhook_kind::channel_occupied;
+        break;
+    case 'v':
+        ev.kind = config::webhook_kind::channel_vacated;
+        break;
+    case 'a':
+        ev.kind = config::webhook_kind::member_added;
+        break;
+    case 'r':
+        ev.kind = config::webhook_kind::member_removed;
+        break;
+    case 'n':
+        ev.kind = config::webhook_kind::subscription_count;
+        break;
+    default:
+        return;
+    }
+    if (!config_->apps[static_cast<std::size_t>(app)].wants_webhook(ev.kind) ||
+        (ev.kind == config::webhook_kind::subscription_count &&
+         pusher::is_presence(pusher::kind_of(e.channel)))) {
+        return;
+    }
+    ev.app = static_cast<std::uint32_t>(app);
+    ev.channel = std::string(e.channel);
+    if (ev.kind == config::webhook_kind::subscription_count) {
+        std::from_chars(e.user.data(), e.user.data() + e.user.size(), ev.subscription_count);
+    } else {
+        ev.user_id = std::string(e.user);
+    }
+    ev.settled = true;
+    webhooks_->emit(std::move(ev));
 }
 
 } // namespace ringcast::cluster

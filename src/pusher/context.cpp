@@ -105,12 +105,23 @@ std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t a
     auto s = std::make_unique<session>(*this, c, app, id);
     by_socket_.emplace(s->key(), s.get());
     ++connections_[app];
+    connections_changed();
     return s;
+}
+
+void context::connections_changed() {
+    int bridge = io_.bridge();
+    // The load first: under a burst the flag is already set and nothing is written.
+    if (bridge >= 0 && !counters_.connections_changed.load(std::memory_order_relaxed) &&
+        !counters_.connections_changed.exchange(true, std::memory_order_relaxed)) {
+        io_.post(static_cast<unsigned>(bridge), std::make_unique<connections_mail>());
+    }
 }
 
 void context::close_session(session& s) {
     --connections_[s.app()];
     counters_.app(s.app()).connections.fetch_sub(1, std::memory_order_relaxed);
+    connections_changed();
 
     s.leave_all();
     by_socket_.erase(s.key());

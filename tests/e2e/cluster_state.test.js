@@ -184,6 +184,11 @@ describe('three nodes sharing state over Redis', () => {
   });
 
   it('max_connections counts every node\'s connections', T, async () => {
+    // The previous test's connections are gone everywhere first (their closes reach Redis a
+    // moment after the clients see them).
+    for (const n of nodes) {
+      await waitUntil(async () => (await apiWith(n, '/connections', {}, SMALL)).json.connections === 0, { timeout: 5000, label: 'no connections left' });
+    }
     const open = [await connectPusher(nodes[0].wsUrl(SMALL.key)), await connectPusher(nodes[0].wsUrl(SMALL.key)), await connectPusher(nodes[1].wsUrl(SMALL.key))];
     try {
       // Each node learns the others' counts with its heartbeat.

@@ -96,6 +96,7 @@ private:
     void on_dump(pusher::node_dump_mail& m) override;
     void on_user(pusher::user_status_mail& m) override;
     void on_watch_query(pusher::watch_query_mail& m) override;
+    void on_connections(pusher::connections_mail& m) override;
     struct own_event {
         std::uint64_t seq;
         std::uint64_t due_ms; // delivered locally then, echo or not
@@ -147,6 +148,8 @@ private:
                        std::uint64_t now_ms);
     void flush_counts(std::uint64_t now_ms);
     void emit_webhooks(const redis::value& events);
+    void emit_webhook(std::string_view text);
+    void send_connections(std::uint64_t now_ms);
     // Sends the Redis command that answers an HTTP API question; false when it could not.
     bool ask(const pusher::query_mail& q, redis::connection::reply_fn answer);
     [[nodiscard]] int app_index(std::string_view id) const;
@@ -193,6 +196,12 @@ private:
     // This node's latest subscriber counts not yet sent to Redis, by "app\nchannel" (sent after
     // each drain of the shards' queues).
     std::unordered_map<std::string, std::uint32_t> node_counts_;
+    // This node's connections: a change waits to be sent, when they were last sent, and per app
+    // this node's count as Redis has it (from its own announcements, op k).
+    static constexpr std::uint64_t connections_gap_ms = 20;
+    bool connections_due_ = false;
+    std::uint64_t connections_sent_ms_ = 0;
+    std::vector<std::uint32_t> connections_in_redis_;
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};

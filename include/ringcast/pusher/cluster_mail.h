@@ -25,6 +25,7 @@ struct node_count_mail;
 struct node_dump_mail;
 struct user_status_mail;
 struct watch_query_mail;
+struct connections_mail;
 
 // The shard that tracks whether a signed-in user is online (context::user_owner_of), for the
 // bridge, which has no context.
@@ -43,6 +44,7 @@ public:
     virtual void on_dump(node_dump_mail& m) = 0;
     virtual void on_user(user_status_mail& m) = 0;
     virtual void on_watch_query(watch_query_mail& m) = 0;
+    virtual void on_connections(connections_mail& m) = 0;
 };
 
 // owner -> bridge: a connection joined a presence channel on this node (every join: the
@@ -129,6 +131,13 @@ struct watch_query_mail final : mail {
     socket_key socket = 0;
     unsigned watcher_shard = 0;
     unsigned owner = 0;
+};
+
+// shard -> bridge: this node's WebSocket connections changed (shared_counters::
+// connections_changed says whether one is on its way already, so a burst sends one).
+struct connections_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_connections(*this); }
 };
 
 } // namespace ringcast::pusher

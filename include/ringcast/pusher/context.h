@@ -141,6 +141,9 @@ public:
                              std::string data);
 
 private:
+    // In a cluster, has the bridge send this node's connection counts to Redis soon.
+    void connections_changed();
+
     port& io_;
     const config::server* settings_; // replaced on reload (SIGHUP); every generation outlives the shards
     shared_counters& counters_;

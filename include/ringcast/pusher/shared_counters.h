@@ -35,6 +35,9 @@ public:
     // Set by the Redis bridge while it cannot reach Redis (never on a single node): the HTTP API
     // then refuses publishes that could not reach the other nodes, and /up says so.
     std::atomic<bool> redis_down{false};
+    // In a cluster: a shard has told the bridge that connections changed and the bridge has not
+    // sent the counts to Redis yet (so a burst of connects posts one mail, not one each).
+    std::atomic<bool> connections_changed{false};
 
     // Takes `amount` from a per-second allowance of `limit` (0 = unlimited). False when the
     // current second's allowance would be exceeded (nothing is taken then).
