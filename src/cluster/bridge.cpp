@@ -98,6 +98,7 @@ void bridge::run() {
     started_.notify_all();
     redis::connection::callbacks pub_cb{[this] {
                                             pub_up_ = true;
+                                            on_reconnected();
                                             load_scripts();
                                             start_restore();
                                             on_redis("");
@@ -117,7 +118,7 @@ void bridge::run() {
                                                 waiting.push_back(token);
                                             }
                                             for (std::uint64_t token : waiting) {
-                                                fall_back(joins_.at(token).change);
+                                                decide_alone(joins_.at(token).change);
                                                 joins_.erase(token);
                                             }
                                             on_redis(why);
@@ -154,6 +155,7 @@ void bridge::subscribe() {
             }
             if (last) {
                 sub_up_ = true;
+                on_reconnected(); // what was announced while unsubscribed never reached us
                 on_redis("");
             }
         });
@@ -190,6 +192,12 @@ void bridge::loop(net::ring& r) {
         drain_shards();
         flush_node_counts();
         send_connections(now);
+        if (pub_up_ && sub_up_ && !restoring_ &&
+            (resync_due_ || (final_resync_due_ && now >= partial_until_ms_))) {
+            // After the rebuild, which went out before it on the same connection.
+            final_resync_due_ = final_resync_due_ && now < partial_until_ms_;
+            resync_views();
+        }
         deliver_overdue(now);
         tick_state(now);
         flush_posts(r);
@@ -198,6 +206,9 @@ void bridge::loop(net::ring& r) {
             due = std::min(due, own_.front().due_ms);
         }
         due = std::min(due, next_tick_ms_);
+        if (final_resync_due_) {
+            due = std::min(due, partial_until_ms_);
+        }
         if (connections_due_) {
             due = std::min(due, connections_sent_ms_ + connections_gap_ms);
         }
@@ -316,6 +327,10 @@ void bridge::on_message(const redis::value& v) {
     const std::string& text = v.elements.back().text;
     if (text.starts_with("rcj ")) {
         on_joined(text);
+        return;
+    }
+    if (text.starts_with("rcv ")) {
+        on_view_sync(text);
         return;
     }
     if (text.starts_with("rch ")) {

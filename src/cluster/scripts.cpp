@@ -182,7 +182,8 @@ local function reap(d)
   events[#events + 1] = 'd\n' .. d .. '\n\n'
 end
 
-local function presence_data(A, C)
+-- A channel's members as "<#id> <#info>\n<id><info>" each, sorted by id.
+local function member_list(A, C)
   local all = redis.call('HGETALL', base(A, C) .. ':members')
   local ids, info = {}, {}
   for i = 1, #all, 2 do
@@ -190,20 +191,16 @@ local function presence_data(A, C)
     info[all[i]] = all[i + 1]
   end
   table.sort(ids)
-  local quoted, hash = {}, {}
-  for i, id in ipairs(ids) do
-    quoted[i] = cjson.encode(id)
-    hash[i] = quoted[i] .. ':' .. info[id]
-  end
-  return '{"presence":{"ids":[' .. table.concat(quoted, ',') .. '],"hash":{' .. table.concat(hash, ',') ..
-    '},"count":' .. #ids .. '}}'
+  local out = {}
+  for i, id in ipairs(ids) do out[i] = string.format('%d %d\n', #id, #info[id]) .. id .. info[id] end
+  return table.concat(out)
 end
 )lua";
 
 constexpr std::string_view join_body = R"lua(
 local A, C, U, info, except, max, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
 local reply = 'full\n'
-if join(N, A, C, U, info, except, '-', max) then reply = 'ok\n' .. presence_data(A, C) end
+if join(N, A, C, U, info, except, '-', max) then reply = 'ok\n' .. member_list(A, C) end
 redis.call('PUBLISH', P .. ':node:' .. N, 'rcj ' .. token .. ' ' .. reply)
 return events
 )lua";
@@ -310,6 +307,15 @@ end
 return events
 )lua";
 
+constexpr std::string_view members_body = R"lua(
+for i = 4, #ARGV - 1, 2 do
+  local A, C = ARGV[i], ARGV[i + 1]
+  redis.call('PUBLISH', P .. ':node:' .. N,
+    string.format('rcv %d %d\n', #A, #C) .. A .. C .. member_list(A, C))
+end
+return events
+)lua";
+
 constexpr std::string_view user_body = R"lua(
 if ARGV[6] == '1' then user_on(N, ARGV[4], ARGV[5], '-') else user_off(N, ARGV[4], ARGV[5]) end
 return events
@@ -370,8 +376,8 @@ script make(std::string_view name, std::string_view body) {
 scripts::scripts()
     : join(make("join", join_body)), leave(make("leave", leave_body)), count(make("count", count_body)),
       tick(make("tick", tick_body)), restore(make("restore", restore_body)), user(make("user", user_body)),
-      connections(make("connections", connections_body)), retire(make("retire", retire_body)),
-      cache_get(make("cache_get", cache_get_body)), channel(make("channel", channel_body)),
-      channels(make("channels", channels_body)) {}
+      members(make("members", members_body)), connections(make("connections", connections_body)),
+      retire(make("retire", retire_body)), cache_get(make("cache_get", cache_get_body)),
+      channel(make("channel", channel_body)), channels(make("channels", channels_body)) {}
 
 } // namespace ringcast::cluster

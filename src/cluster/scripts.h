@@ -27,7 +27,8 @@ struct script {
 struct scripts {
     scripts();
     // ARGV 4..: app, channel, user, user_info, except socket, max members, token.
-    // Publishes "rcj <token> ok\n<presence data>" or "rcj <token> full\n" on {prefix}:node:{id}.
+    // Publishes "rcj <token> ok\n<member list>" or "rcj <token> full\n" on {prefix}:node:{id}; a
+    // member list is "<#id> <#info>\n<id><info>" for each member, sorted by id.
     script join;
     // ARGV 4..: app, channel, user.
     script leave;
@@ -43,6 +44,9 @@ struct scripts {
     script restore;
     // ARGV 4..: app, user, 1 (its first connection here) or 0 (its last went).
     script user;
+    // ARGV 4..: (app, channel) pairs. Publishes "rcv <#app> <#channel>\n<app><channel><member
+    // list>" for each on {prefix}:node:{id}, behind every member event announced before it.
+    script members;
     // ARGV 4..: (app, connections here, announce 1|0) triples; with announce, the app's total and
     // this node's share go to every node (op k), for max_connections.
     script connections;
@@ -57,9 +61,9 @@ struct scripts {
     script channels;
 
     // Every one of them, for SCRIPT LOAD.
-    [[nodiscard]] std::array<const script*, 11> all() const {
-        return {&join,        &leave,  &count,     &tick,    &restore, &user,
-                &connections, &retire, &cache_get, &channel, &channels};
+    [[nodiscard]] std::array<const script*, 12> all() const {
+        return {&join,    &leave,       &count,  &tick,      &restore, &user,
+                &members, &connections, &retire, &cache_get, &channel, &channels};
     }
 };
 

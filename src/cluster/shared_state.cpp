@@ -4,6 +4,7 @@
 // Redis, and the node's lease, connections and held webhooks are kept every heartbeat.
 #include "ringcast/cluster/bridge.h"
 
+#include "detail.h"
 #include "envelope.h"
 #include "scripts.h"
 
@@ -19,6 +20,9 @@
 
 namespace ringcast::cluster {
 
+using detail::is_lost;
+using detail::number_of;
+
 namespace {
 
 // Above this many subscribers, counts go out at most every 5 s (Pusher's documented rule, as
@@ -28,19 +32,6 @@ constexpr std::uint64_t count_throttle_ms = 5000;
 
 const std::string redis_unreachable =
     "Redis is unreachable, so this node cannot answer for the cluster; try again";
-
-std::uint64_t number_of(const redis::value& v) {
-    if (v.type == redis::kind::integer) {
-        return v.integer < 0 ? 0 : static_cast<std::uint64_t>(v.integer);
-    }
-    std::uint64_t n = 0;
-    std::from_chars(v.text.data(), v.text.data() + v.text.size(), n);
-    return n;
-}
-
-bool is_lost(const redis::value& v) {
-    return v.is_error() && v.text.starts_with("connection lost");
-}
 
 // A script's webhook event: "kind\napp\nchannel\nuser".
 struct script_event {
@@ -125,111 +116,15 @@ bool bridge::eval(const script& s, std::vector<std::string> args, redis::connect
     });
 }
 
-// ---- presence ----------------------------------------------------------------------------
-
-void bridge::on_presence(pusher::node_presence_mail& m) {
-    if (restoring_) {
-        held_.push_back(std::make_unique<pusher::node_presence_mail>(m));
-        return;
-    }
-    if (m.app >= config_->apps.size()) {
-        return;
-    }
-    const config::app& a = config_->apps[m.app];
-    flush_node_count(m.app, m.channel); // a count queued before this change goes first
-    if (!m.join) {
-        bool sent = eval(scripts_->leave, {a.id, m.channel, m.user_id}, [this, m](const redis::value& v) {
-            if (v.is_error()) {
-                fall_back(m); // this node's clients hear of it; Redis at the rebuild
-                return;
-            }
-            emit_webhooks(v);
-        });
-        if (!sent) {
-            fall_back(m);
-        }
-        return;
-    }
-    std::uint64_t token = next_token_++;
-    // The answer comes on the subscriber connection, so both must be up.
-    bool sent = sub_up_ && eval(scripts_->join,
-                                {a.id, m.channel, m.user_id, m.user_info, std::to_string(m.socket),
-                                 std::to_string(a.max_presence_members), std::to_string(token)},
-                                [this, token](const redis::value& v) {
-                                    if (!v.is_error()) {
-                                        emit_webhooks(v);
-                                    } else if (auto it = joins_.find(token); it != joins_.end()) {
-                                        fall_back(it->second.change);
-                                        joins_.erase(it);
-                                    }
-                                });
-    if (!sent) {
-        fall_back(m);
-        return;
-    }
-    joins_.emplace(token, pending_join{m, core::monotonic_ms() + join_wait_ms});
-}
-
-void bridge::fall_back(const pusher::node_presence_mail& change) {
-    auto m = std::make_unique<pusher::presence_fallback_mail>();
-    m->change = change;
-    post(change.owner, std::move(m));
-}
-
-void bridge::on_joined(std::string_view text) {
-    // "rcj <token> ok\n<presence data>" or "rcj <token> full\n"
-    std::string_view rest = text.substr(4);
-    std::uint64_t token = 0;
-    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), token);
-    auto it = joins_.find(token);
-    if (ec != std::errc() || it == joins_.end()) {
-        return; // answered already (it waited too long, or the connection went)
-    }
-    rest = rest.substr(static_cast<std::size_t>(end - rest.data()));
-    pusher::node_presence_mail j = std::move(it->second.change);
-    joins_.erase(it);
-    auto reply = std::make_unique<pusher::presence_joined_mail>();
-    reply->app = j.app;
-    reply->channel = j.channel;
-    reply->socket = j.socket;
-    reply->user_id = j.user_id;
-    if (rest.starts_with(" ok\n")) {
-        reply->presence_data = rest.substr(4);
-    } else {
-        std::uint32_t max = j.app < config_->apps.size() ? config_->apps[j.app].max_presence_members : 0;
-        reply->error = "Presence channel " + j.channel + " is full: it has the maximum of " +
-                       std::to_string(max) + " members";
-        // Redis added nothing: the owner takes the connection back off this node's count.
-        auto undo = std::make_unique<pusher::presence_leave_mail>();
-        undo->app = j.app;
-        undo->channel = j.channel;
-        undo->user_id = j.user_id;
-        post(j.owner, std::move(undo));
-    }
-    // Through the bridge's own queue to the joiner's shard, so it arrives before any member
-    // event announced after the member list was read (they come after it from Redis).
-    post(j.joiner, std::move(reply));
-}
-
 void bridge::on_state_event(const state_event& e, std::uint32_t app) {
     if (e.skip_node == node_id_) {
         return;
     }
     std::string channel(e.channel);
-    std::string data = "{\"user_id\":";
-    core::append_json_string(data, e.user);
     switch (e.op) {
     case 'a':
-        data += ",\"user_info\":";
-        data += e.payload;
-        data += '}';
-        post_to_shards(app, channel, pusher::channel_event("pusher_internal:member_added", channel, data),
-                       e.except);
-        break;
     case 'r':
-        data += '}';
-        post_to_shards(app, channel, pusher::channel_event("pusher_internal:member_removed", channel, data),
-                       0);
+        on_member_event(e, app);
         break;
     case 'u':
     case 'f': {
@@ -267,53 +162,6 @@ void bridge::on_state_event(const state_event& e, std::uint32_t app) {
     }
     default:
         break;
-    }
-}
-
-// ---- watchlists ---------------------------------------------------------------------------
-
-void bridge::on_user(pusher::user_status_mail& m) {
-    if (restoring_) {
-        held_.push_back(std::make_unique<pusher::user_status_mail>(m));
-        return;
-    }
-    if (m.app >= config_->apps.size()) {
-        return;
-    }
-    bool sent = eval(scripts_->user, {config_->apps[m.app].id, m.user_id, m.online ? "1" : "0"},
-                     [this, m](const redis::value& v) {
-                         if (v.is_error()) {
-                             post(pusher::user_owner(m.app, m.user_id, group_.count()),
-                                  std::make_unique<pusher::user_status_mail>(m));
-                         }
-                     });
-    if (!sent) {
-        // This node's watchers hear of it; Redis at the rebuild.
-        post(pusher::user_owner(m.app, m.user_id, group_.count()),
-             std::make_unique<pusher::user_status_mail>(m));
-    }
-}
-
-void bridge::on_watch_query(pusher::watch_query_mail& m) {
-    auto answer = [this, m](const redis::value& v) {
-        if (v.type != redis::kind::array || v.elements.size() != m.user_ids.size()) {
-            post(m.owner, std::make_unique<pusher::watch_query_mail>(m)); // the owner answers alone
-            return;
-        }
-        auto status = std::make_unique<pusher::watch_status_mail>();
-        status->socket = m.socket;
-        for (std::size_t i = 0; i < m.user_ids.size(); ++i) {
-            (number_of(v.elements[i]) > 0 ? status->online : status->offline).push_back(m.user_ids[i]);
-        }
-        post(m.watcher_shard, std::move(status));
-    };
-    std::vector<std::string> args{
-        "HMGET", settings_.prefix + ":app:" + (m.app < config_->apps.size() ? config_->apps[m.app].id : "") +
-                     ":online"};
-    args.insert(args.end(), m.user_ids.begin(), m.user_ids.end());
-    std::vector<std::string_view> argv(args.begin(), args.end());
-    if (m.app >= config_->apps.size() || !pub_->command(argv, answer)) {
-        answer(redis::value{});
     }
 }
 
@@ -357,6 +205,9 @@ void bridge::send_node_count(const std::string& key, std::uint32_t count) {
     std::string channel = key.substr(nl + 1);
     if (app >= config_->apps.size()) {
         return;
+    }
+    if (count == 0) {
+        forget_view(app, channel); // no client here to tell of the channel's members any more
     }
     const config::app& a = config_->apps[app];
     bool announce = a.subscription_count && !pusher::is_presence(pusher::kind_of(channel));
@@ -552,33 +403,6 @@ void bridge::on_query(pusher::query_mail& q) {
     }
 }
 
-// ---- connections -------------------------------------------------------------------------
-
-void bridge::on_connections(pusher::connections_mail&) {
-    // Cleared before the counts are read, so a change after this posts again.
-    counters_.connections_changed.store(false, std::memory_order_relaxed);
-    connections_due_ = true;
-}
-
-// This node's connection counts, at most every connections_gap_ms: the other nodes' answers to
-// GET /connections and their max_connections checks follow within a Redis round trip.
-void bridge::send_connections(std::uint64_t now_ms) {
-    if (!connections_due_ || now_ms < connections_sent_ms_ + connections_gap_ms || !pub_up_ || restoring_) {
-        return;
-    }
-    connections_due_ = false;
-    connections_sent_ms_ = now_ms;
-    std::vector<std::string> args;
-    for (std::uint32_t i = 0; i < config_->apps.size(); ++i) {
-        const config::app& a = config_->apps[i];
-        if (a.enabled) {
-            std::uint32_t here = counters_.app(i).connections.load(std::memory_order_relaxed);
-            args.insert(args.end(), {a.id, std::to_string(here), a.max_connections.has_value() ? "1" : "0"});
-        }
-    }
-    (void)eval(scripts_->connections, std::move(args), {});
-}
-
 // ---- heartbeat, rebuild, webhooks ----------------------------------------------------------
 
 void bridge::tick_state(std::uint64_t now_ms) {
@@ -588,7 +412,7 @@ void bridge::tick_state(std::uint64_t now_ms) {
     next_tick_ms_ = now_ms + heartbeat_ms;
     for (auto it = joins_.begin(); it != joins_.end();) {
         if (it->second.due_ms <= now_ms) {
-            fall_back(it->second.change); // Redis is too slow to wait for
+            decide_alone(it->second.change); // Redis is too slow to wait for
             it = joins_.erase(it);
         } else {
             ++it;

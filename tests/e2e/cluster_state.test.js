@@ -340,21 +340,27 @@ describe('a node that dies, and a Redis that restarts empty', () => {
     }
   });
 
-  it('after Redis restarts empty, each node rebuilds its members and counts there', { timeout: 40000 }, async () => {
+  it('after Redis restarts empty, each node rebuilds its members and counts there, and presence lists converge', { timeout: 40000 }, async () => {
     const ch = uniqueName('presence-kept');
     const a = await connectPusher(nodes[0].wsUrl());
     const b = await connectPusher(nodes[1].wsUrl());
+    const e = await connectPusher(nodes[1].wsUrl());
     let late;
     let during;
     try {
       await joinPresence(a, APP, ch, 'alice', {});
       await joinPresence(b, APP, ch, 'bert', {});
+      await joinPresence(e, APP, ch, 'eve', {});
+      await waitAllHave([a], (j) => j.event === 'pusher_internal:member_added', 2, { label: 'bert and eve on node 0' });
       await redis.stop();
       for (const n of nodes) await waitUntil(async () => (await up(n)).redis === 'down', { timeout: 10000, label: 'redis down' });
-      // Meanwhile a join is answered by its node alone, with that node's members.
+      // Eve leaves while node 0 cannot hear of it.
+      e.send({ event: 'pusher:unsubscribe', data: { channel: ch } });
+      await waitAllHave([b], (j) => j.event === 'pusher_internal:member_removed', 1, { label: 'node 1\'s own client hears eve leave' });
+      // Meanwhile a join is answered by its node alone, with the members it last knew of.
       during = await connectPusher(nodes[0].wsUrl());
       const alone = await joinPresence(during, APP, ch, 'dora', {});
-      assert.deepEqual([...alone.ids].sort(), ['alice', 'dora']);
+      assert.deepEqual([...alone.ids].sort(), ['alice', 'bert', 'dora', 'eve'], 'eve is still there as node 0 last knew');
       await waitAllHave([a], (j) => j.event === 'pusher_internal:member_added', 1, { label: 'the node\'s own client hears of dora' });
       const refused = await apiWith(nodes[1], `/channels/${ch}`, { info: 'user_count' });
       assert.equal(refused.status, 503, 'channel questions cannot be answered for the cluster');
@@ -370,12 +376,19 @@ describe('a node that dies, and a Redis that restarts empty', () => {
       // The other node's clients hear of the member who joined during the outage.
       await waitAllHave([b], (j) => j.event === 'pusher_internal:member_added' && JSON.parse(j.data).user_id === 'dora', 1, { label: 'dora announced to node 1' });
       await settle(300);
-      // (bert comes again: Redis lost its data, so node 1 re-announced its members; README.)
-      assert.deepEqual(addedOf(a, ch).filter((id) => id === 'dora'), ['dora'], 'not announced twice on the node where she joined');
+      // Redis lost its data, so node 1 re-announced bert: its clients knew him, so nobody hears it.
+      assert.deepEqual(addedOf(a, ch).sort(), ['bert', 'dora', 'eve'], 'each member announced once');
+      assert.deepEqual(addedOf(b, ch), ['eve', 'dora'], 'each member announced once');
       const joined = await joinPresence(late, APP, ch, 'carl', {});
       assert.deepEqual([...joined.ids].sort(), ['alice', 'bert', 'carl', 'dora']);
+      // Node 0's clients learn that eve left once every node has had time to rebuild its share
+      // (lease + heartbeat after reconnecting).
+      await waitAllHave([a, during], (j) => j.event === 'pusher_internal:member_removed' && JSON.parse(j.data).user_id === 'eve', 1, { timeout: LEASE_MS + 4000, label: 'eve gone on node 0 too' });
+      await settle(300);
+      assert.deepEqual(removedOf(a, ch), ['eve']);
+      assert.deepEqual(removedOf(b, ch), ['eve']);
     } finally {
-      await closeAll([a, b, late, during].filter(Boolean));
+      await closeAll([a, b, e, late, during].filter(Boolean));
     }
   });
 });

@@ -42,6 +42,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -64,6 +65,9 @@ public:
     static constexpr std::uint64_t lease_ms = 5000;
     // A presence join that Redis has not answered in this long is decided by the node alone.
     static constexpr std::uint64_t join_wait_ms = 5000;
+
+    // A presence channel's members as this node's clients know them: user id -> user_info.
+    using member_map = std::map<std::string, std::string, std::less<>>;
 
     bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters,
            webhook::sink* webhooks = nullptr);
@@ -138,8 +142,13 @@ private:
     // A clean stop: the node's share leaves Redis now rather than when its lease runs out.
     void retire(net::ring& r);
     void finish_restore();
-    void fall_back(const pusher::node_presence_mail& change);
+    void decide_alone(const pusher::node_presence_mail& change);
     void on_joined(std::string_view text);
+    void on_member_event(const state_event& e, std::uint32_t app);
+    void settle_view(std::uint32_t app, const std::string& channel, const member_map& members);
+    void forget_view(std::uint32_t app, const std::string& channel);
+    void resync_views();
+    void on_view_sync(std::string_view text);
     void on_state_event(const state_event& e, std::uint32_t app);
     void flush_node_count(std::uint32_t app, const std::string& channel);
     void flush_node_counts();
@@ -183,6 +192,16 @@ private:
     std::string node_channel_; // {prefix}:node:{id}: answers to this node's presence joins
     std::uint64_t next_token_ = 1;
     std::unordered_map<std::uint64_t, pending_join> joins_; // by token
+    // What this node's clients were told of each presence channel they subscribe ("app\nchannel"),
+    // and whether it is to be checked against Redis (after a reconnect).
+    std::unordered_map<std::string, member_map> views_;
+    bool resync_due_ = false;
+    // After a reconnect the other nodes rebuild their shares in Redis in their own time (each
+    // reconnects within its backoff, 5 s at most): until then Redis's member lists may lack
+    // their members, so the views only gain members; one more resync then lets them lose some.
+    std::uint64_t partial_until_ms_ = 0;
+    bool final_resync_due_ = false;
+    void on_reconnected();
     std::uint64_t next_tick_ms_ = 0;
     bool tick_in_flight_ = false;
     // Rebuilding the node's share: the dump generation asked for, shards yet to answer, what

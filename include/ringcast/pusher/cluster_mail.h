@@ -5,8 +5,8 @@
 // those node-level changes to the bridge, which applies them to the shared state in Redis with
 // scripts that decide the cluster-level transitions (a user's first connection anywhere, a
 // channel's first subscriber anywhere) atomically, so each is announced once for the cluster.
-// The bridge answers presence joins itself (the member list comes from Redis), and sends a join
-// or leave back to the owner when Redis cannot take it, so the node carries on alone.
+// The bridge answers presence joins itself (the member list comes from Redis, or from what the
+// node's clients were told when Redis cannot be reached).
 #pragma once
 
 #include "ringcast/pusher/mail.h"
@@ -61,14 +61,6 @@ struct node_presence_mail final : mail {
     socket_key socket = 0; // join: the joiner, left out of member_added
     unsigned joiner = 0;   // join: the joiner's shard, for presence_joined_mail
     unsigned owner = 0;    // the channel's owner shard here
-};
-
-// bridge -> owner: Redis could not take this join or leave, so the node decides it alone (the
-// owner answers the joiner with this node's members and announces the change to its clients).
-// Redis learns of it when the bridge rebuilds the node's share after reconnecting.
-struct presence_fallback_mail final : mail {
-    void deliver(context& at) override;
-    node_presence_mail change;
 };
 
 // owner -> bridge: the number of this node's subscribers of a channel changed.
