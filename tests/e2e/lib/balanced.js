@@ -281,7 +281,10 @@ http {
 ${servers}    }
 
     server {
-        listen 127.0.0.1:${listenPort};
+        # Fixed socket buffers towards the clients: a slow reader's backlog then builds up in
+        # the node's queue (where max_pending_write_bytes applies), not in megabytes of
+        # autotuned kernel buffers on the proxy (robustness.test.js's 300 KB/s reader).
+        listen 127.0.0.1:${listenPort} sndbuf=128k rcvbuf=128k;
         # The nodes judge bodies and headers, not nginx.
         client_max_body_size 0;
         large_client_header_buffers 8 64k;
