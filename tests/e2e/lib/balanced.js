@@ -457,8 +457,19 @@ function makeNodeClass(RingcastServer) {
         `log ${this.logPath}) =====`;
     }
 
+    // Every node reads the cluster's one file; its own temp dir (made by start()) stays empty.
     writeConfig() {
+      ownedDirs.add(this.tmpDir);
       return this.cluster.configFile;
+    }
+
+    async stop() {
+      const dir = this.tmpDir;
+      try {
+        return await super.stop();
+      } finally {
+        ownedDirs.delete(dir);
+      }
     }
 
     spawnChild(bin, args, env) {
