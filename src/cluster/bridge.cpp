@@ -188,6 +188,7 @@ void bridge::loop(net::ring& r) {
         sub_->tick(now);
         if (const config::server* next = next_config_.load(std::memory_order_acquire); next != config_) {
             config_ = next;
+            connections_due_ = true; // added apps' counts too
         }
         drain_shards();
         flush_node_counts();

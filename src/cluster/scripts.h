@@ -8,7 +8,7 @@
 // de-bounce in ms (-1: no app has webhooks, so nothing is recorded for them), then its own
 // arguments. The webhook events they decide ("kind\napp\nchannel\nuser"; kinds: o occupied, v
 // vacated, a member added, r member removed, n subscription count (user = the count)) go, as
-// "rch <event>", to the pub/sub channel of the node that sends that channel's webhooks. Scripts
+// "rch <event>", to the pub/sub channel of the node that sends that app's webhooks. Scripts
 // return a list of events for the caller's log: "d\nnode\n\n" for each node reaped.
 #pragma once
 
@@ -44,12 +44,17 @@ struct scripts {
     script restore;
     // ARGV 4..: app, user, 1 (its first connection here) or 0 (its last went).
     script user;
+    // ARGV 4..: app, "reads" or "events", amount, limit. Takes `amount` from the app's allowance
+    // of the current second (Redis's clock) and returns 1, or takes nothing and returns 0.
+    script rate;
     // ARGV 4..: (app, channel) pairs. Publishes "rcv <#app> <#channel>\n<app><channel><member
     // list>" for each on {prefix}:node:{id}, behind every member event announced before it.
     script members;
-    // ARGV 4..: (app, connections here, announce 1|0) triples; with announce, the app's total and
-    // this node's share go to every node (op k), for max_connections.
+    // ARGV 4..: (app, connections here) pairs.
     script connections;
+    // ARGV 4..: app, max_connections. Counts one more connection of this node's when the app's
+    // connections in the cluster are under the limit, and returns 1; else 0.
+    script admit;
     // This node leaves the cluster (a clean stop): its share goes at once, as a dead node's would.
     script retire;
     // ARGV 4..: app, channel, miss flag ttl ms. Returns {stored value or "", 1 if a new miss}.
@@ -61,9 +66,9 @@ struct scripts {
     script channels;
 
     // Every one of them, for SCRIPT LOAD.
-    [[nodiscard]] std::array<const script*, 12> all() const {
-        return {&join,    &leave,       &count,  &tick,      &restore, &user,
-                &members, &connections, &retire, &cache_get, &channel, &channels};
+    [[nodiscard]] std::array<const script*, 14> all() const {
+        return {&join,    &leave,       &count, &tick,   &restore,   &user,    &rate,
+                &members, &connections, &admit, &retire, &cache_get, &channel, &channels};
     }
 };
 

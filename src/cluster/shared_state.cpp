@@ -135,25 +135,6 @@ void bridge::on_state_event(const state_event& e, std::uint32_t app) {
         post(pusher::user_owner(app, e.user, group_.count()), std::move(status));
         break;
     }
-    case 'k': {
-        // "<the app's connections in the cluster> <the changing node's>": in Redis's order, so
-        // this node's own share as Redis had it is known exactly from its own announcements.
-        std::uint32_t total = 0;
-        std::uint32_t theirs = 0;
-        const char* last = e.payload.data() + e.payload.size();
-        auto [end, ec] = std::from_chars(e.payload.data(), last, total);
-        if (ec != std::errc() || end == last) {
-            break;
-        }
-        std::from_chars(end + 1, last, theirs);
-        connections_in_redis_.resize(config_->apps.size(), 0);
-        if (e.user == node_id_) {
-            connections_in_redis_[app] = theirs;
-        }
-        std::uint32_t own = connections_in_redis_[app];
-        counters_.app(app).remote_connections.store(total > own ? total - own : 0, std::memory_order_relaxed);
-        break;
-    }
     case 'c': {
         std::uint32_t count = 0;
         std::from_chars(e.payload.data(), e.payload.data() + e.payload.size(), count);

@@ -1,11 +1,14 @@
-// Watchlists and connection counts across nodes (see bridge.h): who is signed in anywhere, and
-// how many connections each app has in the cluster.
+// Watchlists, connection counts and the HTTP API's rates across nodes (see bridge.h): who is
+// signed in anywhere, how many connections each app has in the cluster, and how much of its
+// per-second allowances the cluster has used.
 #include "ringcast/cluster/bridge.h"
 
 #include "detail.h"
 #include "scripts.h"
 
 #include "ringcast/pusher/query.h"
+
+#include <algorithm>
 
 namespace ringcast::cluster {
 
@@ -66,23 +69,67 @@ void bridge::on_connections(pusher::connections_mail&) {
     connections_due_ = true;
 }
 
-// This node's connection counts, at most every connections_gap_ms: the other nodes' answers to
-// GET /connections and their max_connections checks follow within a Redis round trip.
+// This node's connection counts, at once when they change now and then, at most one send per
+// connections_gap_ms under a storm of connects (a few sends of allowance): the other nodes'
+// answers to GET /connections and their max_connections checks follow within a Redis round trip.
 void bridge::send_connections(std::uint64_t now_ms) {
-    if (!connections_due_ || now_ms < connections_sent_ms_ + connections_gap_ms || !pub_up_ || restoring_) {
+    if (!connections_due_ || !pub_up_ || restoring_) {
         return;
     }
+    std::uint64_t earned = (now_ms - connections_sent_ms_) / connections_gap_ms;
+    connections_allowance_ = std::min<std::uint64_t>(connections_allowance_ + earned, connections_burst);
+    if (connections_allowance_ == 0) {
+        return; // the loop wakes when the next one is earned
+    }
+    --connections_allowance_;
     connections_due_ = false;
     connections_sent_ms_ = now_ms;
     std::vector<std::string> args;
     for (std::uint32_t i = 0; i < config_->apps.size(); ++i) {
         const config::app& a = config_->apps[i];
         if (a.enabled) {
-            std::uint32_t here = counters_.app(i).connections.load(std::memory_order_relaxed);
-            args.insert(args.end(), {a.id, std::to_string(here), a.max_connections.has_value() ? "1" : "0"});
+            args.insert(args.end(),
+                        {a.id, std::to_string(counters_.app(i).connections.load(std::memory_order_relaxed))});
         }
     }
     (void)eval(scripts_->connections, std::move(args), {});
+}
+
+void bridge::on_admit(pusher::admit_mail& m) {
+    auto answer = [this, id = m.id, to = m.reply_to](const redis::value& v) {
+        auto r = std::make_unique<pusher::query_reply_mail>();
+        r->id = id;
+        r->failed = v.type != redis::kind::integer; // Redis cannot say: the node decides alone
+        r->count = v.type == redis::kind::integer ? static_cast<std::uint64_t>(v.integer) : 0;
+        post(to, std::move(r));
+    };
+    if (m.app >= config_->apps.size() ||
+        !eval(scripts_->admit, {config_->apps[m.app].id, std::to_string(m.limit)}, answer)) {
+        answer(redis::value{});
+    }
+}
+
+// ---- the HTTP API's rates ----------------------------------------------------------------
+
+void bridge::on_rate(pusher::rate_mail& m) {
+    auto answer = [this, id = m.id, to = m.reply_to](const redis::value& v) {
+        auto r = std::make_unique<pusher::query_reply_mail>();
+        r->id = id;
+        if (v.type != redis::kind::integer) {
+            r->failed = true;
+            r->error = "Redis is unreachable, so the cluster's request rates are unknown; try again";
+        } else if (v.integer == 0) {
+            r->failed = true;
+            r->status = 429;
+        }
+        post(to, std::move(r));
+    };
+    if (m.app >= config_->apps.size() || !eval(scripts_->rate,
+                                               {config_->apps[m.app].id, m.reads ? "reads" : "events",
+                                                std::to_string(m.amount), std::to_string(m.limit)},
+                                               answer)) {
+        answer(redis::value{});
+    }
 }
 
 } // namespace ringcast::cluster

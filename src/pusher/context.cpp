@@ -85,16 +85,9 @@ session* context::find_session(socket_key socket) const noexcept {
     return it == by_socket_.end() ? nullptr : it->second;
 }
 
-std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app) {
-    std::uint32_t limit = settings_->apps[app].max_connections.value_or(0);
-    if (limit != 0) {
-        // The other nodes' share (0 on a single node) comes off this node's allowance.
-        std::uint32_t elsewhere = counters_.app(app).remote_connections.load(std::memory_order_relaxed);
-        if (elsewhere >= limit) {
-            return nullptr;
-        }
-        limit -= elsewhere;
-    }
+std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app, bool admitted) {
+    // Admitted by the cluster (Redis counted it against the limit): nothing more to check here.
+    std::uint32_t limit = admitted ? 0 : settings_->apps[app].max_connections.value_or(0);
     if (!shared_counters::reserve(counters_.app(app).connections, limit)) {
         return nullptr;
     }

@@ -101,6 +101,8 @@ private:
     void on_user(pusher::user_status_mail& m) override;
     void on_watch_query(pusher::watch_query_mail& m) override;
     void on_connections(pusher::connections_mail& m) override;
+    void on_rate(pusher::rate_mail& m) override;
+    void on_admit(pusher::admit_mail& m) override;
     struct own_event {
         std::uint64_t seq;
         std::uint64_t due_ms; // delivered locally then, echo or not
@@ -215,12 +217,15 @@ private:
     // This node's latest subscriber counts not yet sent to Redis, by "app\nchannel" (sent after
     // each drain of the shards' queues).
     std::unordered_map<std::string, std::uint32_t> node_counts_;
-    // This node's connections: a change waits to be sent, when they were last sent, and per app
-    // this node's count as Redis has it (from its own announcements, op k).
-    static constexpr std::uint64_t connections_gap_ms = 20;
+    // This node's connections: a change waits to be sent, and when they were last sent.
+    // Sends are earned one per connections_gap_ms, up to connections_burst at once: a change now
+    // and then goes at once (GET /connections on another node reads what was sent), a storm of
+    // connects becomes one script call per gap.
+    static constexpr std::uint64_t connections_gap_ms = 5;
+    static constexpr std::uint64_t connections_burst = 8;
+    std::uint64_t connections_allowance_ = connections_burst;
     bool connections_due_ = false;
     std::uint64_t connections_sent_ms_ = 0;
-    std::vector<std::uint32_t> connections_in_redis_;
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};

@@ -26,6 +26,8 @@ struct node_dump_mail;
 struct user_status_mail;
 struct watch_query_mail;
 struct connections_mail;
+struct rate_mail;
+struct admit_mail;
 
 // The shard that tracks whether a signed-in user is online (context::user_owner_of), for the
 // bridge, which has no context.
@@ -45,6 +47,8 @@ public:
     virtual void on_user(user_status_mail& m) = 0;
     virtual void on_watch_query(watch_query_mail& m) = 0;
     virtual void on_connections(connections_mail& m) = 0;
+    virtual void on_rate(rate_mail& m) = 0;
+    virtual void on_admit(admit_mail& m) = 0;
 };
 
 // owner -> bridge: a connection joined a presence channel on this node (every join: the
@@ -130,6 +134,32 @@ struct watch_query_mail final : mail {
 struct connections_mail final : mail {
     void deliver(context&) override {}
     void to_bridge(bridge_handler& b) override { b.on_connections(*this); }
+};
+
+// shard -> bridge: may the app have `amount` more read requests (or published events) this
+// second, under `limit` for the whole cluster? The bridge answers with a query_reply_mail of
+// this id (failed with status 429 when not).
+struct rate_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_rate(*this); }
+    std::uint64_t id = 0;
+    unsigned reply_to = 0;
+    std::uint32_t app = 0;
+    bool reads = false;
+    std::uint32_t amount = 0;
+    std::uint32_t limit = 0;
+};
+
+// shard -> bridge: may one more connection of the app open, under its max_connections for the
+// whole cluster? Answered with a query_reply_mail of this id: count 1 yes (and counted in
+// Redis), 0 no; failed when Redis cannot say (the node decides alone).
+struct admit_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_admit(*this); }
+    std::uint64_t id = 0;
+    unsigned reply_to = 0;
+    std::uint32_t app = 0;
+    std::uint32_t limit = 0;
 };
 
 } // namespace ringcast::pusher

@@ -14,9 +14,6 @@ namespace ringcast::pusher {
 
 struct app_counters {
     std::atomic<std::uint32_t> connections{0};
-    // In a cluster: the app's connections on the other nodes, as Redis last told the bridge (at
-    // most a heartbeat old), so max_connections holds for the cluster.
-    std::atomic<std::uint32_t> remote_connections{0};
     // A one-second window per rate: (unix second << 32) | count, updated with CAS.
     std::atomic<std::uint64_t> backend_events{0};
     std::atomic<std::uint64_t> read_requests{0};
