@@ -157,44 +157,59 @@ void bridge::on_count(pusher::node_count_mail& m) {
         return;
     }
     // Only the latest count of a channel matters: what arrives in one drain of the queues goes
-    // to Redis as one script call per channel (flush_node_counts), not one per subscribe.
-    std::string key = std::to_string(m.app) + '\n' + m.channel;
-    auto [it, added] = node_counts_.try_emplace(std::move(key), m.count);
-    if (!added) {
-        it->second = m.count;
-    }
+    // to Redis as one script call per channel (flush_node_counts), not one per subscribe; the
+    // subscribers waiting for it are all told when it is in.
+    pending_count& p = node_counts_[std::to_string(m.app) + '\n' + m.channel];
+    p.count = m.count;
+    p.acks.insert(p.acks.end(), m.acks.begin(), m.acks.end());
 }
 
 void bridge::flush_node_count(std::uint32_t app, const std::string& channel) {
     auto it = node_counts_.find(std::to_string(app) + '\n' + channel);
     if (it != node_counts_.end()) {
-        send_node_count(it->first, it->second);
+        send_node_count(it->first, std::move(it->second));
         node_counts_.erase(it);
     }
 }
 
 void bridge::flush_node_counts() {
-    for (const auto& [key, count] : node_counts_) {
-        send_node_count(key, count);
+    for (auto& [key, pending] : node_counts_) {
+        send_node_count(key, std::move(pending));
     }
     node_counts_.clear();
 }
 
-void bridge::send_node_count(const std::string& key, std::uint32_t count) {
+void bridge::send_node_count(const std::string& key, pending_count pending) {
     std::size_t nl = key.find('\n');
     auto app = static_cast<std::uint32_t>(std::stoul(key.substr(0, nl)));
     std::string channel = key.substr(nl + 1);
     if (app >= config_->apps.size()) {
         return;
     }
-    if (count == 0) {
+    if (pending.count == 0) {
         forget_view(app, channel); // no client here to tell of the channel's members any more
     }
     const config::app& a = config_->apps[app];
     bool announce = a.subscription_count && !pusher::is_presence(pusher::kind_of(channel));
-    // Not sent while Redis is down: the rebuild after reconnecting carries the latest count.
-    (void)eval(scripts_->count, {a.id, channel, std::to_string(count), announce ? "1" : "0"},
-               [this](const redis::value& v) { emit_webhooks(v); });
+    // The waiting subscribers are told once Redis has the count, or at once when it cannot be
+    // sent (Redis down: the rebuild after reconnecting carries the latest count).
+    auto tell = [this, app, channel, acks = std::move(pending.acks)] {
+        for (const auto& [shard, socket] : acks) {
+            auto m = std::make_unique<pusher::subscribed_mail>();
+            m->app = app;
+            m->channel = channel;
+            m->socket = socket;
+            post(shard, std::move(m));
+        }
+    };
+    bool sent = eval(scripts_->count, {a.id, channel, std::to_string(pending.count), announce ? "1" : "0"},
+                     [this, tell](const redis::value& v) {
+                         tell();
+                         emit_webhooks(v);
+                     });
+    if (!sent) {
+        tell();
+    }
 }
 
 void bridge::deliver_count(std::uint32_t app, const std::string& channel, std::uint32_t count,

@@ -88,6 +88,12 @@ void node_dump_request_mail::deliver(context& at) {
     at.owned().on_dump_request(*this);
 }
 
+void subscribed_mail::deliver(context& at) {
+    if (session* s = at.find_session(socket)) {
+        s->on_subscribed(channel);
+    }
+}
+
 void user_status_mail::deliver(context& at) {
     at.owned().on_user_status(*this);
 }

@@ -105,6 +105,9 @@ void owner_state::on_subscription_delta(const subscription_delta_mail& m) {
         count->app = m.app;
         count->channel = m.channel;
         count->count = st.subscriptions;
+        if (m.ack_socket != 0) {
+            count->acks.emplace_back(m.ack_shard, m.ack_socket);
+        }
         to_bridge(std::move(count));
         forget_if_idle(m.app, m.channel);
         return;

@@ -154,7 +154,8 @@ private:
     void on_state_event(const state_event& e, std::uint32_t app);
     void flush_node_count(std::uint32_t app, const std::string& channel);
     void flush_node_counts();
-    void send_node_count(const std::string& key, std::uint32_t count);
+    struct pending_count;
+    void send_node_count(const std::string& key, pending_count pending);
     void deliver_count(std::uint32_t app, const std::string& channel, std::uint32_t count,
                        std::uint64_t now_ms);
     void flush_counts(std::uint64_t now_ms);
@@ -216,7 +217,11 @@ private:
     std::unordered_map<std::string, count_throttle> counts_; // "app\nchannel", for subscription_count
     // This node's latest subscriber counts not yet sent to Redis, by "app\nchannel" (sent after
     // each drain of the shards' queues).
-    std::unordered_map<std::string, std::uint32_t> node_counts_;
+    struct pending_count {
+        std::uint32_t count = 0;
+        std::vector<std::pair<unsigned, pusher::socket_key>> acks; // subscribers waiting for it
+    };
+    std::unordered_map<std::string, pending_count> node_counts_;
     // This node's connections: a change waits to be sent, and when they were last sent.
     // Sends are earned one per connections_gap_ms, up to connections_burst at once: a change now
     // and then goes at once (GET /connections on another node reads what was sent), a storm of

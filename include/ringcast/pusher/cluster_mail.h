@@ -74,6 +74,18 @@ struct node_count_mail final : mail {
     std::uint32_t app = 0;
     std::string channel;
     std::uint32_t count = 0;
+    // Subscribers (shard, socket) to tell once Redis has the count (subscribed_mail).
+    std::vector<std::pair<unsigned, socket_key>> acks;
+};
+
+// bridge -> a subscriber's shard: the cluster counts its subscription now (Redis has this
+// node's count), so its subscription_succeeded goes out: whoever it tells, and whichever node
+// they ask, sees the channel occupied.
+struct subscribed_mail final : mail {
+    void deliver(context& at) override;
+    std::uint32_t app = 0;
+    std::string channel;
+    socket_key socket = 0;
 };
 
 // bridge -> every shard: send me what this node holds, so I can rebuild its share in Redis

@@ -52,6 +52,8 @@ public:
     // Answers from channel and user owners.
     void on_presence_joined(const presence_joined_mail& m);
     void on_cache_reply(const cache_reply_mail& m);
+    // In a cluster: Redis counts this connection's subscription to `channel` now.
+    void on_subscribed(const std::string& channel);
     void on_watch_status(const watch_status_mail& m);
 
     socket_key key() const noexcept { return key_; }
@@ -89,7 +91,8 @@ private:
     // Checks a presence subscription's signature and member data, then asks the channel's owner
     // to add the member (its answer is on_presence_joined).
     void ask_presence_owner(std::string_view channel, simdjson::dom::object obj, std::string_view auth);
-    void join_local(std::string_view channel, std::string presence_user);
+    // `wait_for_cluster`: the subscription_succeeded waits for the cluster's count (on_subscribed).
+    void join_local(std::string_view channel, std::string presence_user, bool wait_for_cluster = false);
     void unsubscribe_at(size_t i);
     // Asks the channel's owner for its cached event (the answer is on_cache_reply).
     void request_cached_event(std::string_view channel);

@@ -116,10 +116,21 @@ TEST_F(node, the_nodes_subscriber_count_goes_to_the_bridge_and_no_count_is_publi
     EXPECT_EQ(counts[0]->count, 1u);
 }
 
-TEST_F(node, a_cache_channel_asks_the_bridge_for_its_last_event) {
+TEST_F(node, a_subscription_is_answered_once_the_cluster_counts_it_then_a_cache_channel_asks_the_bridge) {
     fake_client a = *cluster.connect(other);
     a.subscribe("cache-news");
     cluster.deliver_all();
+    EXPECT_EQ(a.count("pusher_internal:subscription_succeeded"), 0u) << "not before Redis counts it";
+    auto counts = take<pusher::node_count_mail>();
+    ASSERT_EQ(counts.size(), 1u);
+    ASSERT_EQ(counts[0]->acks.size(), 1u);
+    EXPECT_EQ(counts[0]->acks[0].first, other);
+    auto subscribed = std::make_unique<pusher::subscribed_mail>();
+    subscribed->channel = "cache-news";
+    subscribed->socket = counts[0]->acks[0].second;
+    cluster.from_bridge(other, std::move(subscribed));
+    cluster.deliver_all();
+    EXPECT_EQ(a.count("pusher_internal:subscription_succeeded"), 1u);
     auto gets = take<pusher::cache_get_mail>();
     ASSERT_EQ(gets.size(), 1u);
     EXPECT_EQ(gets[0]->channel, "cache-news");
