@@ -17,16 +17,25 @@
 // re-subscribes, and the HTTP API refuses publishes meanwhile rather than answer 200 for events
 // the other nodes will never see. Local delivery goes on.
 //
-// Shared state (shared_state.cpp, scripts.h): the owner shards hand the bridge their node-level
-// changes (cluster_mail.h), which it applies to Redis with scripts that decide the cluster-level
-// transitions once; what those announce comes back on {prefix}:broadcast to every node, and a
-// presence join's member list comes back on this node's own channel, {prefix}:node:{id}, behind
-// every announcement made before it, so the joiner misses none and sees none twice. Every
-// heartbeat_ms the bridge renews the node's lease in Redis, reports its connections, reaps the
-// nodes whose lease ran out (their members leave, their counts go) and sends the webhooks whose
+// Shared state (shared_state.cpp, presence.cpp, users.cpp; the Redis side in scripts.cpp): the
+// owner shards hand the bridge their node-level changes (cluster_mail.h: a user's first and last
+// connection here on a presence channel, the node's count of a channel's subscribers, who signs
+// in and out), which it applies to Redis with scripts that decide the cluster-level transitions
+// once; what those announce comes back on {prefix}:broadcast to every node, and what is for this
+// node alone (a presence join's member list, a channel's webhooks when this node sends them, a
+// resync's member lists) on its own channel, {prefix}:node:{id}, behind every announcement made
+// before it. The HTTP API's channel questions, its rate checks and the admission of connections
+// under max_connections are answered from Redis too (the shards wait; the bridge never blocks).
+//
+// Presence views (presence.cpp): per presence channel with subscribers here, the members this
+// node's clients were told of; member events pass through them (none delivered twice), joins
+// are decided from them while Redis is away, and after a reconnect they are put right from Redis.
+//
+// Every heartbeat_ms the bridge renews the node's lease in Redis, reaps the nodes whose lease ran
+// out (their members leave, their counts and connections go) and hands on the webhooks whose
 // de-bounce delay is over. After a reconnect, or when Redis no longer knows the node, it asks
 // every shard for the node's state and rebuilds its share in one script, holding new changes
-// until then.
+// until then. A clean stop removes the node's share at once.
 #pragma once
 
 #include "ringcast/config/config.h"
