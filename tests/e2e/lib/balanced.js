@@ -32,9 +32,10 @@
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { findTool } = require('./deploy');
+const { redisAnswers } = require('./cluster');
 
 const READY_TIMEOUT_MS = 10000;
 const POLL_MS = 50;
@@ -58,22 +59,6 @@ function scalesItself(options) {
   const args = options.args || [];
   return server.redis !== undefined || env.REVERB_SCALING_ENABLED !== undefined ||
     args.some((a) => a === '--redis' || a.startsWith('--redis='));
-}
-
-// nginx lives in /usr/sbin, which an unprivileged user's PATH often lacks.
-function findTool(name) {
-  const dirs = [...(process.env.PATH || '').split(path.delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
 }
 
 function requireTool(name, hint) {
@@ -179,22 +164,6 @@ function readText(file) {
 
 // --- Redis: one per test file's process ---------------------------------------------------
 
-function redisAnswers(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.setTimeout(500);
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (d) => {
-      sock.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-    sock.once('error', () => resolve(false));
-    sock.once('timeout', () => {
-      sock.destroy();
-      resolve(false);
-    });
-  });
-}
 
 let redis = null; // {port, child, exitInfo, logPath}
 let redisStarting = null;
