@@ -88,12 +88,6 @@ void print_banner(const config::server& s, unsigned shards) {
     std::fflush(stdout);
 }
 
-// Said at every start with Redis on, while part of the state is still kept per node.
-void warn_what_is_per_node() {
-    RC_LOG_WARN("scaling over Redis: HTTP API rate limits (max_backend_events_per_second, "
-                "max_read_requests_per_second) are per node");
-}
-
 // SIGHUP: read the configuration again and hand the apps to the shards. Every generation of
 // settings is kept until exit, because shards and sessions hold references into them.
 void reload(shard::shard_group& group, webhook::dispatcher& webhooks, cluster::bridge* bridge,
@@ -113,16 +107,18 @@ void reload(shard::shard_group& group, webhook::dispatcher& webhooks, cluster::b
     generations.push_back(
         std::make_unique<config::server>(server::merge_reload(*generations.back(), loaded->settings, log)));
     const config::server* next = generations.back().get();
+    // The helper threads first: what a shard sends them under the new apps (a connection of an
+    // added app, say) must find those apps there.
+    webhooks.reload(next);
+    if (bridge != nullptr) {
+        bridge->reload(next);
+    }
     if (!group.control_all([next](unsigned) {
             auto m = std::make_unique<pusher::reload_mail>();
             m->settings = next;
             return m;
         })) {
         RC_LOG_ERROR("SIGHUP: a shard has not taken the previous reload yet; send SIGHUP again");
-    }
-    webhooks.reload(next);
-    if (bridge != nullptr) {
-        bridge->reload(next);
     }
     RC_LOG_INFO("SIGHUP: configuration reloaded%s%s", log.empty() ? "" : ":\n", log.c_str());
 }
@@ -208,7 +204,6 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
         webhooks = std::make_unique<webhook::dispatcher>(settings);
         if (settings.redis.enabled) {
             bridge = std::make_unique<cluster::bridge>(group, settings, counters, webhooks.get());
-            warn_what_is_per_node();
         }
         add_shards(group, count, settings, counters, webhooks.get());
     } catch (const std::exception& e) {

@@ -44,6 +44,8 @@ Target (any Pusher-compatible server):
   --host H (127.0.0.1)  --port P (8080)  --path PREFIX ("")
   --publish-port P      send the HTTP API publishes to this port instead (another node of a
                         cluster: every delivery then crosses Redis)
+  --spread-port P       open every other client thread's connections to this port (a second node:
+                        the subscribers spread over two nodes; use --threads 2 or more)
   --app-id ID (bench)   --key KEY (bench-key)   --secret SECRET (bench-secret)
   --tls                 wss:// and https:// (TLS 1.2+; the certificate must name --host and chain
                         to the system's roots, or to --ca FILE)
@@ -216,6 +218,8 @@ options parse_options(int argc, char** argv) {
             o.server.port = parse_number<std::uint16_t>(flag, v);
         } else if (flag == "--publish-port") {
             o.server.publish_port = parse_number<std::uint16_t>(flag, v);
+        } else if (flag == "--spread-port") {
+            o.server.spread_port = parse_number<std::uint16_t>(flag, v);
         } else if (flag == "--path") {
             o.server.path = v;
             while (!o.server.path.empty() && o.server.path.back() == '/') {

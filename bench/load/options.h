@@ -20,6 +20,9 @@ struct target {
     // Where the publisher's HTTP API requests go (0: `port`): another node of a cluster, so every
     // delivery crosses Redis.
     std::uint16_t publish_port = 0;
+    // Another node for every other client thread's connections (0: none): the subscribers are
+    // spread over two nodes, as a balancer would spread them.
+    std::uint16_t spread_port = 0;
     std::string path; // the server's URL prefix (Reverb's server.path), e.g. "/ws"; empty for none
     std::string app_id = "bench";
     std::string app_key = "bench-key";

@@ -42,6 +42,9 @@ receiver_pool::receiver_pool(const options& o, client_mode mode, const sockaddr_
         c.mode = mode;
         c.server = &o.server;
         c.address = address;
+        if (o.server.spread_port != 0 && t % 2 == 1) {
+            c.address.sin_port = htons(o.server.spread_port); // the other node takes every other slice
+        }
         c.first_connection = first;
         c.connection_count = count;
         c.concurrency = std::max<std::uint32_t>(1, o.concurrency / threads);

@@ -192,13 +192,24 @@ core::result<outcome> handle(const request& r) {
     if (!a.enabled) {
         return core::failure("Application disabled", 403);
     }
-    if (r.target.method == "GET" && r.counters != nullptr &&
-        !pusher::shared_counters::take(r.counters->read_requests, r.now_s, 1,
-                                       a.max_read_requests_per_second)) {
-        return core::failure("Too many requests: app " + a.id + " allows " +
-                                 std::to_string(a.max_read_requests_per_second) + " read requests per second",
-                             429);
+    std::string too_many = "Too many requests: app " + a.id + " allows " +
+                           std::to_string(a.max_read_requests_per_second) + " read requests per second";
+    std::optional<rate_gate> gate;
+    if (r.target.method == "GET" && a.max_read_requests_per_second != 0 && r.shared_rates) {
+        gate = rate_gate{true, 1, a.max_read_requests_per_second, std::move(too_many)};
+    } else if (r.target.method == "GET" && r.counters != nullptr &&
+               !pusher::shared_counters::take(r.counters->read_requests, r.now_s, 1,
+                                              a.max_read_requests_per_second)) {
+        return core::failure(std::move(too_many), 429);
     }
+    auto out = dispatch(r);
+    if (out && gate) {
+        out->gate = std::move(gate);
+    }
+    return out;
+}
+
+core::result<outcome> dispatch(const request& r) {
     switch (r.target.which) {
     case endpoint::events:
     case endpoint::batch_events:
@@ -243,21 +254,24 @@ core::result<outcome> post_events(const request& r) {
         any_info = any_info || wants_counts(*info);
         infos.push_back(*info);
     }
-    if (r.counters != nullptr && !pusher::shared_counters::take(r.counters->backend_events, r.now_s,
-                                                                static_cast<std::uint32_t>(events.size()),
-                                                                a.max_backend_events_per_second)) {
-        return core::failure("Too many events: app " + a.id + " allows " +
-                                 std::to_string(a.max_backend_events_per_second) +
-                                 " published events per second",
-                             429);
+    std::string too_many = "Too many events: app " + a.id + " allows " +
+                           std::to_string(a.max_backend_events_per_second) + " published events per second";
+    auto amount = static_cast<std::uint32_t>(events.size());
+    std::optional<rate_gate> gate;
+    if (r.shared_rates && a.max_backend_events_per_second != 0) {
+        gate = rate_gate{false, amount, a.max_backend_events_per_second, std::move(too_many)};
+    } else if (r.counters != nullptr &&
+               !pusher::shared_counters::take(r.counters->backend_events, r.now_s, amount,
+                                              a.max_backend_events_per_second)) {
+        return core::failure(std::move(too_many), 429);
     }
     if (!any_info) {
         // Answered first: the reply is then queued ahead of the fan-out, so the publisher is
         // not kept waiting behind thousands of subscribers.
-        return outcome{response{200, "{}"}, std::move(events)};
+        return outcome{response{200, "{}"}, std::move(events), std::move(gate)};
     }
     plan p = counts_plan(r, events, std::move(infos));
-    return outcome{std::move(p), std::move(events)};
+    return outcome{std::move(p), std::move(events), std::move(gate)};
 }
 
 core::result<outcome> get_channels(const request& r) {

@@ -40,7 +40,7 @@ bridge::bridge(shard::shard_group& group, const config::server& initial, pusher:
       node_channel_(initial.redis.prefix + ":node:" + node_id_) {
     if (settings_.tls) {
         std::string error;
-        tls_ = net::tls_context::create(false, "", error);
+        tls_ = net::tls_context::create(false, settings_.ca_file, error);
         if (!tls_) {
             throw std::runtime_error("Redis over TLS: " + error);
         }
@@ -98,6 +98,7 @@ void bridge::run() {
     started_.notify_all();
     redis::connection::callbacks pub_cb{[this] {
                                             pub_up_ = true;
+                                            on_reconnected();
                                             load_scripts();
                                             start_restore();
                                             on_redis("");
@@ -117,7 +118,7 @@ void bridge::run() {
                                                 waiting.push_back(token);
                                             }
                                             for (std::uint64_t token : waiting) {
-                                                fall_back(joins_.at(token).change);
+                                                decide_alone(joins_.at(token).change);
                                                 joins_.erase(token);
                                             }
                                             on_redis(why);
@@ -154,6 +155,7 @@ void bridge::subscribe() {
             }
             if (last) {
                 sub_up_ = true;
+                on_reconnected(); // what was announced while unsubscribed never reached us
                 on_redis("");
             }
         });
@@ -186,8 +188,17 @@ void bridge::loop(net::ring& r) {
         sub_->tick(now);
         if (const config::server* next = next_config_.load(std::memory_order_acquire); next != config_) {
             config_ = next;
+            connections_due_ = true; // added apps' counts too
         }
         drain_shards();
+        flush_node_counts();
+        send_connections(now);
+        if (pub_up_ && sub_up_ && !restoring_ &&
+            (resync_due_ || (final_resync_due_ && now >= partial_until_ms_))) {
+            // After the rebuild, which went out before it on the same connection.
+            final_resync_due_ = final_resync_due_ && now < partial_until_ms_;
+            resync_views();
+        }
         deliver_overdue(now);
         tick_state(now);
         flush_posts(r);
@@ -196,6 +207,12 @@ void bridge::loop(net::ring& r) {
             due = std::min(due, own_.front().due_ms);
         }
         due = std::min(due, next_tick_ms_);
+        if (final_resync_due_) {
+            due = std::min(due, partial_until_ms_);
+        }
+        if (connections_due_) {
+            due = std::min(due, connections_sent_ms_ + connections_gap_ms);
+        }
         std::uint64_t wait_ms = due <= now ? 0 : std::min<std::uint64_t>(due - now, 1000);
         r.wait_and_handle(wait_ms, [this](std::uint64_t user_data, int res) { handle(user_data, res); });
     }
@@ -311,6 +328,14 @@ void bridge::on_message(const redis::value& v) {
     const std::string& text = v.elements.back().text;
     if (text.starts_with("rcj ")) {
         on_joined(text);
+        return;
+    }
+    if (text.starts_with("rcv ")) {
+        on_view_sync(text);
+        return;
+    }
+    if (text.starts_with("rch ")) {
+        emit_webhook(std::string_view(text).substr(4)); // this node sends the channel's webhooks
         return;
     }
     if (state_event se; parse_state_event(text, se)) {

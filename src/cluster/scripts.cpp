@@ -21,10 +21,12 @@ namespace {
 //   {P}:app:{A}:online             hash user -> how many nodes hold a signed-in connection of it
 //   {P}:app:{A}:cache:{C}          a cache channel's last event, with the cache TTL
 //   {P}:app:{A}:cache_miss:{C}     present while a cache_miss webhook stands for the empty spell
+//   {P}:app:{A}:rate:{kind}:{s}    reads or events taken in unix second s (expires after 2 s)
 //   {P}:pending                    zset held webhook ("v\nA\nC\n", "r\nA\nC\nuser") -> due ms
 // Announcements on {P}:broadcast: "rcs <op> <except> <skip node> <#A> <#C> <#user>\n" then
 // A, C, user and the payload (op a: member added, payload user_info; r: removed; c: count;
-// u: a signed-in user came online, f: went offline, both with C empty).
+// u: a signed-in user came online, f: went offline, both with C empty). Webhooks go to the node
+// that sends a channel's webhooks as "rch kind\nA\nC\nuser" on {P}:node:{id}.
 constexpr std::string_view prelude = R"lua(
 local P, N, debounce = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local events = {}
@@ -43,6 +45,23 @@ local function announce(op, A, C, U, payload, except, skip)
     string.format('rcs %s %s %s %d %d %d\n', op, except, skip, #A, #C, #U) .. A .. C .. U .. payload)
 end
 
+-- Every webhook of an app is sent by one node, chosen by the app among the live ones, and
+-- handed to it on its own pub/sub channel in the order it was decided here: that node's outbox
+-- keeps the events in order for each target, retries included, and batches and bounds them as
+-- one server would. An app's sender changes only when nodes come or go.
+local live = nil
+local function send_webhook(e, A)
+  if not live then
+    live = redis.call('ZRANGEBYSCORE', P .. ':nodes', now_ms(), '+inf')
+    table.sort(live)
+  end
+  local to = N
+  if #live > 0 then
+    to = live[(tonumber(string.sub(redis.sha1hex(A), 1, 7), 16) % #live) + 1]
+  end
+  redis.call('PUBLISH', P .. ':node:' .. to, 'rch ' .. e)
+end
+
 -- A webhook event, or (vacated, member removed) held for the de-bounce delay, which the
 -- opposite event cancels, so a page reload anywhere in the cluster sends nothing.
 local function webhook(kind, A, C, U)
@@ -56,7 +75,7 @@ local function webhook(kind, A, C, U)
     redis.call('ZADD', held, now_ms() + debounce, kind .. '\n' .. A .. '\n' .. C .. '\n' .. U)
     return
   end
-  events[#events + 1] = kind .. '\n' .. A .. '\n' .. C .. '\n' .. U
+  send_webhook(kind .. '\n' .. A .. '\n' .. C .. '\n' .. U, A)
 end
 
 local function subscriptions(A, C)
@@ -159,7 +178,8 @@ local function reap(d)
   events[#events + 1] = 'd\n' .. d .. '\n\n'
 end
 
-local function presence_data(A, C)
+-- A channel's members as "<#id> <#info>\n<id><info>" each, sorted by id.
+local function member_list(A, C)
   local all = redis.call('HGETALL', base(A, C) .. ':members')
   local ids, info = {}, {}
   for i = 1, #all, 2 do
@@ -167,20 +187,16 @@ local function presence_data(A, C)
     info[all[i]] = all[i + 1]
   end
   table.sort(ids)
-  local quoted, hash = {}, {}
-  for i, id in ipairs(ids) do
-    quoted[i] = cjson.encode(id)
-    hash[i] = quoted[i] .. ':' .. info[id]
-  end
-  return '{"presence":{"ids":[' .. table.concat(quoted, ',') .. '],"hash":{' .. table.concat(hash, ',') ..
-    '},"count":' .. #ids .. '}}'
+  local out = {}
+  for i, id in ipairs(ids) do out[i] = string.format('%d %d\n', #id, #info[id]) .. id .. info[id] end
+  return table.concat(out)
 end
 )lua";
 
 constexpr std::string_view join_body = R"lua(
 local A, C, U, info, except, max, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
 local reply = 'full\n'
-if join(N, A, C, U, info, except, '-', max) then reply = 'ok\n' .. presence_data(A, C) end
+if join(N, A, C, U, info, except, '-', max) then reply = 'ok\n' .. member_list(A, C) end
 redis.call('PUBLISH', P .. ':node:' .. N, 'rcj ' .. token .. ' ' .. reply)
 return events
 )lua";
@@ -196,7 +212,7 @@ local before = subscriptions(A, C)
 local after = set_count(N, A, C, tonumber(ARGV[6]))
 if after ~= before then
   if ARGV[7] == '1' and after > 0 then announce('c', A, C, '', tostring(after), '0', '-') end
-  events[#events + 1] = 'n\n' .. A .. '\n' .. C .. '\n' .. after
+  if debounce >= 0 then send_webhook('n\n' .. A .. '\n' .. C .. '\n' .. after, A) end
 end
 return events
 )lua";
@@ -207,16 +223,6 @@ local now = now_ms()
 local nodes = P .. ':nodes'
 local own = redis.call('ZSCORE', nodes, N)
 redis.call('ZADD', nodes, now + ttl, N)
-local others = {}
-for i = 5, #ARGV - 1, 2 do
-  local A, here = ARGV[i], tonumber(ARGV[i + 1])
-  local h = P .. ':app:' .. A .. ':connections'
-  if here > 0 then redis.call('HSET', h, N, here) else redis.call('HDEL', h, N) end
-  redis.call('SADD', node_key(N, 'apps'), A)
-  local sum = 0
-  for _, v in ipairs(redis.call('HVALS', h)) do sum = sum + tonumber(v) end
-  others[#others + 1] = sum - here
-end
 -- Only a node whose own heartbeats were on time judges the others: after a stall of Redis
 -- itself (CLIENT PAUSE, a slow fork) every node is late, and none may take the rest for dead.
 if own and tonumber(own) >= now then
@@ -226,10 +232,10 @@ if debounce >= 0 then
   local held = P .. ':pending'
   for _, e in ipairs(redis.call('ZRANGEBYSCORE', held, '-inf', now, 'LIMIT', 0, 256)) do
     redis.call('ZREM', held, e)
-    events[#events + 1] = e
+    send_webhook(e, string.match(e, '^.\n([^\n]*)\n'))
   end
 end
-return {own and 0 or 1, others, events}
+return {own and 0 or 1, events}
 )lua";
 
 constexpr std::string_view restore_body = R"lua(
@@ -279,6 +285,49 @@ for _, e in ipairs(redis.call('SMEMBERS', node_key(N, 'users'))) do
 end
 for _, u in ipairs(users) do user_on(N, u[1], u[2], N) end
 return events
+)lua";
+
+constexpr std::string_view connections_body = R"lua(
+for i = 4, #ARGV - 1, 2 do
+  local A, here = ARGV[i], tonumber(ARGV[i + 1])
+  local h = P .. ':app:' .. A .. ':connections'
+  if here > 0 then redis.call('HSET', h, N, here) else redis.call('HDEL', h, N) end
+  redis.call('SADD', node_key(N, 'apps'), A)
+end
+return events
+)lua";
+
+constexpr std::string_view admit_body = R"lua(
+local A, limit = ARGV[4], tonumber(ARGV[5])
+local h = P .. ':app:' .. A .. ':connections'
+local sum = 0
+for _, v in ipairs(redis.call('HVALS', h)) do sum = sum + tonumber(v) end
+if sum >= limit then return 0 end
+redis.call('HINCRBY', h, N, 1)
+redis.call('SADD', node_key(N, 'apps'), A)
+return 1
+)lua";
+
+constexpr std::string_view members_body = R"lua(
+for i = 4, #ARGV - 1, 2 do
+  local A, C = ARGV[i], ARGV[i + 1]
+  redis.call('PUBLISH', P .. ':node:' .. N,
+    string.format('rcv %d %d\n', #A, #C) .. A .. C .. member_list(A, C))
+end
+return events
+)lua";
+
+constexpr std::string_view rate_body = R"lua(
+local second = redis.call('TIME')[1]
+local key = P .. ':app:' .. ARGV[4] .. ':rate:' .. ARGV[5] .. ':' .. second
+local amount, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
+local used = redis.call('INCRBY', key, amount)
+if used == amount then redis.call('PEXPIRE', key, 2000) end
+if used > limit then
+  redis.call('DECRBY', key, amount) -- a refused request takes nothing
+  return 0
+end
+return 1
 )lua";
 
 constexpr std::string_view user_body = R"lua(
@@ -341,6 +390,8 @@ script make(std::string_view name, std::string_view body) {
 scripts::scripts()
     : join(make("join", join_body)), leave(make("leave", leave_body)), count(make("count", count_body)),
       tick(make("tick", tick_body)), restore(make("restore", restore_body)), user(make("user", user_body)),
+      rate(make("rate", rate_body)), members(make("members", members_body)),
+      connections(make("connections", connections_body)), admit(make("admit", admit_body)),
       retire(make("retire", retire_body)), cache_get(make("cache_get", cache_get_body)),
       channel(make("channel", channel_body)), channels(make("channels", channels_body)) {}
 

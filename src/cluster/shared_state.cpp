@@ -4,6 +4,7 @@
 // Redis, and the node's lease, connections and held webhooks are kept every heartbeat.
 #include "ringcast/cluster/bridge.h"
 
+#include "detail.h"
 #include "envelope.h"
 #include "scripts.h"
 
@@ -19,6 +20,9 @@
 
 namespace ringcast::cluster {
 
+using detail::is_lost;
+using detail::number_of;
+
 namespace {
 
 // Above this many subscribers, counts go out at most every 5 s (Pusher's documented rule, as
@@ -28,19 +32,6 @@ constexpr std::uint64_t count_throttle_ms = 5000;
 
 const std::string redis_unreachable =
     "Redis is unreachable, so this node cannot answer for the cluster; try again";
-
-std::uint64_t number_of(const redis::value& v) {
-    if (v.type == redis::kind::integer) {
-        return v.integer < 0 ? 0 : static_cast<std::uint64_t>(v.integer);
-    }
-    std::uint64_t n = 0;
-    std::from_chars(v.text.data(), v.text.data() + v.text.size(), n);
-    return n;
-}
-
-bool is_lost(const redis::value& v) {
-    return v.is_error() && v.text.starts_with("connection lost");
-}
 
 // A script's webhook event: "kind\napp\nchannel\nuser".
 struct script_event {
@@ -125,110 +116,15 @@ bool bridge::eval(const script& s, std::vector<std::string> args, redis::connect
     });
 }
 
-// ---- presence ----------------------------------------------------------------------------
-
-void bridge::on_presence(pusher::node_presence_mail& m) {
-    if (restoring_) {
-        held_.push_back(std::make_unique<pusher::node_presence_mail>(m));
-        return;
-    }
-    if (m.app >= config_->apps.size()) {
-        return;
-    }
-    const config::app& a = config_->apps[m.app];
-    if (!m.join) {
-        bool sent = eval(scripts_->leave, {a.id, m.channel, m.user_id}, [this, m](const redis::value& v) {
-            if (v.is_error()) {
-                fall_back(m); // this node's clients hear of it; Redis at the rebuild
-                return;
-            }
-            emit_webhooks(v);
-        });
-        if (!sent) {
-            fall_back(m);
-        }
-        return;
-    }
-    std::uint64_t token = next_token_++;
-    // The answer comes on the subscriber connection, so both must be up.
-    bool sent = sub_up_ && eval(scripts_->join,
-                                {a.id, m.channel, m.user_id, m.user_info, std::to_string(m.socket),
-                                 std::to_string(a.max_presence_members), std::to_string(token)},
-                                [this, token](const redis::value& v) {
-                                    if (!v.is_error()) {
-                                        emit_webhooks(v);
-                                    } else if (auto it = joins_.find(token); it != joins_.end()) {
-                                        fall_back(it->second.change);
-                                        joins_.erase(it);
-                                    }
-                                });
-    if (!sent) {
-        fall_back(m);
-        return;
-    }
-    joins_.emplace(token, pending_join{m, core::monotonic_ms() + join_wait_ms});
-}
-
-void bridge::fall_back(const pusher::node_presence_mail& change) {
-    auto m = std::make_unique<pusher::presence_fallback_mail>();
-    m->change = change;
-    post(change.owner, std::move(m));
-}
-
-void bridge::on_joined(std::string_view text) {
-    // "rcj <token> ok\n<presence data>" or "rcj <token> full\n"
-    std::string_view rest = text.substr(4);
-    std::uint64_t token = 0;
-    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), token);
-    auto it = joins_.find(token);
-    if (ec != std::errc() || it == joins_.end()) {
-        return; // answered already (it waited too long, or the connection went)
-    }
-    rest = rest.substr(static_cast<std::size_t>(end - rest.data()));
-    pusher::node_presence_mail j = std::move(it->second.change);
-    joins_.erase(it);
-    auto reply = std::make_unique<pusher::presence_joined_mail>();
-    reply->app = j.app;
-    reply->channel = j.channel;
-    reply->socket = j.socket;
-    reply->user_id = j.user_id;
-    if (rest.starts_with(" ok\n")) {
-        reply->presence_data = rest.substr(4);
-    } else {
-        std::uint32_t max = j.app < config_->apps.size() ? config_->apps[j.app].max_presence_members : 0;
-        reply->error = "Presence channel " + j.channel + " is full: it has the maximum of " +
-                       std::to_string(max) + " members";
-        // Redis added nothing: the owner takes the connection back off this node's count.
-        auto undo = std::make_unique<pusher::presence_leave_mail>();
-        undo->app = j.app;
-        undo->channel = j.channel;
-        undo->user_id = j.user_id;
-        post(j.owner, std::move(undo));
-    }
-    // Through the bridge's own queue to the joiner's shard, so it arrives before any member
-    // event announced after the member list was read (they come after it from Redis).
-    post(j.joiner, std::move(reply));
-}
-
 void bridge::on_state_event(const state_event& e, std::uint32_t app) {
     if (e.skip_node == node_id_) {
         return;
     }
     std::string channel(e.channel);
-    std::string data = "{\"user_id\":";
-    core::append_json_string(data, e.user);
     switch (e.op) {
     case 'a':
-        data += ",\"user_info\":";
-        data += e.payload;
-        data += '}';
-        post_to_shards(app, channel, pusher::channel_event("pusher_internal:member_added", channel, data),
-                       e.except);
-        break;
     case 'r':
-        data += '}';
-        post_to_shards(app, channel, pusher::channel_event("pusher_internal:member_removed", channel, data),
-                       0);
+        on_member_event(e, app);
         break;
     case 'u':
     case 'f': {
@@ -250,53 +146,6 @@ void bridge::on_state_event(const state_event& e, std::uint32_t app) {
     }
 }
 
-// ---- watchlists ---------------------------------------------------------------------------
-
-void bridge::on_user(pusher::user_status_mail& m) {
-    if (restoring_) {
-        held_.push_back(std::make_unique<pusher::user_status_mail>(m));
-        return;
-    }
-    if (m.app >= config_->apps.size()) {
-        return;
-    }
-    bool sent = eval(scripts_->user, {config_->apps[m.app].id, m.user_id, m.online ? "1" : "0"},
-                     [this, m](const redis::value& v) {
-                         if (v.is_error()) {
-                             post(pusher::user_owner(m.app, m.user_id, group_.count()),
-                                  std::make_unique<pusher::user_status_mail>(m));
-                         }
-                     });
-    if (!sent) {
-        // This node's watchers hear of it; Redis at the rebuild.
-        post(pusher::user_owner(m.app, m.user_id, group_.count()),
-             std::make_unique<pusher::user_status_mail>(m));
-    }
-}
-
-void bridge::on_watch_query(pusher::watch_query_mail& m) {
-    auto answer = [this, m](const redis::value& v) {
-        if (v.type != redis::kind::array || v.elements.size() != m.user_ids.size()) {
-            post(m.owner, std::make_unique<pusher::watch_query_mail>(m)); // the owner answers alone
-            return;
-        }
-        auto status = std::make_unique<pusher::watch_status_mail>();
-        status->socket = m.socket;
-        for (std::size_t i = 0; i < m.user_ids.size(); ++i) {
-            (number_of(v.elements[i]) > 0 ? status->online : status->offline).push_back(m.user_ids[i]);
-        }
-        post(m.watcher_shard, std::move(status));
-    };
-    std::vector<std::string> args{
-        "HMGET", settings_.prefix + ":app:" + (m.app < config_->apps.size() ? config_->apps[m.app].id : "") +
-                     ":online"};
-    args.insert(args.end(), m.user_ids.begin(), m.user_ids.end());
-    std::vector<std::string_view> argv(args.begin(), args.end());
-    if (m.app >= config_->apps.size() || !pub_->command(argv, answer)) {
-        answer(redis::value{});
-    }
-}
-
 // ---- subscription counts -----------------------------------------------------------------
 
 void bridge::on_count(pusher::node_count_mail& m) {
@@ -307,11 +156,60 @@ void bridge::on_count(pusher::node_count_mail& m) {
     if (m.app >= config_->apps.size()) {
         return;
     }
-    const config::app& a = config_->apps[m.app];
-    bool announce = a.subscription_count && !pusher::is_presence(pusher::kind_of(m.channel));
-    // Not sent while Redis is down: the rebuild after reconnecting carries the latest count.
-    (void)eval(scripts_->count, {a.id, m.channel, std::to_string(m.count), announce ? "1" : "0"},
-               [this](const redis::value& v) { emit_webhooks(v); });
+    // Only the latest count of a channel matters: what arrives in one drain of the queues goes
+    // to Redis as one script call per channel (flush_node_counts), not one per subscribe; the
+    // subscribers waiting for it are all told when it is in.
+    pending_count& p = node_counts_[std::to_string(m.app) + '\n' + m.channel];
+    p.count = m.count;
+    p.acks.insert(p.acks.end(), m.acks.begin(), m.acks.end());
+}
+
+void bridge::flush_node_count(std::uint32_t app, const std::string& channel) {
+    auto it = node_counts_.find(std::to_string(app) + '\n' + channel);
+    if (it != node_counts_.end()) {
+        send_node_count(it->first, std::move(it->second));
+        node_counts_.erase(it);
+    }
+}
+
+void bridge::flush_node_counts() {
+    for (auto& [key, pending] : node_counts_) {
+        send_node_count(key, std::move(pending));
+    }
+    node_counts_.clear();
+}
+
+void bridge::send_node_count(const std::string& key, pending_count pending) {
+    std::size_t nl = key.find('\n');
+    auto app = static_cast<std::uint32_t>(std::stoul(key.substr(0, nl)));
+    std::string channel = key.substr(nl + 1);
+    if (app >= config_->apps.size()) {
+        return;
+    }
+    if (pending.count == 0) {
+        forget_view(app, channel); // no client here to tell of the channel's members any more
+    }
+    const config::app& a = config_->apps[app];
+    bool announce = a.subscription_count && !pusher::is_presence(pusher::kind_of(channel));
+    // The waiting subscribers are told once Redis has the count, or at once when it cannot be
+    // sent (Redis down: the rebuild after reconnecting carries the latest count).
+    auto tell = [this, app, channel, acks = std::move(pending.acks)] {
+        for (const auto& [shard, socket] : acks) {
+            auto m = std::make_unique<pusher::subscribed_mail>();
+            m->app = app;
+            m->channel = channel;
+            m->socket = socket;
+            post(shard, std::move(m));
+        }
+    };
+    bool sent = eval(scripts_->count, {a.id, channel, std::to_string(pending.count), announce ? "1" : "0"},
+                     [this, tell](const redis::value& v) {
+                         tell();
+                         emit_webhooks(v);
+                     });
+    if (!sent) {
+        tell();
+    }
 }
 
 void bridge::deliver_count(std::uint32_t app, const std::string& channel, std::uint32_t count,
@@ -407,7 +305,10 @@ void bridge::on_cache_get(pusher::cache_get_mail& m) {
 namespace {
 
 // What Redis answered to one of the HTTP API's questions (see bridge::ask), into `r`.
-void read_answer(const pusher::query_mail& q, const redis::value& v, pusher::query_reply_mail& r) {
+// `here` is this node's own (exact) count of the app's connections, which replaces what Redis
+// last heard of it, `node` this node's id.
+void read_answer(const pusher::query_mail& q, const redis::value& v, pusher::query_reply_mail& r,
+                 std::string_view node, std::uint64_t here) {
     switch (q.kind) {
     case pusher::query_kind::channels: // {subscriptions, users, cached value, its ttl} per name
         for (std::size_t i = 0; i < q.names.size() && 4 * i + 3 < v.elements.size(); ++i) {
@@ -441,10 +342,11 @@ void read_answer(const pusher::query_mail& q, const redis::value& v, pusher::que
         }
         std::sort(r.users.begin(), r.users.end());
         break;
-    case pusher::query_kind::connections: // HVALS: one count per node
-        for (const redis::value& n : v.elements) {
-            r.count += number_of(n);
+    case pusher::query_kind::connections: // HGETALL: node, its count, ...
+        for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
+            r.count += v.elements[i].text == node ? 0 : number_of(v.elements[i + 1]);
         }
+        r.count += here;
         break;
     case pusher::query_kind::terminate_user:
         break;
@@ -468,7 +370,7 @@ bool bridge::ask(const pusher::query_mail& q, redis::connection::reply_fn answer
         return !q.names.empty() &&
                pub_->command({"HKEYS", base + ":channel:" + q.names.front() + ":members"}, std::move(answer));
     case pusher::query_kind::connections:
-        return pub_->command({"HVALS", base + ":connections"}, std::move(answer));
+        return pub_->command({"HGETALL", base + ":connections"}, std::move(answer));
     case pusher::query_kind::terminate_user:
         break; // each node closes its own (the "#terminate" envelope), never asked here
     }
@@ -483,7 +385,10 @@ void bridge::on_query(pusher::query_mail& q) {
             r->failed = true;
             r->error = redis_unreachable;
         } else {
-            read_answer(q, v, *r);
+            std::uint64_t here = q.app < config_->apps.size()
+                                     ? counters_.app(q.app).connections.load(std::memory_order_relaxed)
+                                     : 0;
+            read_answer(q, v, *r, node_id_, here);
         }
         post(q.reply_to, std::move(r));
     };
@@ -503,7 +408,7 @@ void bridge::tick_state(std::uint64_t now_ms) {
     next_tick_ms_ = now_ms + heartbeat_ms;
     for (auto it = joins_.begin(); it != joins_.end();) {
         if (it->second.due_ms <= now_ms) {
-            fall_back(it->second.change); // Redis is too slow to wait for
+            decide_alone(it->second.change); // Redis is too slow to wait for
             it = joins_.erase(it);
         } else {
             ++it;
@@ -513,26 +418,12 @@ void bridge::tick_state(std::uint64_t now_ms) {
     if (!pub_up_ || tick_in_flight_ || restoring_) {
         return;
     }
-    std::vector<std::string> args{std::to_string(lease_ms)};
-    std::vector<std::uint32_t> apps;
-    for (std::uint32_t i = 0; i < config_->apps.size(); ++i) {
-        if (config_->apps[i].enabled) {
-            apps.push_back(i);
-            args.push_back(config_->apps[i].id);
-            args.push_back(std::to_string(counters_.app(i).connections.load(std::memory_order_relaxed)));
-        }
-    }
-    tick_in_flight_ = eval(scripts_->tick, std::move(args), [this, apps](const redis::value& v) {
+    tick_in_flight_ = eval(scripts_->tick, {std::to_string(lease_ms)}, [this](const redis::value& v) {
         tick_in_flight_ = false;
-        if (v.type != redis::kind::array || v.elements.size() != 3) {
+        if (v.type != redis::kind::array || v.elements.size() != 2) {
             return;
         }
-        const redis::value& others = v.elements[1];
-        for (std::size_t i = 0; i < apps.size() && i < others.elements.size(); ++i) {
-            counters_.app(apps[i]).remote_connections.store(
-                static_cast<std::uint32_t>(number_of(others.elements[i])), std::memory_order_relaxed);
-        }
-        emit_webhooks(v.elements[2]);
+        emit_webhooks(v.elements[1]);
         if (number_of(v.elements[0]) == 1 && !restoring_) {
             RC_LOG_WARN(
                 "Redis bridge: Redis did not know node %s (its lease ran out, or Redis lost its data); "
@@ -638,6 +529,7 @@ void bridge::finish_restore() {
     });
     restoring_ = false;
     dumps_.clear();
+    connections_due_ = true; // Redis may have lost them with the rest
     // What changed meanwhile goes after the rebuild, in the order it happened.
     std::vector<std::unique_ptr<pusher::mail>> held = std::move(held_);
     held_.clear();
@@ -648,57 +540,63 @@ void bridge::finish_restore() {
 
 void bridge::emit_webhooks(const redis::value& events) {
     for (const redis::value& text : events.elements) {
-        script_event e;
-        if (!text.is_string() || !parse_event(text.text, e)) {
-            continue;
+        if (text.is_string()) {
+            emit_webhook(text.text);
         }
-        if (e.kind == 'd') {
-            if (e.app != node_id_) {
-                RC_LOG_WARN("Redis bridge: node %.*s stopped renewing its lease; its members, counts and "
-                            "connections are removed",
-                            static_cast<int>(e.app.size()), e.app.data());
-            }
-            continue;
-        }
-        int app = webhooks_ == nullptr ? -1 : app_index(e.app);
-        if (app < 0) {
-            continue;
-        }
-        webhook::event ev;
-        switch (e.kind) {
-        case 'o':
-            ev.kind = config::webhook_kind::channel_occupied;
-            break;
-        case 'v':
-            ev.kind = config::webhook_kind::channel_vacated;
-            break;
-        case 'a':
-            ev.kind = config::webhook_kind::member_added;
-            break;
-        case 'r':
-            ev.kind = config::webhook_kind::member_removed;
-            break;
-        case 'n':
-            ev.kind = config::webhook_kind::subscription_count;
-            break;
-        default:
-            continue;
-        }
-        if (!config_->apps[static_cast<std::size_t>(app)].wants_webhook(ev.kind) ||
-            (ev.kind == config::webhook_kind::subscription_count &&
-             pusher::is_presence(pusher::kind_of(e.channel)))) {
-            continue;
-        }
-        ev.app = static_cast<std::uint32_t>(app);
-        ev.channel = std::string(e.channel);
-        if (ev.kind == config::webhook_kind::subscription_count) {
-            std::from_chars(e.user.data(), e.user.data() + e.user.size(), ev.subscription_count);
-        } else {
-            ev.user_id = std::string(e.user);
-        }
-        ev.settled = true;
-        webhooks_->emit(std::move(ev));
     }
+}
+
+void bridge::emit_webhook(std::string_view text) {
+    script_event e;
+    if (!parse_event(text, e)) {
+        return;
+    }
+    if (e.kind == 'd') {
+        if (e.app != node_id_) {
+            RC_LOG_WARN("Redis bridge: node %.*s stopped renewing its lease; its members, counts and "
+                        "connections are removed",
+                        static_cast<int>(e.app.size()), e.app.data());
+        }
+        return;
+    }
+    int app = webhooks_ == nullptr ? -1 : app_index(e.app);
+    if (app < 0) {
+        return;
+    }
+    webhook::event ev;
+    switch (e.kind) {
+    case 'o':
+        ev.kind = config::webhook_kind::channel_occupied;
+        break;
+    case 'v':
+        ev.kind = config::webhook_kind::channel_vacated;
+        break;
+    case 'a':
+        ev.kind = config::webhook_kind::member_added;
+        break;
+    case 'r':
+        ev.kind = config::webhook_kind::member_removed;
+        break;
+    case 'n':
+        ev.kind = config::webhook_kind::subscription_count;
+        break;
+    default:
+        return;
+    }
+    if (!config_->apps[static_cast<std::size_t>(app)].wants_webhook(ev.kind) ||
+        (ev.kind == config::webhook_kind::subscription_count &&
+         pusher::is_presence(pusher::kind_of(e.channel)))) {
+        return;
+    }
+    ev.app = static_cast<std::uint32_t>(app);
+    ev.channel = std::string(e.channel);
+    if (ev.kind == config::webhook_kind::subscription_count) {
+        std::from_chars(e.user.data(), e.user.data() + e.user.size(), ev.subscription_count);
+    } else {
+        ev.user_id = std::string(e.user);
+    }
+    ev.settled = true;
+    webhooks_->emit(std::move(ev));
 }
 
 } // namespace ringcast::cluster

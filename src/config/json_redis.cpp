@@ -94,6 +94,9 @@ core::status read_redis_settings(element value, const std::string& path, redis_s
         if (key == "prefix") {
             return prefix(v, p, read.prefix);
         }
+        if (key == "ca_file") {
+            return string(v, p, true, read.ca_file);
+        }
         if (key == "url") {
             seen.url_path = p;
             return url(v, p, read);

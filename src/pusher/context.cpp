@@ -87,16 +87,9 @@ session* context::find_session(socket_key socket) const noexcept {
     return it == by_socket_.end() ? nullptr : it->second;
 }
 
-std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app) {
-    std::uint32_t limit = settings_->apps[app].max_connections.value_or(0);
-    if (limit != 0) {
-        // The other nodes' share (0 on a single node) comes off this node's allowance.
-        std::uint32_t elsewhere = counters_.app(app).remote_connections.load(std::memory_order_relaxed);
-        if (elsewhere >= limit) {
-            return nullptr;
-        }
-        limit -= elsewhere;
-    }
+std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app, bool admitted) {
+    // Admitted by the cluster (Redis counted it against the limit): nothing more to check here.
+    std::uint32_t limit = admitted ? 0 : settings_->apps[app].max_connections.value_or(0);
     if (!shared_counters::reserve(counters_.app(app).connections, limit)) {
         return nullptr;
     }
@@ -107,12 +100,23 @@ std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t a
     auto s = std::make_unique<session>(*this, c, app, id);
     by_socket_.emplace(s->key(), s.get());
     ++connections_[app];
+    connections_changed();
     return s;
+}
+
+void context::connections_changed() {
+    int bridge = io_.bridge();
+    // The load first: under a burst the flag is already set and nothing is written.
+    if (bridge >= 0 && !counters_.connections_changed.load(std::memory_order_relaxed) &&
+        !counters_.connections_changed.exchange(true, std::memory_order_relaxed)) {
+        io_.post(static_cast<unsigned>(bridge), std::make_unique<connections_mail>());
+    }
 }
 
 void context::close_session(session& s) {
     --connections_[s.app()];
     counters_.app(s.app()).connections.fetch_sub(1, std::memory_order_relaxed);
+    connections_changed();
 
     s.leave_all();
     by_socket_.erase(s.key());

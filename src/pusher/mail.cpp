@@ -84,12 +84,14 @@ void query_mail::to_bridge(bridge_handler& b) {
     b.on_query(*this);
 }
 
-void presence_fallback_mail::deliver(context& at) {
-    at.owned().on_presence_fallback(*this);
-}
-
 void node_dump_request_mail::deliver(context& at) {
     at.owned().on_dump_request(*this);
+}
+
+void subscribed_mail::deliver(context& at) {
+    if (session* s = at.find_session(socket)) {
+        s->on_subscribed(channel);
+    }
 }
 
 void user_status_mail::deliver(context& at) {

@@ -46,6 +46,39 @@ net::frame_ref subscription_succeeded(std::string_view channel, std::string_view
     return channel_event("pusher_internal:subscription_succeeded", channel, presence_data);
 }
 
+std::string presence_data(const std::vector<std::pair<std::string_view, std::string_view>>& members) {
+    std::string ids = "[";
+    std::string hash = "{";
+    for (const auto& [id, info] : members) {
+        if (ids.size() > 1) {
+            ids += ',';
+            hash += ',';
+        }
+        core::append_json_string(ids, id);
+        core::append_json_string(hash, id);
+        hash += ':';
+        hash += info;
+    }
+    return "{\"presence\":{\"ids\":" + ids + "],\"hash\":" + hash +
+           "},\"count\":" + std::to_string(members.size()) + "}}";
+}
+
+net::frame_ref member_added(std::string_view channel, std::string_view user_id, std::string_view user_info) {
+    std::string data = "{\"user_id\":";
+    core::append_json_string(data, user_id);
+    data += ",\"user_info\":";
+    data += user_info;
+    data += '}';
+    return channel_event("pusher_internal:member_added", channel, data);
+}
+
+net::frame_ref member_removed(std::string_view channel, std::string_view user_id) {
+    std::string data = "{\"user_id\":";
+    core::append_json_string(data, user_id);
+    data += '}';
+    return channel_event("pusher_internal:member_removed", channel, data);
+}
+
 net::frame_ref cache_miss(std::string_view channel) {
     std::string msg = "{\"event\":\"pusher:cache_miss\",\"channel\":";
     core::append_json_string(msg, channel);

@@ -105,6 +105,9 @@ void owner_state::on_subscription_delta(const subscription_delta_mail& m) {
         count->app = m.app;
         count->channel = m.channel;
         count->count = st.subscriptions;
+        if (m.ack_socket != 0) {
+            count->acks.emplace_back(m.ack_shard, m.ack_socket);
+        }
         to_bridge(std::move(count));
         forget_if_idle(m.app, m.channel);
         return;
@@ -122,24 +125,12 @@ void owner_state::on_subscription_delta(const subscription_delta_mail& m) {
 }
 
 std::string owner_state::presence_data(const channel_state& st) const {
-    std::string ids = "[";
-    std::string hash = "{";
-    bool first = true;
+    std::vector<std::pair<std::string_view, std::string_view>> members;
+    members.reserve(st.members.size());
     for (const auto& [id, mem] : st.members) {
-        if (!first) {
-            ids += ',';
-            hash += ',';
-        }
-        first = false;
-        core::append_json_string(ids, id);
-        core::append_json_string(hash, id);
-        hash += ':';
-        hash += mem.info;
+        members.emplace_back(id, mem.info);
     }
-    ids += ']';
-    hash += '}';
-    return "{\"presence\":{\"ids\":" + ids + ",\"hash\":" + hash +
-           ",\"count\":" + std::to_string(st.members.size()) + "}}";
+    return pusher::presence_data(members);
 }
 
 void owner_state::on_presence_join(const presence_join_mail& m) {
@@ -193,20 +184,12 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
 
 void owner_state::announce_added(std::uint32_t app, const std::string& channel, const std::string& user_id,
                                  const std::string& user_info, socket_key except) {
-    std::string data = "{\"user_id\":";
-    core::append_json_string(data, user_id);
-    data += ",\"user_info\":";
-    data += user_info;
-    data += '}';
-    ctx_.publish(app, channel, channel_event("pusher_internal:member_added", channel, data), except);
+    ctx_.publish(app, channel, member_added(channel, user_id, user_info), except);
 }
 
 void owner_state::announce_removed(std::uint32_t app, const std::string& channel,
                                    const std::string& user_id) {
-    std::string data = "{\"user_id\":";
-    core::append_json_string(data, user_id);
-    data += '}';
-    ctx_.publish(app, channel, channel_event("pusher_internal:member_removed", channel, data), {});
+    ctx_.publish(app, channel, member_removed(channel, user_id), {});
 }
 
 void owner_state::on_presence_leave(const presence_leave_mail& m) {
@@ -367,25 +350,6 @@ void owner_state::on_tick(std::uint64_t now_ms) {
         } else {
             ++it;
         }
-    }
-}
-
-void owner_state::on_presence_fallback(const presence_fallback_mail& m) {
-    const node_presence_mail& c = m.change;
-    if (!c.join) {
-        announce_removed(c.app, c.channel, c.user_id);
-        return;
-    }
-    auto reply = std::make_unique<presence_joined_mail>();
-    reply->app = c.app;
-    reply->channel = c.channel;
-    reply->socket = c.socket;
-    reply->user_id = c.user_id;
-    channel_state* st = find(c.app, c.channel);
-    reply->presence_data = st != nullptr ? presence_data(*st) : presence_data(channel_state{});
-    ctx_.io().post(c.joiner, std::move(reply));
-    if (c.first_on_node) {
-        announce_added(c.app, c.channel, c.user_id, c.user_info, c.socket);
     }
 }
 

@@ -107,7 +107,7 @@ std::string_view session::presence_user(const local_channel* ch) const noexcept 
     return {};
 }
 
-void session::join_local(std::string_view channel, std::string presence_user) {
+void session::join_local(std::string_view channel, std::string presence_user, bool wait_for_cluster) {
     local_channel& ch = ctx_.join(app_, channel, *this);
     subs_.push_back({&ch, static_cast<std::uint32_t>(ch.members.size() - 1)});
     if (!presence_user.empty()) {
@@ -117,7 +117,21 @@ void session::join_local(std::string_view channel, std::string presence_user) {
     delta->app = app_;
     delta->channel = std::string(channel);
     delta->delta = 1;
+    if (wait_for_cluster) {
+        delta->ack_socket = key_;
+        delta->ack_shard = ctx_.io().index();
+    }
     ctx_.io().post(ctx_.owner_of(app_, channel), std::move(delta));
+}
+
+void session::on_subscribed(const std::string& channel) {
+    if (find_subscription(channel) == nullptr) {
+        return; // unsubscribed meanwhile
+    }
+    send(subscription_succeeded(channel));
+    if (is_cache(kind_of(channel))) {
+        request_cached_event(channel);
+    }
 }
 
 void session::handle_subscribe(simdjson::dom::element data) {
@@ -173,6 +187,12 @@ void session::handle_subscribe(simdjson::dom::element data) {
             return;
         }
         authorized_ = true;
+    }
+    if (ctx_.io().bridge() >= 0) {
+        // In a cluster the answer waits until Redis counts the subscription, so a client (or the
+        // app it tells) asking any node about the channel right after sees it occupied.
+        join_local(channel, {}, true);
+        return;
     }
     join_local(channel, {});
     send(subscription_succeeded(channel));

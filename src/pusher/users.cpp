@@ -7,6 +7,7 @@
 #include "ringcast/pusher/messages.h"
 #include "ringcast/pusher/session.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -122,7 +123,29 @@ void session::post_watch(bool add) {
 }
 
 void session::on_watch_status(const watch_status_mail& m) {
-    send(watchlist_events(m.online, m.offline));
+    extras& x = more();
+    x.watch_told.resize(x.watchlist.size(), -1);
+    // Only what the client was not told already, so each change reaches it once.
+    auto news = [&x](const std::vector<std::string>& ids, std::int8_t state) {
+        std::vector<std::string> out;
+        for (const std::string& id : ids) {
+            auto it = std::find(x.watchlist.begin(), x.watchlist.end(), id);
+            if (it == x.watchlist.end()) {
+                continue; // signed out (or re-signed) since the owner answered
+            }
+            std::int8_t& told = x.watch_told[static_cast<std::size_t>(it - x.watchlist.begin())];
+            if (told != state) {
+                told = state;
+                out.push_back(id);
+            }
+        }
+        return out;
+    };
+    std::vector<std::string> online = news(m.online, 1);
+    std::vector<std::string> offline = news(m.offline, 0);
+    if (!online.empty() || !offline.empty()) {
+        send(watchlist_events(online, offline));
+    }
 }
 
 void session::sign_out() {
@@ -137,6 +160,7 @@ void session::sign_out() {
     ctx_.io().post(ctx_.user_owner_of(app_, x.user_id), std::move(offline));
     post_watch(false);
     x.watchlist.clear();
+    x.watch_told.clear();
     x.user_id.clear();
 }
 

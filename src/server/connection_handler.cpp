@@ -1,6 +1,8 @@
 // Connection life cycle: HTTP parsing, the WebSocket upgrade, timers and close-down.
 #include "ringcast/server/connection_handler.h"
 
+#include "ringcast/pusher/cluster_mail.h"
+
 #include "ringcast/core/log.h"
 #include "ringcast/http/response.h"
 #include "ringcast/http/url.h"
@@ -228,11 +230,21 @@ void connection_handler::handle_upgrade(state& st, http::request req, std::strin
         refuse_websocket(st, protocol);
         return;
     }
-    std::unique_ptr<pusher::session> ws = ctx_.open_session(st.conn.id(), *app);
+    const config::app& a = settings().apps[*app];
+    if (shard_.bridge() >= 0 && a.max_connections.has_value()) {
+        ask_admission(st, *app, *a.max_connections, rest); // the limit is the cluster's
+        return;
+    }
+    open_pusher_session(st, *app, false, rest);
+}
+
+void connection_handler::open_pusher_session(state& st, std::uint32_t app, bool admitted,
+                                             std::string_view rest) {
+    std::unique_ptr<pusher::session> ws = ctx_.open_session(st.conn.id(), app, admitted);
     if (ws == nullptr) {
         refuse_websocket(
             st, core::failure("Application is over connection quota (max_connections " +
-                                  std::to_string(settings().apps[*app].max_connections.value_or(0)) + ")",
+                                  std::to_string(settings().apps[app].max_connections.value_or(0)) + ")",
                               pusher::value(pusher::code::over_connection_quota)));
         return;
     }
@@ -243,6 +255,43 @@ void connection_handler::handle_upgrade(state& st, http::request req, std::strin
     shard_.replace_state(st.conn, std::move(ws));
     if (!rest.empty()) {
         session.on_data(rest);
+    }
+}
+
+void connection_handler::ask_admission(state& st, std::uint32_t app, std::uint32_t limit,
+                                       std::string_view rest) {
+    std::uint64_t id = next_query_++;
+    admissions_.emplace(id, admission{st.conn.id(), app});
+    // What the client sends before connection_established waits, as a request behind an answer.
+    st.waiting = true;
+    st.backlog.assign(rest);
+    auto ask = std::make_unique<pusher::admit_mail>();
+    ask->id = id;
+    ask->reply_to = shard_.index();
+    ask->app = app;
+    ask->limit = limit;
+    shard_.post(static_cast<unsigned>(shard_.bridge()), std::move(ask));
+}
+
+void connection_handler::on_admission(admission a, const pusher::query_reply_mail& r) {
+    shard::conn* c = shard_.find(a.conn);
+    auto* st = c == nullptr ? nullptr : dynamic_cast<state*>(c->state.get());
+    if (st == nullptr) {
+        ctx_.connections_changed(); // Redis may have counted it: the next count puts that right
+        return;
+    }
+    st->waiting = false;
+    std::string rest = std::move(st->backlog);
+    st->backlog.clear();
+    if (r.failed) {
+        open_pusher_session(*st, a.app, false, rest); // Redis cannot say: this node's own count
+    } else if (r.count == 1) {
+        open_pusher_session(*st, a.app, true, rest);
+    } else {
+        refuse_websocket(
+            *st, core::failure("Application is over connection quota (max_connections " +
+                                   std::to_string(settings().apps[a.app].max_connections.value_or(0)) + ")",
+                               pusher::value(pusher::code::over_connection_quota)));
     }
 }
 

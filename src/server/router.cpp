@@ -7,6 +7,7 @@
 #include "ringcast/core/log.h"
 #include "ringcast/http/response.h"
 #include "ringcast/http/url.h"
+#include "ringcast/pusher/cluster_mail.h"
 #include "ringcast/server/connection_handler.h"
 
 namespace ringcast::server {
@@ -97,13 +98,23 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
                               shard_.bridge()},
                    .json = &ctx_.json(),
                    .counters = &ctx_.counters().app(app),
-                   .now_s = static_cast<std::uint32_t>(core::unix_seconds())};
+                   .now_s = static_cast<std::uint32_t>(core::unix_seconds()),
+                   .shared_rates = shard_.bridge() >= 0};
     auto out = api::handle(r);
     if (!out) {
         fail(out.error());
         return;
     }
-    if (!out->publish.empty() && settings().redis.enabled &&
+    if (out->gate) {
+        hold_at_gate(st, keep, app, r.target, std::move(*out));
+        return;
+    }
+    carry_out(st, keep, app, r.target, std::move(*out));
+}
+
+void connection_handler::carry_out(state& st, bool keep, std::uint32_t app, const api::route& target,
+                                   api::outcome out) {
+    if (!out.publish.empty() && settings().redis.enabled &&
         ctx_.counters().redis_down.load(std::memory_order_relaxed)) {
         // Published here but not on the other nodes would be a 200 for a half-delivered event.
         reply(st,
@@ -114,20 +125,62 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
               keep);
         return;
     }
-    auto* now = std::get_if<api::response>(&out->answer);
-    if (now != nullptr && now->status == 200 && !out->publish.empty() && settings().redis.enabled) {
-        publish_shared(st, keep, app, out->publish, std::move(now->body));
+    auto* now = std::get_if<api::response>(&out.answer);
+    if (now != nullptr && now->status == 200 && !out.publish.empty() && settings().redis.enabled) {
+        publish_shared(st, keep, app, out.publish, std::move(now->body));
         return;
     }
     if (now != nullptr) {
         reply(st, http::json_response(now->status, now->body, keep), keep);
     }
-    api::publish(ctx_, app, out->publish);
-    if (auto* later = std::get_if<api::plan>(&out->answer)) {
+    api::publish(ctx_, app, out.publish);
+    if (auto* later = std::get_if<api::plan>(&out.answer)) {
         send_plan(st, keep, std::move(*later));
     }
-    if (r.target.which == api::endpoint::terminate_connections) {
-        ctx_.terminate_elsewhere(app, r.target.user); // this node's shards are in the plan
+    if (target.which == api::endpoint::terminate_connections) {
+        ctx_.terminate_elsewhere(app, target.user); // this node's shards are in the plan
+    }
+}
+
+void connection_handler::hold_at_gate(state& st, bool keep, std::uint32_t app, const api::route& target,
+                                      api::outcome out) {
+    std::uint64_t id = next_query_++;
+    auto ask = std::make_unique<pusher::rate_mail>();
+    ask->id = id;
+    ask->reply_to = shard_.index();
+    ask->app = app;
+    ask->reads = out.gate->reads;
+    ask->amount = out.gate->amount;
+    ask->limit = out.gate->limit;
+    gates_.emplace(id, gated_request{st.conn.id(), keep, app, target, std::move(out)});
+    st.waiting = true;
+    shard_.post(static_cast<unsigned>(shard_.bridge()), std::move(ask));
+}
+
+// The bridge's answer to a rate check: the request is carried out, or refused as on one node.
+void connection_handler::on_gate_reply(gated_request g, const pusher::query_reply_mail& r) {
+    shard::conn* c = shard_.find(g.conn);
+    auto* st = c == nullptr ? nullptr : dynamic_cast<state*>(c->state.get());
+    if (st == nullptr) {
+        return; // the client went away meanwhile
+    }
+    st->waiting = false;
+    if (r.failed) {
+        int status = r.status != 0 ? r.status : 503;
+        const std::string& why = r.status != 0 ? g.out.gate->message : r.error;
+        reply(*st, http::json_error(status, why, g.keep_alive, status == 503 ? "Retry-After: 1\r\n" : ""),
+              g.keep_alive);
+    } else {
+        carry_out(*st, g.keep_alive, g.app, g.target, std::move(g.out));
+    }
+    resume(*st);
+}
+
+void connection_handler::resume(state& st) {
+    if (!st.waiting && !st.backlog.empty() && !st.discard) {
+        std::string rest = std::move(st.backlog);
+        st.backlog.clear();
+        feed_http(st, rest);
     }
 }
 
@@ -168,6 +221,18 @@ void connection_handler::send_plan(state& st, bool keep_alive, api::plan plan) {
 }
 
 void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
+    if (auto admitted = admissions_.find(r.id); admitted != admissions_.end()) {
+        admission a = admitted->second;
+        admissions_.erase(admitted);
+        on_admission(a, r);
+        return;
+    }
+    if (auto gate = gates_.find(r.id); gate != gates_.end()) {
+        gated_request g = std::move(gate->second);
+        gates_.erase(gate);
+        on_gate_reply(std::move(g), r);
+        return;
+    }
     auto it = pending_.find(r.id);
     if (it == pending_.end()) {
         return;
@@ -197,11 +262,7 @@ void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
     } else {
         reply(*st, http::json_response(200, body, keep), keep);
     }
-    if (!st->backlog.empty() && !st->discard) {
-        std::string rest = std::move(st->backlog);
-        st->backlog.clear();
-        feed_http(*st, rest);
-    }
+    resume(*st);
 }
 
 } // namespace ringcast::server

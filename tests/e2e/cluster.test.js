@@ -15,6 +15,10 @@ const Pusher = require('pusher');
 const { postEvents } = require('./lib/http');
 const { waitUntil } = require('./lib/util');
 const { HOST, RedisServer, redisCommand, freePort, up } = require('./lib/cluster');
+const { makeCertificates } = require('./lib/webhook_receiver');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const EVENTS = 100;
 
@@ -190,6 +194,37 @@ describe('Redis settings', () => {
       assert.deepEqual(await up(node), { health: 'OK' });
     } finally {
       await node.stop();
+    }
+  });
+
+  it('rediss:// reaches a Redis that speaks only TLS, verified against the given CA; a wrong CA keeps it down and says why', { timeout: 40000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-redis-tls-'));
+    const certs = await makeCertificates(dir);
+    const redis = new RedisServer(await freePort(), { tls: certs });
+    const nodes = [];
+    try {
+      await redis.start();
+      const server = (ca) => ({ redis: { url: `rediss://${HOST}:${redis.port}`, ca_file: ca, prefix: `rc-tls-${process.pid}` } });
+      for (let i = 0; i < 2; i += 1) nodes.push(await startServer({ apps: [DEFAULT_APP], server: server(certs.caFile), threads: 1 }));
+      for (const n of nodes) await waitUntil(async () => (await up(n)).redis === 'up', { timeout: 10000, label: 'connected over TLS' });
+      const sub = await connectPusher(nodes[1].wsUrl());
+      try {
+        await subscribeOk(sub, DEFAULT_APP, 'over-tls');
+        const r = await postEvents(nodes[0].port, { body: { name: 'ev', channel: 'over-tls', data: 'x' } });
+        assert.equal(r.status, 200, r.body.toString());
+        await waitAllHave([sub], (j) => j.event === 'ev', 1, { label: 'the event across nodes over TLS' });
+      } finally {
+        await closeAll([sub]);
+      }
+      // The same Redis with an unrelated CA: never connected, and the log says it was the certificate.
+      const other = await makeCertificates(fs.mkdtempSync(path.join(os.tmpdir(), 'rc-redis-tls-other-')));
+      const wrong = await startServer({ apps: [DEFAULT_APP], server: server(other.caFile), threads: 1 });
+      nodes.push(wrong);
+      await waitUntil(() => /certificate/i.test(wrong.log()), { timeout: 10000, label: 'a certificate error in the log' });
+      assert.equal((await up(wrong)).redis, 'down');
+    } finally {
+      for (const n of nodes) await n.stop();
+      await redis.stop();
     }
   });
 

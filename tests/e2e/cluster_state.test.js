@@ -184,6 +184,11 @@ describe('three nodes sharing state over Redis', () => {
   });
 
   it('max_connections counts every node\'s connections', T, async () => {
+    // The previous test's connections are gone everywhere first (their closes reach Redis a
+    // moment after the clients see them).
+    for (const n of nodes) {
+      await waitUntil(async () => (await apiWith(n, '/connections', {}, SMALL)).json.connections === 0, { timeout: 5000, label: 'no connections left' });
+    }
     const open = [await connectPusher(nodes[0].wsUrl(SMALL.key)), await connectPusher(nodes[0].wsUrl(SMALL.key)), await connectPusher(nodes[1].wsUrl(SMALL.key))];
     try {
       // Each node learns the others' counts with its heartbeat.
@@ -271,13 +276,21 @@ describe('three nodes sharing state over Redis', () => {
 describe('a node that dies, and a Redis that restarts empty', () => {
   const redis = new RedisServer(0);
   const nodes = [];
+  let rx;
+  let config;
 
   before(async () => {
     redis.port = await freePort();
     await redis.start();
-    const server = { redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-death-${process.pid}` } };
+    rx = await WebhookReceiver.start(APP);
+    const watched = { ...APP, webhooks: [{ url: rx.url('/hook'), event_types: ['member_removed', 'channel_vacated'] }] };
+    const server = {
+      redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-death-${process.pid}` },
+      webhooks: { debounce_ms: DEBOUNCE_MS, batch_window_ms: 20 },
+    };
+    config = { apps: [watched], server, threads: 2 };
     for (let i = 0; i < 2; i += 1) {
-      nodes.push(await startServer({ apps: [APP], server, threads: 2 }));
+      nodes.push(await startServer(config));
     }
     for (const n of nodes) {
       await waitUntil(async () => (await up(n)).redis === 'up', { timeout: 10000, label: 'both nodes connected to Redis' });
@@ -287,12 +300,13 @@ describe('a node that dies, and a Redis that restarts empty', () => {
   after(async () => {
     for (const n of nodes) await n.stop();
     await redis.stop();
+    if (rx) await rx.close();
   });
 
   it('a SIGKILLed node\'s members leave the others\' presence within the lease, once each', { timeout: 40000 }, async () => {
     const ch = uniqueName('presence-doomed');
     const pub = uniqueName('doomed-public');
-    const victim = await startServer({ apps: [APP], server: { redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-death-${process.pid}` } }, threads: 2 });
+    const victim = await startServer(config);
     await waitUntil(async () => (await up(victim)).redis === 'up', { timeout: 10000, label: 'the victim connected' });
     const watcher = await connectPusher(nodes[0].wsUrl());
     const doomed = [await connectPusher(victim.wsUrl()), await connectPusher(victim.wsUrl())];
@@ -314,22 +328,42 @@ describe('a node that dies, and a Redis that restarts empty', () => {
       await everyNodeSays(nodes, `/channels/${pub}`, {}, (j) => j.occupied === false, 'the dead node\'s subscriber is gone');
       await everyNodeSays(nodes, `/channels/${ch}/users`, {}, (j) => j.users.map((u) => u.id).join() === 'watcher', 'only the watcher is left');
       assert.match(nodes[0].log() + nodes[1].log(), /stopped renewing its lease/);
+      // The webhooks of the dead node's share, once each, from whichever node reaped it.
+      await rx.waitEvent({ name: 'channel_vacated', channel: pub }, { timeout: 5000 });
+      await settle(DEBOUNCE_MS + 3 * HEARTBEAT_MS);
+      assert.deepEqual(rx.eventsFor(ch).map((e) => `${e.name}:${e.user_id}`).sort(), ['member_removed:d1', 'member_removed:d2']);
+      assert.deepEqual(rx.eventsFor(pub).map((e) => e.name), ['channel_vacated']);
+      rx.assertAllValid();
     } finally {
       await closeAll([watcher, ...doomed]);
       await victim.stop();
     }
   });
 
-  it('after Redis restarts empty, each node rebuilds its members and counts there', { timeout: 40000 }, async () => {
+  it('after Redis restarts empty, each node rebuilds its members and counts there, and presence lists converge', { timeout: 40000 }, async () => {
     const ch = uniqueName('presence-kept');
     const a = await connectPusher(nodes[0].wsUrl());
     const b = await connectPusher(nodes[1].wsUrl());
+    const e = await connectPusher(nodes[1].wsUrl());
     let late;
+    let during;
     try {
       await joinPresence(a, APP, ch, 'alice', {});
       await joinPresence(b, APP, ch, 'bert', {});
+      await joinPresence(e, APP, ch, 'eve', {});
+      await waitAllHave([a], (j) => j.event === 'pusher_internal:member_added', 2, { label: 'bert and eve on node 0' });
       await redis.stop();
       for (const n of nodes) await waitUntil(async () => (await up(n)).redis === 'down', { timeout: 10000, label: 'redis down' });
+      // Eve leaves while node 0 cannot hear of it.
+      e.send({ event: 'pusher:unsubscribe', data: { channel: ch } });
+      await waitAllHave([b], (j) => j.event === 'pusher_internal:member_removed', 1, { label: 'node 1\'s own client hears eve leave' });
+      // Meanwhile a join is answered by its node alone, with the members it last knew of.
+      during = await connectPusher(nodes[0].wsUrl());
+      const alone = await joinPresence(during, APP, ch, 'dora', {});
+      assert.deepEqual([...alone.ids].sort(), ['alice', 'bert', 'dora', 'eve'], 'eve is still there as node 0 last knew');
+      await waitAllHave([a], (j) => j.event === 'pusher_internal:member_added', 1, { label: 'the node\'s own client hears of dora' });
+      const refused = await apiWith(nodes[1], `/channels/${ch}`, { info: 'user_count' });
+      assert.equal(refused.status, 503, 'channel questions cannot be answered for the cluster');
       await redis.start();
       for (const n of nodes) await waitUntil(async () => (await up(n)).redis === 'up', { timeout: 15000, label: 'redis up again' });
       late = await connectPusher(nodes[1].wsUrl());
@@ -337,12 +371,24 @@ describe('a node that dies, and a Redis that restarts empty', () => {
       await waitUntil(async () => {
         const r = await apiWith(nodes[1], `/channels/${ch}/users`, {});
         list = r.json.users && r.json.users.map((u) => u.id).sort().join();
-        return list === 'alice,bert';
+        return list === 'alice,bert,dora';
       }, { timeout: 5000, label: `members rebuilt (last: ${list})` });
+      // The other node's clients hear of the member who joined during the outage.
+      await waitAllHave([b], (j) => j.event === 'pusher_internal:member_added' && JSON.parse(j.data).user_id === 'dora', 1, { label: 'dora announced to node 1' });
+      await settle(300);
+      // Redis lost its data, so node 1 re-announced bert: its clients knew him, so nobody hears it.
+      assert.deepEqual(addedOf(a, ch).sort(), ['bert', 'dora', 'eve'], 'each member announced once');
+      assert.deepEqual(addedOf(b, ch), ['eve', 'dora'], 'each member announced once');
       const joined = await joinPresence(late, APP, ch, 'carl', {});
-      assert.deepEqual([...joined.ids].sort(), ['alice', 'bert', 'carl']);
+      assert.deepEqual([...joined.ids].sort(), ['alice', 'bert', 'carl', 'dora']);
+      // Node 0's clients learn that eve left once every node has had time to rebuild its share
+      // (lease + heartbeat after reconnecting).
+      await waitAllHave([a, during], (j) => j.event === 'pusher_internal:member_removed' && JSON.parse(j.data).user_id === 'eve', 1, { timeout: LEASE_MS + 4000, label: 'eve gone on node 0 too' });
+      await settle(300);
+      assert.deepEqual(removedOf(a, ch), ['eve']);
+      assert.deepEqual(removedOf(b, ch), ['eve']);
     } finally {
-      await closeAll([a, b, late].filter(Boolean));
+      await closeAll([a, b, e, late, during].filter(Boolean));
     }
   });
 });

@@ -136,6 +136,10 @@ void fake_port::set_timer(shard::conn_id c, std::uint64_t due_ms) {
 }
 
 void fake_port::post(unsigned target, std::unique_ptr<pusher::mail> m) {
+    if (cluster_.has_bridge() && target == cluster_.shards()) {
+        cluster_.bridge_mail().push_back(std::move(m));
+        return;
+    }
     if (target >= cluster_.shards()) {
         throw std::logic_error("mail posted to a shard that does not exist");
     }
@@ -164,6 +168,10 @@ std::uint64_t fake_port::now_ms() const noexcept {
 
 unsigned fake_port::count() const noexcept {
     return cluster_.shards();
+}
+
+int fake_port::bridge() const noexcept {
+    return cluster_.has_bridge() ? static_cast<int>(cluster_.shards()) : -1;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ public:
     std::uint64_t now_ms() const noexcept override;
     unsigned index() const noexcept override { return index_; }
     unsigned count() const noexcept override;
+    int bridge() const noexcept override;
 
 private:
     fake_cluster& cluster_;
@@ -144,6 +145,13 @@ public:
     // Runs on_closed for closed connections and drops their sessions (after a "batch").
     void finish_closes();
 
+    // A Redis bridge (as in a cluster): mail posted to it collects in bridge_mail() for the test
+    // to read, and the test answers as the bridge would with from_bridge().
+    void attach_bridge() { bridge_ = true; }
+    bool has_bridge() const { return bridge_; }
+    std::vector<std::unique_ptr<pusher::mail>>& bridge_mail() { return bridge_mail_; }
+    void from_bridge(unsigned to, std::unique_ptr<pusher::mail> m) { deliver(to, std::move(m)); }
+
     // An HTTP API question, asked from `from` to the owner shards as the server does; returns
     // the gathered replies once everything has been delivered.
     pusher::query_reply_mail ask(unsigned from, pusher::query_kind kind, std::uint32_t app,
@@ -169,6 +177,8 @@ private:
     // A mail is being delivered: drain_mail from inside a handler does nothing, as on the real
     // shard (shard::drain_mail is not re-entrant, so one owner's changes keep their order).
     bool in_drain_ = false;
+    bool bridge_ = false;
+    std::vector<std::unique_ptr<pusher::mail>> bridge_mail_;
 };
 
 // Decodes server-to-client WebSocket frames: text payloads are appended to `texts`, a close

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,6 +69,9 @@ struct request {
     simdjson::dom::parser* json = nullptr;    // parses events bodies
     pusher::app_counters* counters = nullptr; // the app's API rates (null: not limited)
     std::uint32_t now_s = 0;                  // unix seconds, for the rates
+    // In a cluster the rates are the cluster's, counted in Redis: nothing is taken from
+    // `counters`, the outcome's gate says what to take instead.
+    bool shared_rates = false;
 };
 
 // An answer ready now.
@@ -93,17 +97,30 @@ struct plan {
     std::function<std::string(replies&)> finish;
 };
 
+// What an outcome needs from the cluster's allowance before it is carried out (request::
+// shared_rates): `amount` read requests or published events under `limit` per second, else a
+// 429 with `message`.
+struct rate_gate {
+    bool reads = false;
+    std::uint32_t amount = 0;
+    std::uint32_t limit = 0;
+    std::string message;
+};
+
 struct outcome {
     std::variant<response, plan> answer;
     // Published (api::publish) after the response is queued, before the plan's queries are sent.
     std::vector<event_request> publish;
+    std::optional<rate_gate> gate;
 };
 
 // Runs r.target's endpoint after the app-wide checks: a disabled app is a 403, a GET over
 // max_read_requests_per_second a 429.
 [[nodiscard]] core::result<outcome> handle(const request& r);
 
-// The endpoints handle() dispatches to. A failure's code is the HTTP status.
+// The endpoints handle() dispatches to (after the read-rate check). A failure's code is the
+// HTTP status.
+[[nodiscard]] core::result<outcome> dispatch(const request& r);
 [[nodiscard]] core::result<outcome> post_events(const request& r); // events and batch_events
 [[nodiscard]] core::result<outcome> get_channels(const request& r);
 [[nodiscard]] core::result<outcome> get_channel(const request& r);

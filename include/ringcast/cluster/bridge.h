@@ -17,16 +17,25 @@
 // re-subscribes, and the HTTP API refuses publishes meanwhile rather than answer 200 for events
 // the other nodes will never see. Local delivery goes on.
 //
-// Shared state (shared_state.cpp, scripts.h): the owner shards hand the bridge their node-level
-// changes (cluster_mail.h), which it applies to Redis with scripts that decide the cluster-level
-// transitions once; what those announce comes back on {prefix}:broadcast to every node, and a
-// presence join's member list comes back on this node's own channel, {prefix}:node:{id}, behind
-// every announcement made before it, so the joiner misses none and sees none twice. Every
-// heartbeat_ms the bridge renews the node's lease in Redis, reports its connections, reaps the
-// nodes whose lease ran out (their members leave, their counts go) and sends the webhooks whose
+// Shared state (shared_state.cpp, presence.cpp, users.cpp; the Redis side in scripts.cpp): the
+// owner shards hand the bridge their node-level changes (cluster_mail.h: a user's first and last
+// connection here on a presence channel, the node's count of a channel's subscribers, who signs
+// in and out), which it applies to Redis with scripts that decide the cluster-level transitions
+// once; what those announce comes back on {prefix}:broadcast to every node, and what is for this
+// node alone (a presence join's member list, a channel's webhooks when this node sends them, a
+// resync's member lists) on its own channel, {prefix}:node:{id}, behind every announcement made
+// before it. The HTTP API's channel questions, its rate checks and the admission of connections
+// under max_connections are answered from Redis too (the shards wait; the bridge never blocks).
+//
+// Presence views (presence.cpp): per presence channel with subscribers here, the members this
+// node's clients were told of; member events pass through them (none delivered twice), joins
+// are decided from them while Redis is away, and after a reconnect they are put right from Redis.
+//
+// Every heartbeat_ms the bridge renews the node's lease in Redis, reaps the nodes whose lease ran
+// out (their members leave, their counts and connections go) and hands on the webhooks whose
 // de-bounce delay is over. After a reconnect, or when Redis no longer knows the node, it asks
 // every shard for the node's state and rebuilds its share in one script, holding new changes
-// until then.
+// until then. A clean stop removes the node's share at once.
 #pragma once
 
 #include "ringcast/config/config.h"
@@ -42,6 +51,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -64,6 +74,9 @@ public:
     static constexpr std::uint64_t lease_ms = 5000;
     // A presence join that Redis has not answered in this long is decided by the node alone.
     static constexpr std::uint64_t join_wait_ms = 5000;
+
+    // A presence channel's members as this node's clients know them: user id -> user_info.
+    using member_map = std::map<std::string, std::string, std::less<>>;
 
     bridge(shard::shard_group& group, const config::server& initial, pusher::shared_counters& counters,
            webhook::sink* webhooks = nullptr);
@@ -96,6 +109,9 @@ private:
     void on_dump(pusher::node_dump_mail& m) override;
     void on_user(pusher::user_status_mail& m) override;
     void on_watch_query(pusher::watch_query_mail& m) override;
+    void on_connections(pusher::connections_mail& m) override;
+    void on_rate(pusher::rate_mail& m) override;
+    void on_admit(pusher::admit_mail& m) override;
     struct own_event {
         std::uint64_t seq;
         std::uint64_t due_ms; // delivered locally then, echo or not
@@ -137,13 +153,24 @@ private:
     // A clean stop: the node's share leaves Redis now rather than when its lease runs out.
     void retire(net::ring& r);
     void finish_restore();
-    void fall_back(const pusher::node_presence_mail& change);
+    void decide_alone(const pusher::node_presence_mail& change);
     void on_joined(std::string_view text);
+    void on_member_event(const state_event& e, std::uint32_t app);
+    void settle_view(std::uint32_t app, const std::string& channel, const member_map& members);
+    void forget_view(std::uint32_t app, const std::string& channel);
+    void resync_views();
+    void on_view_sync(std::string_view text);
     void on_state_event(const state_event& e, std::uint32_t app);
+    void flush_node_count(std::uint32_t app, const std::string& channel);
+    void flush_node_counts();
+    struct pending_count;
+    void send_node_count(const std::string& key, pending_count pending);
     void deliver_count(std::uint32_t app, const std::string& channel, std::uint32_t count,
                        std::uint64_t now_ms);
     void flush_counts(std::uint64_t now_ms);
     void emit_webhooks(const redis::value& events);
+    void emit_webhook(std::string_view text);
+    void send_connections(std::uint64_t now_ms);
     // Sends the Redis command that answers an HTTP API question; false when it could not.
     bool ask(const pusher::query_mail& q, redis::connection::reply_fn answer);
     [[nodiscard]] int app_index(std::string_view id) const;
@@ -177,6 +204,16 @@ private:
     std::string node_channel_; // {prefix}:node:{id}: answers to this node's presence joins
     std::uint64_t next_token_ = 1;
     std::unordered_map<std::uint64_t, pending_join> joins_; // by token
+    // What this node's clients were told of each presence channel they subscribe ("app\nchannel"),
+    // and whether it is to be checked against Redis (after a reconnect).
+    std::unordered_map<std::string, member_map> views_;
+    bool resync_due_ = false;
+    // After a reconnect the other nodes rebuild their shares in Redis in their own time (each
+    // reconnects within its backoff, 5 s at most): until then Redis's member lists may lack
+    // their members, so the views only gain members; one more resync then lets them lose some.
+    std::uint64_t partial_until_ms_ = 0;
+    bool final_resync_due_ = false;
+    void on_reconnected();
     std::uint64_t next_tick_ms_ = 0;
     bool tick_in_flight_ = false;
     // Rebuilding the node's share: the dump generation asked for, shards yet to answer, what
@@ -187,6 +224,22 @@ private:
     std::vector<pusher::node_dump_mail> dumps_;
     std::vector<std::unique_ptr<pusher::mail>> held_;
     std::unordered_map<std::string, count_throttle> counts_; // "app\nchannel", for subscription_count
+    // This node's latest subscriber counts not yet sent to Redis, by "app\nchannel" (sent after
+    // each drain of the shards' queues).
+    struct pending_count {
+        std::uint32_t count = 0;
+        std::vector<std::pair<unsigned, pusher::socket_key>> acks; // subscribers waiting for it
+    };
+    std::unordered_map<std::string, pending_count> node_counts_;
+    // This node's connections: a change waits to be sent, and when they were last sent.
+    // Sends are earned one per connections_gap_ms, up to connections_burst at once: a change now
+    // and then goes at once (GET /connections on another node reads what was sent), a storm of
+    // connects becomes one script call per gap.
+    static constexpr std::uint64_t connections_gap_ms = 5;
+    static constexpr std::uint64_t connections_burst = 8;
+    std::uint64_t connections_allowance_ = connections_burst;
+    bool connections_due_ = false;
+    std::uint64_t connections_sent_ms_ = 0;
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};

@@ -174,6 +174,8 @@ struct redis_settings {
     // The namespace of every key and pub/sub channel, so deployments can share one Redis
     // (Reverb's REVERB_SCALING_CHANNEL, default "reverb").
     std::string prefix = "reverb";
+    // With tls: the PEM file of CAs to verify Redis's certificate against ("" = the system's).
+    std::string ca_file;
     // The server as "redis://host:port/db" with any password left out, for the log.
     [[nodiscard]] std::string display() const;
 

@@ -5,8 +5,8 @@
 // those node-level changes to the bridge, which applies them to the shared state in Redis with
 // scripts that decide the cluster-level transitions (a user's first connection anywhere, a
 // channel's first subscriber anywhere) atomically, so each is announced once for the cluster.
-// The bridge answers presence joins itself (the member list comes from Redis), and sends a join
-// or leave back to the owner when Redis cannot take it, so the node carries on alone.
+// The bridge answers presence joins itself (the member list comes from Redis, or from what the
+// node's clients were told when Redis cannot be reached).
 #pragma once
 
 #include "ringcast/pusher/mail.h"
@@ -25,6 +25,9 @@ struct node_count_mail;
 struct node_dump_mail;
 struct user_status_mail;
 struct watch_query_mail;
+struct connections_mail;
+struct rate_mail;
+struct admit_mail;
 
 // The shard that tracks whether a signed-in user is online (context::user_owner_of), for the
 // bridge, which has no context.
@@ -43,6 +46,9 @@ public:
     virtual void on_dump(node_dump_mail& m) = 0;
     virtual void on_user(user_status_mail& m) = 0;
     virtual void on_watch_query(watch_query_mail& m) = 0;
+    virtual void on_connections(connections_mail& m) = 0;
+    virtual void on_rate(rate_mail& m) = 0;
+    virtual void on_admit(admit_mail& m) = 0;
 };
 
 // owner -> bridge: a connection joined a presence channel on this node (every join: the
@@ -61,14 +67,6 @@ struct node_presence_mail final : mail {
     unsigned owner = 0;    // the channel's owner shard here
 };
 
-// bridge -> owner: Redis could not take this join or leave, so the node decides it alone (the
-// owner answers the joiner with this node's members and announces the change to its clients).
-// Redis learns of it when the bridge rebuilds the node's share after reconnecting.
-struct presence_fallback_mail final : mail {
-    void deliver(context& at) override;
-    node_presence_mail change;
-};
-
 // owner -> bridge: the number of this node's subscribers of a channel changed.
 struct node_count_mail final : mail {
     void deliver(context&) override {}
@@ -76,6 +74,18 @@ struct node_count_mail final : mail {
     std::uint32_t app = 0;
     std::string channel;
     std::uint32_t count = 0;
+    // Subscribers (shard, socket) to tell once Redis has the count (subscribed_mail).
+    std::vector<std::pair<unsigned, socket_key>> acks;
+};
+
+// bridge -> a subscriber's shard: the cluster counts its subscription now (Redis has this
+// node's count), so its subscription_succeeded goes out: whoever it tells, and whichever node
+// they ask, sees the channel occupied.
+struct subscribed_mail final : mail {
+    void deliver(context& at) override;
+    std::uint32_t app = 0;
+    std::string channel;
+    socket_key socket = 0;
 };
 
 // bridge -> every shard: send me what this node holds, so I can rebuild its share in Redis
@@ -129,6 +139,39 @@ struct watch_query_mail final : mail {
     socket_key socket = 0;
     unsigned watcher_shard = 0;
     unsigned owner = 0;
+};
+
+// shard -> bridge: this node's WebSocket connections changed (shared_counters::
+// connections_changed says whether one is on its way already, so a burst sends one).
+struct connections_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_connections(*this); }
+};
+
+// shard -> bridge: may the app have `amount` more read requests (or published events) this
+// second, under `limit` for the whole cluster? The bridge answers with a query_reply_mail of
+// this id (failed with status 429 when not).
+struct rate_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_rate(*this); }
+    std::uint64_t id = 0;
+    unsigned reply_to = 0;
+    std::uint32_t app = 0;
+    bool reads = false;
+    std::uint32_t amount = 0;
+    std::uint32_t limit = 0;
+};
+
+// shard -> bridge: may one more connection of the app open, under its max_connections for the
+// whole cluster? Answered with a query_reply_mail of this id: count 1 yes (and counted in
+// Redis), 0 no; failed when Redis cannot say (the node decides alone).
+struct admit_mail final : mail {
+    void deliver(context&) override {}
+    void to_bridge(bridge_handler& b) override { b.on_admit(*this); }
+    std::uint64_t id = 0;
+    unsigned reply_to = 0;
+    std::uint32_t app = 0;
+    std::uint32_t limit = 0;
 };
 
 } // namespace ringcast::pusher

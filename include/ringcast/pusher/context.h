@@ -79,7 +79,10 @@ public:
     // returns nullptr when the app is at its max_connections. The caller owns the session (the
     // shard's conn does, as its conn_state); the context keeps an index of it until
     // close_session.
-    std::unique_ptr<session> open_session(shard::conn_id c, std::uint32_t app);
+    // `admitted`: the cluster has counted it against max_connections already (in Redis).
+    std::unique_ptr<session> open_session(shard::conn_id c, std::uint32_t app, bool admitted = false);
+    // In a cluster, has the bridge send this node's connection counts to Redis soon.
+    void connections_changed();
     // The session's connection is closing: it leaves its channels and the index.
     void close_session(session& s);
 

@@ -66,6 +66,10 @@ struct subscription_delta_mail final : mail {
     std::uint32_t app = 0;
     std::string channel;
     std::int32_t delta = 0;
+    // In a cluster: the subscriber waiting for its subscription_succeeded until the cluster
+    // counts it (ack_socket 0: nobody waits).
+    socket_key ack_socket = 0;
+    unsigned ack_shard = 0;
 };
 
 // -> owner: a connection asks to join a presence channel as `user_id`.

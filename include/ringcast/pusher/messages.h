@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ringcast::pusher {
@@ -22,6 +23,13 @@ namespace ringcast::pusher {
 [[nodiscard]] net::frame_ref subscription_succeeded(std::string_view channel);
 // Presence variant: `presence_data` is {"presence":{"ids":...,"hash":...,"count":N}} as JSON text.
 [[nodiscard]] net::frame_ref subscription_succeeded(std::string_view channel, std::string_view presence_data);
+// That presence_data from (user id, user_info JSON text) pairs, in the order given.
+[[nodiscard]] std::string
+presence_data(const std::vector<std::pair<std::string_view, std::string_view>>& members);
+// pusher_internal:member_added / member_removed for a channel's subscribers.
+[[nodiscard]] net::frame_ref member_added(std::string_view channel, std::string_view user_id,
+                                          std::string_view user_info);
+[[nodiscard]] net::frame_ref member_removed(std::string_view channel, std::string_view user_id);
 [[nodiscard]] net::frame_ref cache_miss(std::string_view channel);
 [[nodiscard]] net::frame_ref subscription_count(std::string_view channel, std::uint32_t count);
 [[nodiscard]] net::frame_ref signin_success(std::string_view user_data);

@@ -45,8 +45,6 @@ public:
     void on_cache_get(const cache_get_mail& m);
     void on_user_presence(const user_presence_mail& m);
     void on_watch(const watch_mail& m);
-    // Cluster: the bridge could not reach Redis with a join or leave; decide it for this node.
-    void on_presence_fallback(const presence_fallback_mail& m);
     // Cluster: a watched user came online or went offline (in the cluster, or on this node
     // while Redis is down).
     void on_user_status(const user_status_mail& m);

@@ -47,9 +47,11 @@ struct query_reply_mail final : mail {
     std::vector<channel_summary> channels;
     std::vector<std::string> users;
     std::uint64_t count = 0;
-    // The Redis bridge's answer to a shared publish: it did not reach Redis (error says why).
+    // The Redis bridge's answer to a shared publish or a rate check: refused (error says why,
+    // status is the HTTP status to answer with; 0 means 503).
     bool failed = false;
     std::string error;
+    int status = 0;
 };
 
 } // namespace ringcast::pusher

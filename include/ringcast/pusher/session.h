@@ -52,6 +52,8 @@ public:
     // Answers from channel and user owners.
     void on_presence_joined(const presence_joined_mail& m);
     void on_cache_reply(const cache_reply_mail& m);
+    // In a cluster: Redis counts this connection's subscription to `channel` now.
+    void on_subscribed(const std::string& channel);
     void on_watch_status(const watch_status_mail& m);
 
     socket_key key() const noexcept { return key_; }
@@ -89,7 +91,8 @@ private:
     // Checks a presence subscription's signature and member data, then asks the channel's owner
     // to add the member (its answer is on_presence_joined).
     void ask_presence_owner(std::string_view channel, simdjson::dom::object obj, std::string_view auth);
-    void join_local(std::string_view channel, std::string presence_user);
+    // `wait_for_cluster`: the subscription_succeeded waits for the cluster's count (on_subscribed).
+    void join_local(std::string_view channel, std::string presence_user, bool wait_for_cluster = false);
     // After a takeover: the channel's events this subscriber missed while it moved (replay.h).
     void replay_missed(std::string_view channel);
     void unsubscribe_at(size_t i);
@@ -139,6 +142,10 @@ private:
         std::string user_id;            // pusher:signin
         std::string user_info = "null"; // JSON text
         std::vector<std::string> watchlist;
+        // What the client was last told of each watched user (by watchlist index): -1 nothing
+        // yet, 0 offline, 1 online. In a cluster a change can reach a watcher twice (its first
+        // status read from Redis while the change's announcement was still on its way).
+        std::vector<std::int8_t> watch_told;
         // Presence channels joined, and as whom (the user id client events carry).
         std::vector<std::pair<const local_channel*, std::string>> presence_users;
     };

@@ -14,9 +14,6 @@ namespace ringcast::pusher {
 
 struct app_counters {
     std::atomic<std::uint32_t> connections{0};
-    // In a cluster: the app's connections on the other nodes, as Redis last told the bridge (at
-    // most a heartbeat old), so max_connections holds for the cluster.
-    std::atomic<std::uint32_t> remote_connections{0};
     // A one-second window per rate: (unix second << 32) | count, updated with CAS.
     std::atomic<std::uint64_t> backend_events{0};
     std::atomic<std::uint64_t> read_requests{0};
@@ -35,6 +32,9 @@ public:
     // Set by the Redis bridge while it cannot reach Redis (never on a single node): the HTTP API
     // then refuses publishes that could not reach the other nodes, and /up says so.
     std::atomic<bool> redis_down{false};
+    // In a cluster: a shard has told the bridge that connections changed and the bridge has not
+    // sent the counts to Redis yet (so a burst of connects posts one mail, not one each).
+    std::atomic<bool> connections_changed{false};
 
     // Takes `amount` from a per-second allowance of `limit` (0 = unlimited). False when the
     // current second's allowance would be exceeded (nothing is taken then).

@@ -73,12 +73,28 @@ private:
         std::string failure; // a shared publish that did not reach Redis: answered 503 with it
     };
 
+    // An API request waiting for the cluster's rate check (api::rate_gate) before it is carried out.
+    struct gated_request {
+        shard::conn_id conn;
+        bool keep_alive = false;
+        std::uint32_t app = 0;
+        api::route target;
+        api::outcome out;
+    };
+
     void on_http_data(state& st, std::string_view bytes);
     void on_http_timer(state& st);
     void handle_request(state& st, http::request req);
     // /apps/{id}{endpoint}: finds the api endpoint, checks method and signature, and carries out
     // its outcome (reply, publish, send_plan).
     void dispatch_api(state& st, const http::request& req, std::uint32_t app, std::string_view endpoint);
+    // What an endpoint's outcome says to do: answer, publish, send its plan.
+    void carry_out(state& st, bool keep, std::uint32_t app, const api::route& target, api::outcome out);
+    // In a cluster, an outcome under a rate limit waits for the bridge's check first.
+    void hold_at_gate(state& st, bool keep, std::uint32_t app, const api::route& target, api::outcome out);
+    void on_gate_reply(gated_request g, const pusher::query_reply_mail& r);
+    // Parses what arrived while the connection waited for an answer.
+    void resume(state& st);
     // In a cluster: hands the events to the Redis bridge and answers `body` once Redis has them
     // all, so the publisher's next request (to whichever node) comes after them in every order.
     void publish_shared(state& st, bool keep_alive, std::uint32_t app,
@@ -88,6 +104,14 @@ private:
     void on_query_reply(pusher::query_reply_mail& r);
     void feed_http(state& st, std::string_view bytes);
     void handle_upgrade(state& st, http::request req, std::string_view rest);
+    void open_pusher_session(state& st, std::uint32_t app, bool admitted, std::string_view rest);
+    // In a cluster, an app's max_connections is checked in Redis before the session opens.
+    struct admission {
+        shard::conn_id conn;
+        std::uint32_t app = 0;
+    };
+    void ask_admission(state& st, std::uint32_t app, std::uint32_t limit, std::string_view rest);
+    void on_admission(admission a, const pusher::query_reply_mail& r);
     void reply(state& st, std::string response, bool keep_alive);
     // Sends pusher:error and a close frame with the status's code and message, then closes.
     void refuse_websocket(state& st, const core::status& why);
@@ -112,6 +136,8 @@ private:
     pusher::context ctx_;
     http::limits limits_;
     std::unordered_map<std::uint64_t, pending_query> pending_;
+    std::unordered_map<std::uint64_t, gated_request> gates_;
+    std::unordered_map<std::uint64_t, admission> admissions_;
     std::uint64_t next_query_ = 1;
 };
 

@@ -4,6 +4,8 @@
 // commands, and a node's /up answer.
 
 const net = require('node:net');
+const tls = require('node:tls');
+const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const { request } = require('./http');
 const { waitUntil } = require('./util');
@@ -33,11 +35,14 @@ function freePort() {
   });
 }
 
-function redisAnswers(port) {
+// True when a PING on `port` gets its PONG (over TLS, trusting `tlsOptions.caFile`, when given).
+function redisAnswers(port, tlsOptions = null) {
   return new Promise((resolve) => {
-    const sock = net.connect(port, HOST);
+    const sock = tlsOptions
+      ? tls.connect({ port, host: HOST, ca: fs.readFileSync(tlsOptions.caFile) })
+      : net.connect(port, HOST);
     sock.setTimeout(500);
-    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.once(tlsOptions ? 'secureConnect' : 'connect', () => sock.write('PING\r\n'));
     sock.once('data', (d) => {
       sock.destroy();
       resolve(d.toString().startsWith('+PONG'));
@@ -50,17 +55,24 @@ function redisAnswers(port) {
   });
 }
 
-// A redis-server of the test's own on a loopback port, no persistence.
+// A redis-server of the test's own on a loopback port, no persistence. With `tls` ({certFile,
+// keyFile, caFile}, e.g. from makeCertificates) it listens with TLS only (clients need no
+// certificate of their own).
 class RedisServer {
-  constructor(port) {
+  constructor(port, { tls: tlsFiles = null } = {}) {
     this.port = port;
+    this.tls = tlsFiles;
     this.child = null;
   }
   async start() {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', HOST, '--save', '', '--appendonly', 'no'], {
+    const listen = this.tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.tls.certFile, '--tls-key-file',
+        this.tls.keyFile, '--tls-ca-cert-file', this.tls.caFile, '--tls-auth-clients', 'no']
+      : ['--port', String(this.port)];
+    this.child = spawn('redis-server', [...listen, '--bind', HOST, '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
-    await waitUntil(() => redisAnswers(this.port), { timeout: 10000, label: `redis-server on ${this.port}` });
+    await waitUntil(() => redisAnswers(this.port, this.tls), { timeout: 10000, label: `redis-server on ${this.port}` });
   }
   async stop() {
     if (!this.child) return;

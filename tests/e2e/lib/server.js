@@ -13,6 +13,9 @@
 // test file's Node process, <n> counts its servers). When a test fails, a diagnostic
 // "# ringcast log: <path>" names the log of every server that was running during it, and the
 // tail of the output is printed when a wrapped test fails or the process dies.
+//
+// With RINGCAST_E2E_CLUSTER=N, startServer() and useServer() start N nodes over Redis behind
+// nginx instead, and hand back a handle that looks like one server's (see lib/balanced.js).
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -22,6 +25,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { before, after, beforeEach, afterEach } = require('node:test');
 const { sleep } = require('./util');
+const balanced = require('./balanced');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEFAULT_BIN = path.join(REPO_ROOT, 'build', 'src', 'ringcast');
@@ -220,8 +224,7 @@ class RingcastServer {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       // Written on every attempt: stop() removes the temp dir of a failed one.
       this.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-e2e-'));
-      const configPath = path.join(this.tmpDir, 'config.json');
-      fs.writeFileSync(configPath, JSON.stringify(this.config, null, 2));
+      const configPath = this.writeConfig();
       this.configPath = configPath;
       this.port = await freePort();
       this.exitInfo = null;
@@ -239,12 +242,7 @@ class RingcastServer {
       for (const name of SANITIZER_ENV) {
         if (process.env[name] && env[name] === undefined) env[name] = process.env[name];
       }
-      // prlimit execs the server, so the child's pid is the server's.
-      const child = this.nofile
-        ? spawn('prlimit', [`--nofile=${this.nofile}:${this.nofile}`, '--', bin, ...args], {
-          env, stdio: ['ignore', 'pipe', 'pipe'],
-        })
-        : spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = this.spawnChild(bin, args, env);
       this.child = child;
       this.writeLogFile(`===== ${new Date().toISOString()} pid ${child.pid}: ${bin} ${args.join(' ')}\n`);
       child.stdout.on('data', (c) => this.appendLog('stdout', c));
@@ -284,6 +282,22 @@ class RingcastServer {
     }
     this.dumpLog('server failed to start');
     throw this.withLogPath(lastError);
+  }
+
+  // The --config file of this start attempt, in this.tmpDir.
+  writeConfig() {
+    const configPath = path.join(this.tmpDir, 'config.json');
+    fs.writeFileSync(configPath, JSON.stringify(this.config, null, 2));
+    return configPath;
+  }
+
+  spawnChild(bin, args, env) {
+    // prlimit execs the server, so the child's pid is the server's.
+    return this.nofile
+      ? spawn('prlimit', [`--nofile=${this.nofile}:${this.nofile}`, '--', bin, ...args], {
+        env, stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      : spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   // A start-up failure fails a before hook, where no afterEach names the log: the message does.
@@ -378,7 +392,23 @@ function makeConfig({ apps = [DEFAULT_APP], server } = {}) {
   return config;
 }
 
+// What lib/balanced.js (cluster mode) builds on.
+function harness() {
+  return {
+    HOST, LOG_DIR, LOG_LIMIT, TEST_FILE, RingcastServer, freePort, isHealthy, makeConfig, probe,
+    track(entry) {
+      liveServers.add(entry);
+      if (serversOfTest) serversOfTest.add(entry);
+    },
+    untrack(entry) {
+      liveServers.delete(entry);
+    },
+  };
+}
+
 async function startServer(options = {}) {
+  const size = balanced.clusterSize();
+  if (size > 0 && !balanced.scalesItself(options)) return balanced.startBalanced(harness(), options, size);
   const server = new RingcastServer({
     config: options.config || makeConfig(options),
     threads: options.threads,
