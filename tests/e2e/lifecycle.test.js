@@ -226,6 +226,9 @@ describe('ringcast restart during a publish loop', () => {
       disconnectAll(subs.map((s) => s.client));
       const exit = await next.stop();
       assert.deepEqual(exit, { code: 0, signal: null });
+      // Not run by the harness, so its sanitizer reports (scripts/test's sanitized runs) are read here.
+      assert.doesNotMatch(next.output(), /ERROR: (Address|Leak|Thread)Sanitizer|runtime error:|(WARNING|FATAL): ThreadSanitizer/,
+        next.output());
     } catch (err) {
       server.dumpLog('restart test failed');
       if (next) t.diagnostic(`new server output:\n${next.output()}`);
