@@ -220,6 +220,10 @@ void shard::run() {
         io_uring_cq_advance(ring_->raw(), seen);
         finish_closes();
     }
+    // What the last iteration queued is still unsubmitted: among it, when this shard finished
+    // its requests last, the wake-ups that let the others say goodbye now rather than at their
+    // next tick.
+    ring_->submit();
     RC_LOG_DEBUG("shard stopped");
 }
 
