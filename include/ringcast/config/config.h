@@ -182,6 +182,43 @@ struct redis_settings {
     bool operator==(const redis_settings&) const = default;
 };
 
+// A certificate the server presents over TLS: its chain (leaf first, then intermediates) and its
+// private key, both PEM files, read at start and again on SIGHUP.
+struct tls_certificate {
+    std::string cert_file;
+    std::string key_file;
+    std::string passphrase; // for an encrypted key ("" = the key is not encrypted)
+
+    bool operator==(const tls_certificate&) const = default;
+};
+
+// TLS served by ringcast itself, wss:// and https:// (off unless a certificate is given).
+// soketi's SSL_CERT / SSL_KEY / SSL_PASSPHRASE / SSL_CA work, as do our RINGCAST_TLS_* names,
+// `--tls-*` flags and the config file's "tls" object.
+struct tls_settings {
+    // The first is the default; the others are chosen by the name the client asks for (SNI),
+    // matched against each certificate's own names.
+    std::vector<tls_certificate> certificates;
+    // PEM file of CAs: when set, clients must present a certificate signed by one of them
+    // (soketi's SSL_CA, as uWebSockets reads it). "" = no client certificates.
+    std::string client_ca_file;
+    std::string min_version = "1.2"; // "1.2" or "1.3"
+    std::string ciphers;             // OpenSSL cipher list for TLS 1.2 ("" = OpenSSL's default)
+    // Where TLS is served. port 0: the main listener (host:port) speaks TLS only. Otherwise a
+    // second listener on host:port serves TLS and the main one stays plain, e.g. 443 for
+    // browsers beside a loopback plain port for the app's publishes. host "" = the server's.
+    std::string host;
+    std::uint16_t port = 0;
+    // TLS handshakes a shard carries at once; a connection over it is closed at accept.
+    std::uint32_t max_handshakes = 1024;
+    // Hand each connection's sending to the kernel (kTLS) after the handshake where the kernel
+    // and OpenSSL can, so broadcasts leave from the shared frames without a copy per connection.
+    bool ktls = true;
+
+    [[nodiscard]] bool enabled() const noexcept { return !certificates.empty(); }
+    bool operator==(const tls_settings&) const = default;
+};
+
 struct server {
     std::string host = "0.0.0.0";
     std::uint16_t port = 8080;
@@ -207,6 +244,7 @@ struct server {
 
     webhook_settings webhooks;
     redis_settings redis;
+    tls_settings tls;
 
     std::vector<app> apps;
     // Not a setting: how long `ringcast restart` records events to replay to the clients that
