@@ -6,6 +6,7 @@
 #include "ringcast/doctor/doctor.h"
 #include "ringcast/net/listener.h"
 #include "ringcast/net/ring.h"
+#include "ringcast/net/tls_server.h"
 #include "ringcast/server/connection_handler.h"
 #include "ringcast/server/reload.h"
 #include "ringcast/server/takeover.h"
@@ -21,6 +22,8 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -71,27 +74,71 @@ std::string shown_secret(const std::string& secret) {
            std::to_string(secret.size()) + " characters, hidden)";
 }
 
-void print_banner(const config::server& s, unsigned shards) {
+// A port the server listens on.
+struct endpoint {
+    std::string host;
+    std::uint16_t port;
+    bool tls;
+};
+
+// The main port (TLS when TLS is on without a port of its own), and the TLS port when it has one.
+std::vector<endpoint> endpoints_of(const config::server& s) {
+    std::vector<endpoint> out{{s.host, s.port, s.tls.enabled() && s.tls.port == 0}};
+    if (s.tls.enabled() && s.tls.port != 0) {
+        out.push_back({s.tls.host.empty() ? s.host : s.tls.host, s.tls.port, true});
+    }
+    return out;
+}
+
+void print_banner(const config::server& s, unsigned shards, const net::tls_server_context* tls) {
     std::string shown_host =
         s.hostname.empty() ? (s.host == "0.0.0.0" ? std::string("localhost") : s.host) : s.hostname;
+    std::vector<endpoint> ends = endpoints_of(s);
+    const endpoint& client = ends.back(); // where browsers go: the TLS port when there is one
+    const char* ws = client.tls ? "wss" : "ws";
     std::printf("ringcast %s\n", RINGCAST_VERSION);
-    std::printf("  Server started on http://%s:%u%s (%u shard%s)\n", s.host.c_str(), s.port, s.path.c_str(),
-                shards, shards == 1 ? "" : "s");
+    for (const endpoint& e : ends) {
+        std::printf("  Server started on %s://%s:%u%s (%u shard%s)\n", e.tls ? "https" : "http",
+                    e.host.c_str(), e.port, s.path.c_str(), shards, shards == 1 ? "" : "s");
+    }
+    if (tls != nullptr) {
+        // The kernel's TLS offload is not used yet: every record is encrypted by OpenSSL on the shard.
+        std::printf("  %s; encryption in user space, batched per send\n", tls->describe().c_str());
+    }
     std::printf("  Apps from the %s:\n", s.apps_source.c_str());
     for (const auto& a : s.apps) {
         std::printf("    app id: %s  key: %s  secret: %s\n", a.id.c_str(), a.key.c_str(),
                     shown_secret(a.secret).c_str());
-        std::printf("    connect: ws://%s:%u%s/app/%s?protocol=7\n", shown_host.c_str(), s.port,
+        std::printf("    connect: %s://%s:%u%s/app/%s?protocol=7\n", ws, shown_host.c_str(), client.port,
                     s.path.c_str(), a.key.c_str());
     }
-    std::printf("  Health: http://%s:%u%s/up   Stop: Ctrl+C\n", shown_host.c_str(), s.port, s.path.c_str());
+    std::printf("  Health: %s://%s:%u%s/up   Stop: Ctrl+C\n", client.tls ? "https" : "http",
+                shown_host.c_str(), client.port, s.path.c_str());
     std::fflush(stdout);
+}
+
+// SIGHUP with TLS on: read the certificate files again. New handshakes use the new context;
+// sessions in progress and established keep the one they started with.
+void reload_certificates(net::tls_server_slot& slot, const config::tls_settings& tls) {
+    if (!tls.enabled() || slot.load() == nullptr) {
+        return; // (turning TLS on or off needs a restart: the listeners stay as they are)
+    }
+    std::string error;
+    std::shared_ptr<const net::tls_server_context> next = net::tls_server_context::create(tls, error);
+    if (next == nullptr) {
+        RC_LOG_ERROR("SIGHUP: TLS: %s; keeping the certificates in use", error.c_str());
+        return;
+    }
+    RC_LOG_INFO("SIGHUP: TLS certificates reloaded (%s; default certificate serial %s)",
+                next->describe().c_str(), next->default_serial().c_str());
+    slot.store(std::move(next));
 }
 
 // SIGHUP: read the configuration again and hand the apps to the shards. Every generation of
 // settings is kept until exit, because shards and sessions hold references into them.
 void reload(shard::shard_group& group, webhook::dispatcher& webhooks, cluster::bridge* bridge,
-            std::vector<std::unique_ptr<config::server>>& generations, int argc, char** argv, char** envp) {
+            net::tls_server_slot& tls, std::vector<std::unique_ptr<config::server>>& generations, int argc,
+            char** argv, char** envp) {
     core::result<config::command_line> loaded = config::load(argc, argv, envp);
     if (!loaded) {
         RC_LOG_ERROR("SIGHUP: the configuration has an error, keeping the running one: %s",
@@ -103,6 +150,7 @@ void reload(shard::shard_group& group, webhook::dispatcher& webhooks, cluster::b
                      pusher::shared_counters::max_apps);
         return;
     }
+    reload_certificates(tls, loaded->settings.tls);
     std::string log;
     generations.push_back(
         std::make_unique<config::server>(server::merge_reload(*generations.back(), loaded->settings, log)));
@@ -146,16 +194,36 @@ std::unique_ptr<server::takeover> find_predecessor(const config::server& setting
     return t;
 }
 
-// One shard per thread, each with its own listener on the port (throws naming the address).
+// One shard per thread, each with its own listener on each port (throws naming the address).
 void add_shards(shard::shard_group& group, unsigned count, const config::server& settings,
-                pusher::shared_counters& counters, webhook::dispatcher* webhooks) {
+                pusher::shared_counters& counters, webhook::dispatcher* webhooks,
+                const net::tls_server_slot& tls) {
     for (unsigned i = 0; i < count; ++i) {
-        int fd = net::listen_reuseport(settings.host, settings.port);
-        auto s =
-            std::make_unique<shard::shard>(group, i, server::connection_handler::shard_options(settings), fd);
+        std::vector<shard::listener> listeners;
+        for (const endpoint& e : endpoints_of(settings)) {
+            listeners.push_back({net::listen_reuseport(e.host, e.port), e.tls ? &tls : nullptr});
+        }
+        auto s = std::make_unique<shard::shard>(group, i, server::connection_handler::shard_options(settings),
+                                                std::move(listeners));
         s->set_handler(std::make_unique<server::connection_handler>(*s, settings, counters, webhooks));
         group.add(std::move(s));
     }
+}
+
+// TLS at start: the certificates must load (throws naming the file), and the TLS port must be
+// free unless a restart takes it over with the main one.
+void load_certificates(const config::server& settings, bool takeover, net::tls_server_slot& slot) {
+    std::string error;
+    std::shared_ptr<const net::tls_server_context> context =
+        net::tls_server_context::create(settings.tls, error);
+    if (context == nullptr) {
+        throw std::runtime_error("TLS: " + error);
+    }
+    if (settings.tls.port != 0 && !takeover) {
+        net::refuse_if_served(settings.tls.host.empty() ? settings.host : settings.tls.host,
+                              settings.tls.port);
+    }
+    slot.store(std::move(context));
 }
 
 // Once our shards accept: the old server's new connections come to us, and it is told to stop.
@@ -188,6 +256,7 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
     std::unique_ptr<webhook::dispatcher> webhooks;
     std::unique_ptr<cluster::bridge> bridge;
     std::unique_ptr<server::takeover> predecessor;
+    net::tls_server_slot tls; // outlives the shards, which read it at each TLS accept
     try {
         if (restart) {
             predecessor = find_predecessor(settings);
@@ -201,11 +270,14 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
         if (!predecessor) {
             net::refuse_if_served(settings.host, settings.port); // a takeover shares the port on purpose
         }
+        if (settings.tls.enabled()) {
+            load_certificates(settings, predecessor != nullptr, tls);
+        }
         webhooks = std::make_unique<webhook::dispatcher>(settings);
         if (settings.redis.enabled) {
             bridge = std::make_unique<cluster::bridge>(group, settings, counters, webhooks.get());
         }
-        add_shards(group, count, settings, counters, webhooks.get());
+        add_shards(group, count, settings, counters, webhooks.get(), tls);
     } catch (const std::exception& e) {
         RC_LOG_ERROR("%s", e.what());
         return 1;
@@ -229,10 +301,10 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
     }
     bool ok = group.wait_ready() && (!predecessor || take_over(*predecessor, group));
     if (ok) {
-        print_banner(settings, count);
+        print_banner(settings, count, tls.load().get());
         int sig = 0;
         while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
-            reload(group, *webhooks, bridge.get(), generations, argc, argv, envp);
+            reload(group, *webhooks, bridge.get(), tls, generations, argc, argv, envp);
         }
         RC_LOG_INFO("%s received: closing connections and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }

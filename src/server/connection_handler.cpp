@@ -42,6 +42,9 @@ shard::options connection_handler::shard_options(const config::server& settings)
     o.overload_frame = overload_goodbye();
     o.busy_response = net::frame_ref(net::frame::copy_of(http::json_error(
         503, "Server at its connection limit: try again in a few seconds", false, "Retry-After: 5\r\n")));
+    o.plain_http_response = net::frame_ref(net::frame::copy_of(
+        http::json_error(400, "This port speaks TLS: use https:// or wss://", false, "")));
+    o.max_tls_handshakes = settings.tls.max_handshakes;
     return o;
 }
 

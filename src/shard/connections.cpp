@@ -50,6 +50,8 @@ conn& shard::allocate_conn(int fd) {
     c->goodbye_due = false;
     c->kernel_full = false;
     c->failed = false;
+    c->handshaking = false;
+    c->tls.reset();
     c->in_flight = 0;
     c->timer_due_s = 0;
     c->force_close_ms = 0;
@@ -132,6 +134,7 @@ void shard::close(conn& c) {
     if (std::exchange(c.finishing, false)) {
         --finishing_count_;
     }
+    end_handshake(c);
     // shutdown() ends the multishot recv (it completes with 0) and fails an in-flight send, so
     // every outstanding operation completes promptly; the fd itself is closed only when the
     // last of them has, so a completion never refers to a recycled descriptor. A peer that
@@ -181,6 +184,7 @@ void shard::release_slot(conn& c) {
     ::close(c.fd);
     c.fd = -1;
     c.out.clear();
+    c.tls.reset(); // after the last send: an in-flight one pointed into its output
     c.st = conn::state::free;
     c.generation = (c.generation + 1) & net::generation_mask;
     free_slots_.push_back(c.slot);
@@ -224,8 +228,10 @@ void shard::on_tick() {
             }
         }
     }
-    if (!accepting_ && !stopping_) {
-        arm_accept();
+    for (unsigned i = 0; i < listeners_.size() && !stopping_; ++i) {
+        if (!accepting_[i]) {
+            arm_accept(i);
+        }
     }
     guarded("on_tick", [&] { handler_->on_tick(); });
 }

@@ -49,6 +49,10 @@ inline constexpr std::uint64_t burst_factor = 4;
 // condition is logged (with the count) rather than once per failed accept.
 inline constexpr unsigned max_shed_per_call = 256;
 inline constexpr std::uint64_t shed_log_interval_ms = 10'000;
+// TLS: plaintext encrypted per send (whole frames, so the queue never holds half a frame), and
+// how often TLS failures are logged (with the count of those not shown).
+inline constexpr std::uint64_t tls_batch_bytes = 64 * 1024;
+inline constexpr std::uint64_t tls_failure_log_interval_ms = 1000;
 } // namespace detail
 
 struct shard::send_op {

@@ -23,12 +23,13 @@ using namespace detail;
 // ---------------------------------------------------------------------------------------------
 // Submissions
 
-void shard::arm_accept() {
+void shard::arm_accept(unsigned listener_index) {
     io_uring_sqe* sqe = ring_->sqe();
-    // Multishot: one SQE keeps producing a completion per accepted connection.
-    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, net::encode({net::op::accept, 0, 0}));
-    accepting_ = true;
+    // Multishot: one SQE keeps producing a completion per accepted connection. The tag's slot
+    // says which listener it came from.
+    io_uring_prep_multishot_accept(sqe, listeners_[listener_index].fd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, net::encode({net::op::accept, 0, listener_index}));
+    accepting_[listener_index] = true;
 }
 
 void shard::arm_recv(conn& c) {
@@ -55,13 +56,13 @@ void shard::arm_tick() {
 // ---------------------------------------------------------------------------------------------
 // Completions
 
-void shard::on_accept(int res, bool more) {
+void shard::on_accept(unsigned from, int res, bool more) {
     if (!more) {
-        accepting_ = false;
+        accepting_[from] = false;
     }
     if (res < 0) {
         if (res == -EMFILE || res == -ENFILE) {
-            unsigned turned_away = shed_pending_connections();
+            unsigned turned_away = shed_pending_connections(listeners_[from].fd);
             shed_count_ += turned_away;
             if (now_ms_ >= shed_logged_ms_ + shed_log_interval_ms) {
                 RC_LOG_WARN("accept: %s: %llu connections answered 503 and closed since the last "
@@ -71,7 +72,7 @@ void shard::on_accept(int res, bool more) {
                 shed_count_ = 0;
             }
             if (turned_away > 0 && !more && !stopping_) {
-                arm_accept(); // the backlog was answered: wait for the next connection now
+                arm_accept(from); // the backlog was answered: wait for the next connection now
             }
         } else if (res != -ECANCELED && !(stopping_ && res == -EINVAL)) {
             // (EINVAL while stopping is our own shutdown() of the listener ending the accept.)
@@ -79,33 +80,54 @@ void shard::on_accept(int res, bool more) {
         }
         return; // re-armed by the tick when the multishot ended
     }
-    if (goodbye_said_) {
-        ::close(res);
-        return;
+    if (!more && !stopping_) {
+        arm_accept(from);
     }
-    conn& c = allocate_conn(res);
+    (void)open_accepted(res, from);
+}
+
+bool shard::open_accepted(int fd, unsigned from) {
+    if (goodbye_said_) {
+        ::close(fd);
+        return false;
+    }
+    std::unique_ptr<net::tls_server_session> tls;
+    if (const net::tls_server_slot* slot = listeners_[from].tls) {
+        if (handshakes_ >= options_.max_tls_handshakes) {
+            // A flood of connections that never finish their handshake must not hold a shard's
+            // memory and CPU; established sessions are not affected.
+            RC_LOG_DEBUG("TLS: %u handshakes in progress, closing a new connection", handshakes_);
+            ::close(fd);
+            return false;
+        }
+        tls = std::make_unique<net::tls_server_session>(slot->load(std::memory_order_acquire));
+    }
+    conn& c = allocate_conn(fd);
+    if (tls) {
+        c.tls = std::move(tls);
+        c.handshaking = true;
+        ++handshakes_;
+    }
     arm_recv(c);
     guarded(c, "on_open", [&] { handler_->on_open(c); });
     if (stopping_) {
         finish_up(c); // accepted by the kernel before the listener was shut: served too
     }
-    if (!more && !stopping_) {
-        arm_accept();
-    }
+    return true;
 }
 
 void shard::accept_waiting() {
     // The kernel has completed these handshakes already; shutting the listener down would reset
     // them, and one may be a publisher whose request is on its way.
-    pollfd ready{listen_fd_, POLLIN, 0};
-    while (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN) != 0) {
-        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) {
-            return;
+    for (unsigned from = 0; from < listeners_.size(); ++from) {
+        pollfd ready{listeners_[from].fd, POLLIN, 0};
+        while (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN) != 0) {
+            int fd = ::accept4(ready.fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) {
+                break;
+            }
+            (void)open_accepted(fd, from);
         }
-        conn& c = allocate_conn(fd);
-        arm_recv(c);
-        guarded(c, "on_open", [&] { handler_->on_open(c); });
     }
 }
 
@@ -113,20 +135,20 @@ int shard::open_reserve_fd() noexcept {
     return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-unsigned shard::shed_pending_connections() noexcept {
+unsigned shard::shed_pending_connections(int listen_fd) noexcept {
     // Out of descriptors, a connection would wait in the kernel's backlog with no answer until
     // its client gives up. The reserve descriptor makes room for one accept at a time: each
     // waiting client gets options_.busy_response ("busy, retry": pusher-js backs off) and is closed.
     unsigned shed = 0;
     for (; shed < max_shed_per_call; ++shed) {
-        pollfd p{listen_fd_, POLLIN, 0};
+        pollfd p{listen_fd, POLLIN, 0};
         if (::poll(&p, 1, 0) <= 0) {
             break; // nobody else is waiting
         }
         if (reserve_fd_ >= 0) {
             ::close(reserve_fd_);
         }
-        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) {
             if (const net::frame_ref& busy = options_.busy_response) {
                 (void)::send(fd, busy->data(), busy->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -158,7 +180,11 @@ void shard::on_recv(conn& c, io_uring_cqe* cqe) {
         if (c.st == conn::state::open && !c.failed && c.state) {
             std::string_view bytes(buffers_->data(bid, static_cast<unsigned>(res)).data(),
                                    static_cast<size_t>(res));
-            guarded(c, "on_data", [&] { c.state->on_data(bytes); });
+            if (c.tls) {
+                on_tls_recv(c, bytes);
+            } else {
+                guarded(c, "on_data", [&] { c.state->on_data(bytes); });
+            }
         }
         buffers_->recycle(bid);
         if (!more && c.st == conn::state::open) {
@@ -191,7 +217,11 @@ void shard::on_send(conn& c, int res, send_op* op) {
     if (c.st != conn::state::open) {
         return;
     }
-    c.out.consume(static_cast<std::uint64_t>(res));
+    if (c.tls) {
+        c.tls->consume(static_cast<std::size_t>(res)); // the plaintext left the queue when encrypted
+    } else {
+        c.out.consume(static_cast<std::uint64_t>(res));
+    }
     if (c.goodbye_due) {
         say_overload_goodbye(c); // overloaded while this send was in flight
     }
@@ -200,7 +230,7 @@ void shard::on_send(conn& c, int res, send_op* op) {
     if (c.kernel_full && !c.overloaded && c.out.pending_bytes() > options_.max_pending_write_bytes) {
         overload(c);
     }
-    if (!c.out.empty() || c.close_after_flush) {
+    if (!c.out.empty() || c.close_after_flush || (c.tls && c.tls->has_output())) {
         mark_dirty(c);
     }
 }
@@ -208,12 +238,44 @@ void shard::on_send(conn& c, int res, send_op* op) {
 // ---------------------------------------------------------------------------------------------
 // Output
 
+shard::send_op* shard::take_send_op() {
+    if (send_pool_.empty()) {
+        return new send_op;
+    }
+    send_op* op = send_pool_.back();
+    send_pool_.pop_back();
+    return op;
+}
+
+void shard::submit_send(conn& c, send_op* op, unsigned iov_count) {
+    io_uring_sqe* sqe = ring_->sqe();
+    // MSG_NOSIGNAL: a peer that vanished must give EPIPE, not kill the process.
+    if (iov_count == 1) {
+        // The common case in a fan-out (one frame since the last send): a plain send spares
+        // the kernel copying in a msghdr and its iovec, a measurable share of each delivery.
+        io_uring_prep_send(sqe, c.fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        op->msg = msghdr{};
+        op->msg.msg_iov = op->iov;
+        op->msg.msg_iovlen = iov_count;
+        io_uring_prep_sendmsg(sqe, c.fd, &op->msg, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, net::encode({net::op::send, c.generation, c.slot}));
+    c.sending = true;
+    ++c.in_flight;
+    c.send_state = op;
+}
+
 void shard::flush_writes() {
     for (size_t i = 0; i < dirty_.size(); ++i) {
         conn& c = *dirty_[i];
         c.dirty = false;
         if (c.st != conn::state::open || c.sending) {
             continue; // a send completion re-marks the conn
+        }
+        if (c.tls) {
+            flush_tls(c);
+            continue;
         }
         if (c.out.empty()) {
             if (c.close_after_flush && !c.write_shut) {
@@ -226,34 +288,13 @@ void shard::flush_writes() {
             }
             continue;
         }
-        send_op* op;
-        if (send_pool_.empty()) {
-            op = new send_op;
-        } else {
-            op = send_pool_.back();
-            send_pool_.pop_back();
-        }
+        send_op* op = take_send_op();
         unsigned n = c.out.fill(op->iov, max_iov);
         op->bytes = 0;
         for (unsigned k = 0; k < n; ++k) {
             op->bytes += op->iov[k].iov_len;
         }
-        io_uring_sqe* sqe = ring_->sqe();
-        // MSG_NOSIGNAL: a peer that vanished must give EPIPE, not kill the process.
-        if (n == 1) {
-            // The common case in a fan-out (one frame since the last send): a plain send spares
-            // the kernel copying in a msghdr and its iovec, a measurable share of each delivery.
-            io_uring_prep_send(sqe, c.fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_NOSIGNAL);
-        } else {
-            op->msg = msghdr{};
-            op->msg.msg_iov = op->iov;
-            op->msg.msg_iovlen = n;
-            io_uring_prep_sendmsg(sqe, c.fd, &op->msg, MSG_NOSIGNAL);
-        }
-        io_uring_sqe_set_data64(sqe, net::encode({net::op::send, c.generation, c.slot}));
-        c.sending = true;
-        ++c.in_flight;
-        c.send_state = op;
+        submit_send(c, op, n);
     }
     dirty_.clear();
 }

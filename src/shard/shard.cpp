@@ -19,9 +19,9 @@ namespace ringcast::shard {
 
 using namespace detail;
 
-shard::shard(shard_group& group, unsigned index, options opts, int listen_fd)
-    : group_(group), index_(index), options_(std::move(opts)), listen_fd_(listen_fd),
-      overflow_(group.endpoints()), wake_(group.endpoints(), false) {}
+shard::shard(shard_group& group, unsigned index, options opts, std::vector<listener> listeners)
+    : group_(group), index_(index), options_(std::move(opts)), listeners_(std::move(listeners)),
+      accepting_(listeners_.size(), false), overflow_(group.endpoints()), wake_(group.endpoints(), false) {}
 
 shard::~shard() {
     // The ring goes first, so no operation can still refer to a send_op or buffer freed below.
@@ -38,8 +38,10 @@ shard::~shard() {
     if (reserve_fd_ >= 0) {
         ::close(reserve_fd_);
     }
-    if (listen_fd_ >= 0) {
-        ::close(listen_fd_);
+    for (const listener& l : listeners_) {
+        if (l.fd >= 0) {
+            ::close(l.fd);
+        }
     }
 }
 
@@ -64,7 +66,7 @@ void shard::handle_cqe(io_uring_cqe* cqe) {
     net::tag t = net::decode(io_uring_cqe_get_data64(cqe));
     switch (t.kind) {
     case net::op::accept:
-        on_accept(cqe->res, (cqe->flags & IORING_CQE_F_MORE) != 0);
+        on_accept(t.slot, cqe->res, (cqe->flags & IORING_CQE_F_MORE) != 0);
         return;
     case net::op::recv:
     case net::op::send: {
@@ -118,7 +120,9 @@ void shard::begin_shutdown() {
     accept_waiting();
     stopping_ = true;
     stop_deadline_ms_ = now_ms_ + finish_requests_ms;
-    ::shutdown(listen_fd_, SHUT_RD); // ends the multishot accept
+    for (const listener& l : listeners_) {
+        ::shutdown(l.fd, SHUT_RD); // ends the multishot accept
+    }
     for (auto& c : conns_) {
         finish_up(*c);
     }
@@ -185,7 +189,9 @@ void shard::run() {
     reserve_fd_ = open_reserve_fd();
     now_ms_ = core::monotonic_ms();
     wheel_now_s_ = static_cast<std::uint32_t>(now_ms_ / 1000);
-    arm_accept();
+    for (unsigned i = 0; i < listeners_.size(); ++i) {
+        arm_accept(i);
+    }
     arm_tick();
     group_.mark_ready(true);
 

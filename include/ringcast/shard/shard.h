@@ -1,9 +1,9 @@
-// A shard: one thread, pinned to one core, that owns one io_uring, one SO_REUSEPORT listener,
-// one provided-buffer ring, the connections it accepted, a timer wheel, and the protocol state
-// its handler keeps (local channel subscribers). Nothing a shard owns is touched by another
-// thread. The only things that cross cores are `mail` objects passed through the SPSC queues
-// of the shard_group (between shards, and with the Redis bridge when there is one), each
-// followed by an IORING_OP_MSG_RING wake-up of the receiving ring.
+// A shard: one thread, pinned to one core, that owns one io_uring, its SO_REUSEPORT listeners
+// (one per port the server serves), one provided-buffer ring, the connections it accepted, a timer wheel, and
+// the protocol state its handler keeps (local channel subscribers). Nothing a shard owns is touched by
+// another thread. The only things that cross cores are `mail` objects passed through the SPSC queues of the
+// shard_group (between shards, and with the Redis bridge when there is one), each followed by an
+// IORING_OP_MSG_RING wake-up of the receiving ring.
 //
 // The protocol layers sit above this one and plug in through `handler` (a new connection, mail,
 // the one-second tick, a reload) and through each connection's `conn_state` (its bytes, timer
@@ -17,6 +17,11 @@
 // throwing mail, tick or reload handler is logged and the shard carries on. Nothing on the hot
 // path pays for this: a try block costs nothing until something throws.
 //
+// TLS: a connection accepted on a TLS listener carries a tls_server_session. The shard feeds it
+// what the socket received and hands its conn_state only the plaintext; frames queued with send()
+// stay plaintext in the write queue (so a slow consumer's backlog can still be dropped) and are
+// encrypted in one batch just before each send. The protocol layers cannot tell the difference.
+//
 // Connection lifetime: a conn is identified by {slot, generation}. close() only marks it; the
 // handler's on_closed runs after the current completion batch, and the slot is freed once the
 // last in-flight operation on it has completed, so no completion can ever reach a reused slot.
@@ -25,6 +30,7 @@
 #include "ringcast/net/buffer_ring.h"
 #include "ringcast/net/frame.h"
 #include "ringcast/net/ring.h"
+#include "ringcast/net/tls_server.h"
 #include "ringcast/net/write_queue.h"
 #include "ringcast/shard/conn_id.h"
 #include "ringcast/shard/conn_state.h"
@@ -62,12 +68,14 @@ struct conn {
     bool close_reported = false;      // handler's on_closed has run
     bool failed = false;              // a handler call threw: no more input or timers reach it
     bool finishing = false;           // stopping: the server waits for this one's request to end
+    bool handshaking = false;         // TLS: counted among the shard's handshakes in progress
     std::uint8_t in_flight = 0;       // SQEs not yet completed (recv + send)
     std::uint32_t timer_due_s = 0;    // wheel second this conn is queued under (0 = none)
     std::uint64_t force_close_ms = 0; // when closing gracefully: give up waiting at this time
     net::write_queue out;
-    std::unique_ptr<conn_state> state; // the protocol's per-connection state (set by on_open)
-    void* send_state = nullptr;        // the shard's iovec block while a send is in flight
+    std::unique_ptr<conn_state> state;            // the protocol's per-connection state (set by on_open)
+    void* send_state = nullptr;                   // the shard's iovec block while a send is in flight
+    std::unique_ptr<net::tls_server_session> tls; // accepted on a TLS listener
 
     conn_id id() const noexcept { return {slot, generation}; }
 };
@@ -80,6 +88,16 @@ struct options {
     net::frame_ref overload_frame;
     // What a client is told when it is turned away at the open-files limit (an HTTP 503).
     net::frame_ref busy_response;
+    // What plain HTTP sent to a TLS port is answered, unencrypted (an HTTP 400).
+    net::frame_ref plain_http_response;
+    // TLS handshakes in progress at once; a TLS connection accepted beyond that is closed.
+    std::uint32_t max_tls_handshakes = 1024;
+};
+
+// A port the shard accepts connections on: plain, or TLS with the certificates in `tls`.
+struct listener {
+    int fd = -1;
+    const net::tls_server_slot* tls = nullptr;
 };
 
 class handler {
@@ -95,7 +113,9 @@ public:
 
 class shard {
 public:
-    shard(shard_group& group, unsigned index, options opts, int listen_fd);
+    shard(shard_group& group, unsigned index, options opts, std::vector<listener> listeners);
+    shard(shard_group& group, unsigned index, options opts, int listen_fd)
+        : shard(group, index, std::move(opts), std::vector<listener>{listener{listen_fd}}) {}
     ~shard();
     shard(const shard&) = delete;
     shard& operator=(const shard&) = delete;
@@ -145,8 +165,8 @@ public:
     // True once the server is stopping: HTTP answers then say "Connection: close".
     bool stopping() const noexcept { return stopping_; }
 
-    // The listening socket (for `ringcast restart` to steer its group's new connections).
-    int listen_fd() const noexcept { return listen_fd_; }
+    // The first (main) listening socket (for `ringcast restart` to steer its group's new connections).
+    int listen_fd() const noexcept { return listeners_.front().fd; }
 
     // Called from the main thread.
     int ring_fd() const noexcept { return ring_fd_.load(std::memory_order_acquire); }
@@ -159,24 +179,35 @@ private:
         std::uint32_t due_s;
     };
 
-    void arm_accept();
+    void arm_accept(unsigned listener_index);
     void arm_recv(conn& c);
     void arm_tick();
     void handle_cqe(io_uring_cqe* cqe);
-    void on_accept(int res, bool more);
+    void on_accept(unsigned listener_index, int res, bool more);
+    // Opens a connection accepted on listener `from` (false: refused, the fd is closed).
+    bool open_accepted(int fd, unsigned from);
     // Stopping: accepts what waits in the listener's queue before the listener is shut.
     void accept_waiting();
     // At the open-files limit: answers the connections waiting in the backlog with 503 and
     // closes them, one at a time through the reserve descriptor. Returns how many.
-    unsigned shed_pending_connections() noexcept;
+    unsigned shed_pending_connections(int listen_fd) noexcept;
     static int open_reserve_fd() noexcept;
     void on_recv(conn& c, io_uring_cqe* cqe);
+    // TLS (tls.cpp): ciphertext in, plaintext to the conn_state; batches encrypted before sends.
+    void on_tls_recv(conn& c, std::string_view cipher);
+    void on_tls_failure(conn& c);
+    void end_handshake(conn& c) noexcept;
+    // A TLS connection's turn in flush_writes: encrypt what is queued, then send the output.
+    void flush_tls(conn& c);
     void on_send(conn& c, int res, send_op* op);
     void on_tick();
     void overload(conn& c);
     void say_overload_goodbye(conn& c);
     void mark_dirty(conn& c);
     void flush_writes();
+    send_op* take_send_op();
+    // Submits one send of what op->iov holds (op->bytes set by the caller).
+    void submit_send(conn& c, send_op* op, unsigned iov_count);
     void flush_mail();
     void finish_closes();
     void release_slot(conn& c);
@@ -200,7 +231,7 @@ private:
     shard_group& group_;
     unsigned index_;
     options options_;
-    int listen_fd_;
+    std::vector<listener> listeners_;
     int reserve_fd_ = -1;          // held so that one accept can still succeed at the fd limit
     std::uint64_t shed_count_ = 0; // connections answered 503 since the last log line
     std::uint64_t shed_logged_ms_ = 0;
@@ -214,7 +245,7 @@ private:
     bool requests_reported_ = false;  // this shard told the group its requests are done
     std::size_t finishing_count_ = 0; // conns with `finishing` set that are still open
     bool draining_ = false;
-    bool accepting_ = false;
+    std::vector<bool> accepting_; // per listener: its multishot accept is armed
     std::uint64_t stop_deadline_ms_ = 0;
 
     std::vector<std::unique_ptr<conn>> conns_; // stable addresses: sessions keep conn*
@@ -232,6 +263,10 @@ private:
 
     // Outgoing mail that did not fit its queue yet, per target shard; retried every iteration.
     std::vector<std::vector<mail*>> overflow_;
+    std::uint32_t handshakes_ = 0;   // TLS handshakes in progress
+    std::string tls_plain_;          // decrypted input, reused
+    std::uint64_t tls_failures_ = 0; // TLS failures since the last log line about them
+    std::uint64_t tls_failure_logged_ms_ = 0;
     std::vector<bool> wake_;
 };
 
