@@ -50,6 +50,19 @@ int give_passphrase(char* buf, int size, int /*rwflag*/, void* userdata) {
     return static_cast<int>(pass->size());
 }
 
+// Why a private key did not load: a key of another certificate, or one that could not be read
+// (an encrypted key without its passphrase, or the wrong one, reads as "bad decrypt").
+std::string key_error(const config::tls_certificate& cert) {
+    unsigned long e = ERR_peek_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+        ERR_clear_error();
+        return "the private key in " + cert.key_file + " does not match the certificate in " + cert.cert_file;
+    }
+    return "cannot use the private key in " + cert.key_file + ": " + openssl_reason() +
+           (cert.passphrase.empty() ? " (if it is encrypted, give its passphrase)"
+                                    : " (is the passphrase right?)");
+}
+
 // ALPN: HTTP/1.1 is what the WebSocket upgrade and the HTTP API speak. A client offering only
 // something else (h2) goes on without ALPN rather than failing.
 int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -160,9 +173,7 @@ bool tls_server_context::add_certificate(const config::tls_settings& settings,
     if (!loaded) {
         error = "cannot use the certificate chain in " + cert.cert_file + ": " + openssl_reason();
     } else if (SSL_CTX_use_PrivateKey_file(c, cert.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-        error = "cannot use the private key in " + cert.key_file + ": " + openssl_reason() +
-                (cert.passphrase.empty() ? " (if the key is encrypted, give its passphrase)"
-                                         : " (wrong passphrase?)");
+        error = key_error(cert);
         loaded = false;
     } else if (SSL_CTX_check_private_key(c) != 1) {
         error =
