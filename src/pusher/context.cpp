@@ -177,8 +177,10 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
     io_.drain_mail();
     if (core::debugging()) {
         std::string_view p = payload_of(*frame);
-        RC_LOG_DEBUG("publish app %s: %.*s", settings_->apps[app].id.c_str(), static_cast<int>(p.size()),
-                     p.data());
+        if (core::debug_shows(settings_->apps[app].id, p)) {
+            RC_LOG_DEBUG("publish app %s: %.*s", settings_->apps[app].id.c_str(), static_cast<int>(p.size()),
+                         p.data());
+        }
     }
     publish_local(app, channel, frame, except_socket);
     for (unsigned t = 0; t < io_.count(); ++t) {

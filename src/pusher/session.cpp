@@ -42,10 +42,17 @@ session::session(context& ctx, shard::conn_id c, std::uint32_t app, socket_key k
 
 session::~session() = default;
 
+void session::log_frame(const char* direction, std::string_view frame) const {
+    const std::string& app = ctx_.app(app_).id;
+    if (core::debug_shows(app, frame)) {
+        RC_LOG_DEBUG("%s %s [app %s] %.*s", socket_id().c_str(), direction, app.c_str(),
+                     static_cast<int>(frame.size()), frame.data());
+    }
+}
+
 void session::send(net::frame_ref f) {
     if (core::debugging()) {
-        std::string_view p = payload_of(*f);
-        RC_LOG_DEBUG("%s <- %.*s", socket_id().c_str(), static_cast<int>(p.size()), p.data());
+        log_frame("<-", payload_of(*f));
     }
     ctx_.io().send(conn_, std::move(f));
 }
@@ -122,7 +129,9 @@ void session::on_text(std::string_view message) {
     if (closing_) {
         return;
     }
-    RC_LOG_DEBUG("%s -> %.*s", socket_id().c_str(), static_cast<int>(message.size()), message.data());
+    if (core::debugging()) {
+        log_frame("->", message);
+    }
     const config::app& a = ctx_.app(app_);
     if (a.rate_limiting_enabled) {
         // Reverb's limiter: every inbound message counts, in fixed windows of decay seconds.

@@ -75,6 +75,8 @@ public:
     void on_control_bytes(std::string_view bytes) override;
 
 private:
+    // --debug: one frame in ("->") or out ("<-"), unless the debug filter (core/log.h) hides it.
+    void log_frame(const char* direction, std::string_view frame) const;
     void send(net::frame_ref f);
     void send_error(std::string_view message);
     void send_error(code c, std::string_view message);
