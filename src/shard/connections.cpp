@@ -87,6 +87,7 @@ void shard::overload(conn& c) {
     RC_LOG_WARN("connection %u: %llu bytes unsent, closing as a slow consumer", c.slot,
                 static_cast<unsigned long long>(c.out.pending_bytes()));
     c.overloaded = true;
+    metrics_.slow_consumer_closes.add();
     if (c.sending) {
         c.goodbye_due = true;
     } else {
@@ -131,6 +132,7 @@ void shard::close(conn& c) {
     }
     c.st = conn::state::closing;
     --open_count_;
+    metrics_.closed.add();
     if (std::exchange(c.finishing, false)) {
         --finishing_count_;
     }

@@ -103,6 +103,8 @@ bool shard::open_accepted(int fd, unsigned from) {
         tls = std::make_unique<net::tls_server_session>(slot->load(std::memory_order_acquire));
     }
     conn& c = allocate_conn(fd);
+    c.listener = static_cast<std::uint8_t>(from);
+    metrics_.accepted.add();
     if (tls) {
         c.tls = std::move(tls);
         c.handshaking = true;
@@ -176,6 +178,7 @@ void shard::on_recv(conn& c, io_uring_cqe* cqe) {
         --c.in_flight;
     }
     if (res > 0) {
+        metrics_.bytes_received.add(static_cast<std::uint64_t>(res));
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         if (c.st == conn::state::open && !c.failed && c.state) {
             std::string_view bytes(buffers_->data(bid, static_cast<unsigned>(res)).data(),
@@ -214,6 +217,7 @@ void shard::on_send(conn& c, int res, send_op* op) {
         }
         return;
     }
+    metrics_.bytes_sent.add(static_cast<std::uint64_t>(res));
     if (c.st != conn::state::open) {
         return;
     }
@@ -264,6 +268,7 @@ void shard::submit_send(conn& c, send_op* op, unsigned iov_count) {
     c.sending = true;
     ++c.in_flight;
     c.send_state = op;
+    metrics_.sends.add();
 }
 
 void shard::flush_writes() {

@@ -26,6 +26,7 @@ void shard::post(unsigned target, std::unique_ptr<mail> m) {
 }
 
 void shard::flush_mail() {
+    std::size_t spilled = 0;
     for (unsigned t = 0; t < group_.endpoints(); ++t) {
         auto& spill = overflow_[t];
         size_t sent = 0;
@@ -33,6 +34,7 @@ void shard::flush_mail() {
             ++sent;
         }
         spill.erase(spill.begin(), spill.begin() + static_cast<std::ptrdiff_t>(sent));
+        spilled += spill.size();
         if (!spill.empty()) {
             wake_[t] = true;
         }
@@ -55,6 +57,7 @@ void shard::flush_mail() {
         sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         io_uring_sqe_set_data64(sqe, net::encode({net::op::msg_ring, 0, 0}));
     }
+    metrics_.mail_spilled.set(spilled);
 }
 
 void shard::drain_mail() {
@@ -149,6 +152,14 @@ void notify_all(std::vector<std::unique_ptr<shard>>& shards, net::op what) {
     main_ring.submit_and_wait(sent);
 }
 } // namespace
+
+std::size_t shard_group::mail_waiting(unsigned to) const noexcept {
+    std::size_t n = 0;
+    for (unsigned from = 0; from < endpoints(); ++from) {
+        n += queues_[from * endpoints() + to]->size_approx();
+    }
+    return n;
+}
 
 void shard_group::stop_all() {
     notify_all(shards_, net::op::stop);

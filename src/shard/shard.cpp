@@ -6,6 +6,7 @@
 #include "ringcast/core/log.h"
 #include "ringcast/net/completion.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -186,6 +187,9 @@ void shard::run() {
         return;
     }
     ring_fd_.store(ring_->fd(), std::memory_order_release);
+    if (clockid_t cpu; pthread_getcpuclockid(pthread_self(), &cpu) == 0) {
+        metrics_.cpu_clock.store(cpu, std::memory_order_release); // for the scrape's utilisation
+    }
     reserve_fd_ = open_reserve_fd();
     now_ms_ = core::monotonic_ms();
     wheel_now_s_ = static_cast<std::uint32_t>(now_ms_ / 1000);

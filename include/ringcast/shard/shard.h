@@ -35,6 +35,7 @@
 #include "ringcast/shard/conn_id.h"
 #include "ringcast/shard/conn_state.h"
 #include "ringcast/shard/mail.h"
+#include "ringcast/shard/metrics.h"
 #include "ringcast/shard/spsc_queue.h"
 
 #include <sys/socket.h>
@@ -70,6 +71,7 @@ struct conn {
     bool finishing = false;           // stopping: the server waits for this one's request to end
     bool handshaking = false;         // TLS: counted among the shard's handshakes in progress
     std::uint8_t in_flight = 0;       // SQEs not yet completed (recv + send)
+    std::uint8_t listener = 0;        // index of the listener it was accepted on
     std::uint32_t timer_due_s = 0;    // wheel second this conn is queued under (0 = none)
     std::uint64_t force_close_ms = 0; // when closing gracefully: give up waiting at this time
     net::write_queue out;
@@ -162,6 +164,8 @@ public:
     void drain_mail();
 
     std::size_t open_connections() const noexcept { return open_count_; }
+    // What this shard counts; read by the metrics scrape from shard 0's thread.
+    const io_metrics& metrics() const noexcept { return metrics_; }
     // True once the server is stopping: HTTP answers then say "Connection: close".
     bool stopping() const noexcept { return stopping_; }
 
@@ -268,6 +272,7 @@ private:
     std::uint64_t tls_failures_ = 0; // TLS failures since the last log line about them
     std::uint64_t tls_failure_logged_ms_ = 0;
     std::vector<bool> wake_;
+    io_metrics metrics_;
 };
 
 // All shards of the process and the queues between them (queue[from][to]).
@@ -294,6 +299,8 @@ public:
     spsc_queue<mail>& queue(unsigned from, unsigned to) noexcept { return *queues_[from * endpoints() + to]; }
     // Mail from the main thread to shard `to` (its only producer is the main thread).
     spsc_queue<mail>& control(unsigned to) noexcept { return *control_[to]; }
+    // Mail queued for endpoint `to` and not yet taken (any thread; approximate while it moves).
+    std::size_t mail_waiting(unsigned to) const noexcept;
 
     // Blocks until every shard has created its ring; returns false if one failed.
     bool wait_ready();

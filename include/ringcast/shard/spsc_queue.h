@@ -62,6 +62,14 @@ public:
         return head_.load(std::memory_order_relaxed) != tail_.load(std::memory_order_acquire);
     }
 
+    // Any thread: items queued and not yet popped (for metrics). relaxed reads of two indices
+    // may be from slightly different moments, hence the guard.
+    [[nodiscard]] std::size_t size_approx() const noexcept {
+        const std::size_t head = head_.load(std::memory_order_relaxed);
+        const std::size_t tail = tail_.load(std::memory_order_relaxed);
+        return tail > head ? tail - head : 0;
+    }
+
 private:
     static constexpr std::size_t line = 64;
     alignas(line) std::atomic<std::size_t> head_{0};
