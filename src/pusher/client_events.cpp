@@ -9,33 +9,39 @@ namespace ringcast::pusher {
 void session::handle_client_event(std::string_view event, simdjson::dom::object message) {
     const config::app& a = ctx_.app(app_);
     if (a.accept_client_events_from == config::client_events_from::none) {
+        ctx_.stats().client_event_refused(client_event_refusal::disabled);
         send_error(code::client_event_rate_limit, "The app does not have client messaging enabled.");
         return;
     }
     std::string_view channel;
     if (message["channel"].get_string().get(channel)) {
+        ctx_.stats().client_event_refused(client_event_refusal::malformed);
         send_error("A client event needs a \"channel\"");
         return;
     }
     channel_kind kind = kind_of(channel);
     if (kind == channel_kind::private_encrypted || kind == channel_kind::private_encrypted_cache) {
+        ctx_.stats().client_event_refused(client_event_refusal::channel_kind);
         send_error("Client events are not supported on encrypted channels (" + std::string(channel) + ")");
         return;
     }
     bool allowed_kind =
         kind == channel_kind::private_channel || kind == channel_kind::private_cache || is_presence(kind);
     if (!allowed_kind) {
+        ctx_.stats().client_event_refused(client_event_refusal::channel_kind);
         send_error("Client events can only be triggered on private and presence channels, not on " +
                    std::string(channel));
         return;
     }
     const subscription* sub = find_subscription(channel);
     if (sub == nullptr && a.accept_client_events_from == config::client_events_from::members) {
+        ctx_.stats().client_event_refused(client_event_refusal::not_subscribed);
         send_error("Cannot broadcast client event (connection not subscribed to channel " +
                    std::string(channel) + ")");
         return;
     }
     if (event.size() > a.max_event_name_length) {
+        ctx_.stats().client_event_refused(client_event_refusal::name_too_long);
         send_error("Client event name is " + std::to_string(event.size()) +
                    " characters long; the limit is " + std::to_string(a.max_event_name_length));
         return;
@@ -47,6 +53,7 @@ void session::handle_client_event(std::string_view event, simdjson::dom::object 
         rate_count_ = 0;
     }
     if (++rate_count_ > a.max_client_events_per_second) {
+        ctx_.stats().client_event_refused(client_event_refusal::rate_limited);
         send_error(code::client_event_rate_limit, "Client event rejected due to rate limit");
         return;
     }

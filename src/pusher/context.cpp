@@ -100,6 +100,7 @@ std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t a
     auto s = std::make_unique<session>(*this, c, app, id);
     by_socket_.emplace(s->key(), s.get());
     ++connections_[app];
+    stats_.app(app).new_connections.add();
     connections_changed();
     return s;
 }
@@ -115,6 +116,7 @@ void context::connections_changed() {
 
 void context::close_session(session& s) {
     --connections_[s.app()];
+    stats_.app(s.app()).disconnections.add();
     counters_.app(s.app()).connections.fetch_sub(1, std::memory_order_relaxed);
     connections_changed();
 
@@ -129,10 +131,14 @@ local_channel& context::join(std::uint32_t app, std::string_view channel, sessio
         it = map.emplace(std::string(channel), local_channel{std::string(channel), app, {}}).first;
     }
     it->second.members.push_back({&s, s.connection()});
+    auto kind = static_cast<std::size_t>(kind_of(channel));
+    stats_.subscriptions[kind].add();
+    stats_.subscriptions_total[kind].add();
     return it->second;
 }
 
 void context::leave(local_channel& ch, std::uint32_t index) {
+    stats_.subscriptions[static_cast<std::size_t>(kind_of(ch.name))].sub();
     session* moved = ch.members.back().s;
     ch.members[index] = ch.members.back();
     ch.members.pop_back();
@@ -168,6 +174,21 @@ void context::publish_local(std::uint32_t app, std::string_view channel, const n
     }
     // One call into the port for the whole channel: the fan-out is the hottest loop there is.
     io_.send_to_each(it->second.members, except, frame);
+    // Counted once per fan-out, not per subscriber. The excluded sender is among the members
+    // when it subscribes to the channel (a client event's sender always does).
+    std::uint64_t n = it->second.members.size();
+    if (except != nullptr && n != 0 && except->app() == app) {
+        for (const auto& sub : except->subscriptions()) {
+            if (sub.channel == &it->second) {
+                --n;
+                break;
+            }
+        }
+    }
+    stats_.deliveries.add(n);
+    app_metrics& per_app = stats_.app(app);
+    per_app.ws_messages_sent.add(n);
+    per_app.ws_bytes_sent.add(n * frame->size());
 }
 
 void context::publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
@@ -207,6 +228,7 @@ void context::terminate_elsewhere(std::uint32_t app, std::string_view user_id) {
 
 bool context::broadcast(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                         socket_key except_socket, std::uint64_t ack_id) {
+    stats_.broadcasts.add();
     int bridge = io_.bridge();
     if (bridge < 0) {
         publish(app, channel, frame, except_socket);

@@ -67,6 +67,8 @@ void owner_state::report_occupancy(std::uint32_t app, const std::string& channel
     bool occupied = st.subscriptions > 0 || !st.members.empty();
     if (occupied != st.occupied) {
         st.occupied = occupied;
+        core::counter& owned = ctx_.stats().channels[static_cast<std::size_t>(kind_of(channel))];
+        occupied ? owned.add() : owned.sub();
         report(occupied ? config::webhook_kind::channel_occupied : config::webhook_kind::channel_vacated, app,
                channel);
     }

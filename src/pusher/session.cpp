@@ -54,6 +54,9 @@ void session::send(net::frame_ref f) {
     if (core::debugging()) {
         log_frame("<-", payload_of(*f));
     }
+    app_metrics& m = ctx_.stats().app(app_);
+    m.ws_messages_sent.add();
+    m.ws_bytes_sent.add(f->size());
     ctx_.io().send(conn_, std::move(f));
 }
 
@@ -89,6 +92,12 @@ void session::on_data(std::string_view bytes) {
 }
 
 void session::on_control_bytes(std::string_view bytes) {
+    // A close frame (opcode 8) with a status code: the decoder answering the client's close, or
+    // refusing a frame that breaks the protocol.
+    if (bytes.size() >= 4 && (static_cast<unsigned char>(bytes[0]) & 0x0f) == 8) {
+        ctx_.stats().close_sent(static_cast<std::uint16_t>((static_cast<unsigned char>(bytes[2]) << 8) |
+                                                           static_cast<unsigned char>(bytes[3])));
+    }
     ctx_.io().send(conn_, net::frame_ref(net::frame::copy_of(bytes)));
 }
 
@@ -101,6 +110,7 @@ void session::close_with(code c, std::string_view message) {
 }
 
 void session::send_close(std::uint16_t close_code, std::string_view reason) {
+    ctx_.stats().close_sent(close_code);
     ctx_.io().send(conn_, ws::close_frame(close_code, reason));
     closing_ = true;
     ctx_.io().close_gracefully(conn_);
@@ -112,6 +122,7 @@ void session::on_closed() {
 
 void session::on_failure() {
     // Straight to the shard: the session's own state is what just failed.
+    ctx_.stats().close_sent(value(ws_close::internal_error));
     ctx_.io().send(conn_, ws::close_frame(value(ws_close::internal_error), "Internal server error"));
     closing_ = true;
 }
@@ -132,6 +143,9 @@ void session::on_text(std::string_view message) {
     if (core::debugging()) {
         log_frame("->", message);
     }
+    app_metrics& m = ctx_.stats().app(app_);
+    m.ws_messages_received.add();
+    m.ws_bytes_received.add(message.size());
     const config::app& a = ctx_.app(app_);
     if (a.rate_limiting_enabled) {
         // Reverb's limiter: every inbound message counts, in fixed windows of decay seconds.

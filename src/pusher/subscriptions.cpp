@@ -66,7 +66,7 @@ member_data parse_channel_data(simdjson::dom::parser& scratch, std::string_view 
 core::status session::check_signature(std::string_view auth, std::string_view to_sign,
                                       std::string_view channel) const {
     const config::app& a = ctx_.app(app_);
-    switch (auth::check_auth(a.key, a.secret, auth, to_sign)) {
+    switch (ctx_.stats().checked(auth::check_auth(a.key, a.secret, auth, to_sign))) {
     case auth::auth_check::ok:
         return core::ok();
     case auth::auth_check::missing:
@@ -211,6 +211,7 @@ void session::replay_missed(std::string_view channel) {
 bool session::may_join_user_channel(std::string_view channel) {
     const std::string& me = view().user_id;
     if (me.empty() || channel.substr(16) != me) {
+        ctx_.stats().auth_failed(auth_failure::not_signed_in);
         send(subscription_error(channel, "AuthError",
                                 me.empty()
                                     ? "Sign in (pusher:signin) before subscribing to " + std::string(channel)

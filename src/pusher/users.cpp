@@ -38,7 +38,7 @@ void session::handle_signin(simdjson::dom::element data) {
         return;
     }
     std::string to_sign = auth::signin_string_to_sign(socket_id(), user_data);
-    switch (auth::check_auth(a.key, a.secret, auth, to_sign)) {
+    switch (ctx_.stats().checked(auth::check_auth(a.key, a.secret, auth, to_sign))) {
     case auth::auth_check::ok:
         break;
     case auth::auth_check::missing:

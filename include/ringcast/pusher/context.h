@@ -12,6 +12,7 @@
 #include "ringcast/config/config.h"
 #include "ringcast/net/frame.h"
 #include "ringcast/pusher/mail.h"
+#include "ringcast/pusher/metrics.h"
 #include "ringcast/pusher/owner.h"
 #include "ringcast/pusher/port.h"
 #include "ringcast/pusher/query.h"
@@ -128,6 +129,9 @@ public:
     // Three parsers, because documents nest: a client message (json), a JSON string inside it
     // such as channel_data (scratch_json), and the user_data of a sign-in (user_json).
     shared_counters& counters() noexcept { return counters_; }
+    // This shard's metrics (read by the scrape on shard 0's thread).
+    metrics& stats() noexcept { return stats_; }
+    const metrics& stats() const noexcept { return stats_; }
     simdjson::dom::parser& json() noexcept { return json_; }
     simdjson::dom::parser& scratch_json() noexcept { return scratch_json_; }
     simdjson::dom::parser& user_json() noexcept { return user_json_; }
@@ -165,6 +169,7 @@ private:
     std::function<void(query_reply_mail&)> on_query_reply_;
     webhook::sink* webhooks_ = nullptr;
     replay_journal replay_;
+    metrics stats_;
 };
 
 } // namespace ringcast::pusher
