@@ -165,6 +165,10 @@ void bridge::subscribe() {
 void bridge::on_redis(const std::string& why) {
     bool up = pub_up_ && sub_up_;
     counters_.redis_down.store(!up, std::memory_order_relaxed);
+    if (was_up_ && !up) {
+        stats_.link_lost.add();
+    }
+    was_up_ = up;
     if (up && reported_down_) {
         RC_LOG_INFO("Redis bridge: connected to %s again (node %s)", settings_.display().c_str(),
                     node_id_.c_str());
@@ -276,12 +280,14 @@ void bridge::on_share(pusher::share_mail& m) {
         }
         // A client event with Redis down reaches this node's subscribers only, and is counted.
         post_to_shards(m.app, m.channel, m.frame, m.except);
+        stats_.local_only.add();
         if (++dropped_ % 1000 == 1) {
             RC_LOG_WARN("Redis bridge: %llu client events reached only this node (Redis down)",
                         static_cast<unsigned long long>(dropped_));
         }
         return;
     }
+    stats_.published.add();
     own_.push_back(own_event{seq, core::monotonic_ms() + echo_wait_ms, m.app, m.channel, m.frame, m.except});
 }
 
@@ -367,6 +373,7 @@ void bridge::on_message(const redis::value& v) {
     }
     net::frame_ref frame(net::frame::copy_of(e.frame));
     post_to_shards(static_cast<std::uint32_t>(app), std::string(e.channel), frame, e.except);
+    stats_.received.add();
 }
 
 int bridge::app_index(std::string_view id) const {

@@ -160,6 +160,7 @@ void dispatcher::loop(net::ring& r) {
             c->check_deadline(now_ms_);
         }
         report_overflow(now_ms_);
+        publish_stats();
         if (stopping && (outbox_.empty() || now_ms_ >= grace_end_ms_)) {
             break;
         }
@@ -277,6 +278,7 @@ void dispatcher::on_answer(target_queue& q, int status, const std::string& error
         outbox_.on_sent(q);
         return;
     }
+    ++attempts_failed_;
     std::string why = status != 0 ? "HTTP " + std::to_string(status) : error;
     std::uint32_t events = q.body_events;
     std::uint32_t attempts = q.attempt;
@@ -305,6 +307,17 @@ void dispatcher::report_overflow(std::uint64_t now_ms) {
             static_cast<unsigned long long>(report_interval_ms / 1000), settings_.max_pending_events);
         overflow_reported_ = total;
     }
+}
+
+void dispatcher::publish_stats() {
+    const outbox_counters& c = outbox_.counters();
+    stats_.batches_sent.set(c.batches_sent);
+    stats_.attempts_failed.set(attempts_failed_);
+    stats_.retries.set(c.retries);
+    stats_.batches_dropped.set(c.batches_dropped);
+    stats_.events_sent.set(c.events_sent);
+    stats_.events_dropped.set(c.events_dropped);
+    stats_.events_overflow.set(c.events_overflow + inbox_overflow_.load(std::memory_order_relaxed));
 }
 
 void dispatcher::drain(net::ring& r) {

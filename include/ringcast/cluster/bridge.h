@@ -39,6 +39,7 @@
 #pragma once
 
 #include "ringcast/config/config.h"
+#include "ringcast/core/metrics.h"
 #include "ringcast/net/ring.h"
 #include "ringcast/pusher/cluster_mail.h"
 #include "ringcast/pusher/mail.h"
@@ -64,6 +65,15 @@ struct scripts;
 struct parsed_envelope;
 struct state_event;
 struct script;
+
+// What crosses between this node and the others, for the metrics scrape (the bridge's thread
+// writes, core/metrics.h).
+struct metrics {
+    core::counter published;  // broadcasts sent to Redis for every node
+    core::counter received;   // broadcasts from other nodes, handed to the shards
+    core::counter local_only; // client events that reached this node only (Redis down)
+    core::counter link_lost;  // times the Redis link went down after being up
+};
 
 class bridge final : private pusher::bridge_handler {
 public:
@@ -91,6 +101,8 @@ public:
     void stop();
 
     [[nodiscard]] const std::string& node_id() const noexcept { return node_id_; }
+    // Any thread.
+    [[nodiscard]] const metrics& stats() const noexcept { return stats_; }
 
 private:
     void run();
@@ -189,6 +201,8 @@ private:
     bool pub_up_ = false;
     bool sub_up_ = false;
     bool reported_down_ = false;
+    bool was_up_ = false; // both connections, as of the last on_redis
+    metrics stats_;
 
     // Mail to shards that did not fit their queue yet, per shard (kept in order).
     std::vector<std::vector<shard::mail*>> spill_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ringcast/config/config.h"
+#include "ringcast/core/metrics.h"
 #include "ringcast/net/tls_client.h"
 #include "ringcast/webhook/client.h"
 #include "ringcast/webhook/event.h"
@@ -20,6 +21,18 @@
 #include <vector>
 
 namespace ringcast::webhook {
+
+// What the webhook thread has done, for the metrics scrape (copied from the outbox's counters
+// once per loop, so at most a second old).
+struct metrics {
+    core::counter batches_sent;    // answered 2xx
+    core::counter attempts_failed; // an error, a timeout or a status other than 2xx
+    core::counter retries;         // failed batches scheduled again
+    core::counter batches_dropped; // out of retry time
+    core::counter events_sent;
+    core::counter events_dropped;  // in dropped batches
+    core::counter events_overflow; // refused because the app's queue was full
+};
 
 class dispatcher final : public sink {
 public:
@@ -36,6 +49,8 @@ public:
     void reload(const config::server* next) { next_config_.store(next, std::memory_order_release); }
     // Gives pending webhooks shutdown_grace_ms to go out, then stops the thread.
     void stop();
+    // Any thread.
+    const metrics& stats() const noexcept { return stats_; }
 
 private:
     void run();
@@ -48,6 +63,7 @@ private:
     std::uint64_t next_wake(std::uint64_t now_ms) const;
     [[nodiscard]] bool any_busy() const;
     void report_overflow(std::uint64_t now_ms);
+    void publish_stats();
     void drain(net::ring& r);
     static std::string request_for(const target_queue& q);
 
@@ -72,6 +88,8 @@ private:
     std::uint64_t grace_end_ms_ = 0;
     std::uint64_t next_report_ms_ = 0;
     std::uint64_t overflow_reported_ = 0;
+    std::uint64_t attempts_failed_ = 0;
+    metrics stats_;
     std::thread thread_;
 };
 
