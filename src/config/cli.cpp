@@ -24,8 +24,21 @@ constexpr value_flag value_flags[] = {
     {"--env", "the name of a .env file"},
     {"--config", "the name of a JSON file"},
     {"--redis", "a redis:// or rediss:// URL"},
+    {"--metrics-port", "a number from 1 to 65535"},
+    {"--metrics-host", "an address to listen on"},
 };
 // clang-format on
+
+// --metrics-port, --metrics-host: false for a value they cannot take.
+bool set_metrics_flag(std::string_view name, std::string_view value, flags& out) {
+    if (name == "--metrics-host") {
+        out.metrics_host = value;
+        return !value.empty();
+    }
+    auto n = parse_number(value, 1, 65535);
+    out.metrics_port = static_cast<std::uint16_t>(n.value_or(0));
+    return n.has_value();
+}
 
 const value_flag* find_value_flag(std::string_view name) {
     for (const value_flag& f : value_flags) {
@@ -73,6 +86,8 @@ core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
             return bad();
         }
         (f.name == "--env" ? out.env_file : out.config_file) = value;
+    } else if (f.name == "--metrics-port" || f.name == "--metrics-host") {
+        return set_metrics_flag(f.name, value, out) ? core::ok() : bad();
     } else if (f.name == "--redis") {
         redis_settings parsed;
         if (core::status s = parse_redis_url(value, parsed); !s) {
@@ -198,6 +213,8 @@ Flags of start and restart (--flag value or --flag=value):
   --config FILE     JSON file of server settings and apps, see below (default: none)
   --redis URL       scale across nodes through Redis: redis://[[user]:password@]host[:port][/db]
                     or rediss:// for TLS; enables scaling (default: off, one node)
+  --metrics-port PORT   serve Prometheus metrics (GET /metrics) on this port (default: off)
+  --metrics-host HOST   address of the metrics port (default {metrics_host}; never the public port)
   --allow-dev-credentials   serve the development app (secret app-secret, public) on an
                     address other than loopback; refused without this flag
   --help            show this text
@@ -222,6 +239,8 @@ Environment variables (also read from the --env file):
   RINGCAST_WEBHOOK_DEBOUNCE_MS           as server.webhooks.debounce_ms
   RINGCAST_WEBHOOK_RETRY_FOR_MS          as server.webhooks.retry_for_ms
   RINGCAST_WEBHOOK_CA_FILE               as server.webhooks.ca_file
+  RINGCAST_METRICS_PORT, RINGCAST_METRICS_HOST   as --metrics-port, --metrics-host
+  METRICS_ENABLED, METRICS_SERVER_PORT   soketi's names: metrics on (port {metrics_port}), its port
   REVERB_SCALING_ENABLED       scale across nodes through Redis (default false)
   REVERB_SCALING_CHANNEL       prefix of every Redis key and channel (default {redis_prefix})
   REDIS_URL                    as --redis; when set, the REDIS_* parts below are not read
@@ -253,7 +272,8 @@ and unknown keys are errors:
                            "max_pending_events": {max_pending_events}, "shutdown_grace_ms": {shutdown_grace_ms},
                            "ca_file": ""},
               "redis": {"enabled": false, "prefix": "{redis_prefix}",
-                        "url": "redis://{redis_host}:{redis_port}/0"}},
+                        "url": "redis://{redis_host}:{redis_port}/0"},
+              "metrics": {"port": 0, "host": "{metrics_host}"}},
    "apps": [{"id": "1", "key": "...", "secret": "...", "enabled": true,
              "activity_timeout": {activity}, "ping_interval": {ping}, "pong_timeout": {pong},
              "max_message_size": {max_message_size}, "max_event_payload_bytes": {max_event_payload_bytes},
@@ -311,6 +331,8 @@ std::string usage() {
         {"{max_pending_events}", std::to_string(s.webhooks.max_pending_events)},
         {"{shutdown_grace_ms}", std::to_string(s.webhooks.shutdown_grace_ms)},
         {"{redis_prefix}", s.redis.prefix},
+        {"{metrics_host}", s.metrics.host},
+        {"{metrics_port}", std::to_string(metrics_settings::soketi_port)},
         {"{redis_host}", s.redis.host},
         {"{redis_port}", std::to_string(s.redis.port)},
         {"{max_redis_db}", std::to_string(detail::max_redis_db)},

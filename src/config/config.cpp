@@ -57,6 +57,12 @@ void apply_flags(const detail::flags& flags, server& out) {
     if (flags.threads) {
         out.threads = *flags.threads;
     }
+    if (flags.metrics_port) {
+        out.metrics.port = *flags.metrics_port;
+    }
+    if (flags.metrics_host) {
+        out.metrics.host = *flags.metrics_host;
+    }
     if (flags.redis) {
         // The URL is the whole connection; the prefix still comes from the other sources.
         std::string prefix = std::move(out.redis.prefix);
@@ -109,6 +115,11 @@ core::status settle(const detail::flags& flags, const char* const* envp, server&
     }
     detail::warn_unknown_names(env);
     detail::warn_public_port(env, flags.port.has_value(), out);
+    if (out.metrics.enabled() && (out.metrics.port == out.port || out.metrics.port == out.tls.port)) {
+        // Bound beside the public listener (SO_REUSEPORT), it would take a share of its clients.
+        return core::failure("the metrics port (" + std::to_string(out.metrics.port) +
+                             ") must differ from the ports the server serves clients on");
+    }
     return detail::refuse_dev_credentials(env, flags, out);
 }
 } // namespace

@@ -133,6 +133,8 @@ struct flags {
     std::optional<redis_settings> redis;
     // --allow-dev-credentials: serve the development app's public secret beyond loopback.
     bool allow_dev_credentials = false;
+    std::optional<std::uint16_t> metrics_port;
+    std::optional<std::string> metrics_host;
 };
 
 struct parsed_command {

@@ -294,6 +294,24 @@ bool names_a_webhook(const environment& env) {
     return lookup(env, "RINGCAST_WEBHOOK_URL") || lookup(env, "RINGCAST_WEBHOOK_EVENTS");
 }
 
+namespace {
+// RINGCAST_METRICS_PORT/HOST, or soketi's METRICS_ENABLED (its port 9601 unless METRICS_SERVER_PORT).
+core::status metrics(const environment& env, metrics_settings& out) {
+    bool soketi = false;
+    if (core::status s = boolean(env, "METRICS_ENABLED", soketi); !s) {
+        return s;
+    }
+    if (soketi) {
+        out.port = metrics_settings::soketi_port;
+        if (core::status s = number(env, "METRICS_SERVER_PORT", 1, 65535, out.port); !s) {
+            return s;
+        }
+    }
+    text(env, "RINGCAST_METRICS_HOST", out.host);
+    return number(env, "RINGCAST_METRICS_PORT", 1, 65535, out.port);
+}
+} // namespace
+
 core::status apply_server_environment(const environment& env, bool redis_flag, server& out) {
     // REVERB_PORT and REVERB_SCHEME are deliberately not read: in Reverb they describe the address
     // clients use (often a proxy in front), not the one the server binds.
@@ -308,6 +326,7 @@ core::status apply_server_environment(const environment& env, bool redis_flag, s
         number(env, "RINGCAST_WEBHOOK_RETRY_FOR_MS", 0, max_milliseconds, out.webhooks.retry_for_ms),
         ca_file(env, "RINGCAST_WEBHOOK_CA_FILE", out.webhooks.ca_file),
         redis(env, redis_flag, out.redis),
+        metrics(env, out.metrics),
     };
     for (const core::status& problem : problems) {
         if (!problem) {

@@ -87,6 +87,19 @@ core::status url_path(element value, const std::string& path, std::string& out) 
     return core::ok();
 }
 
+// "server.metrics": {"port": 9601, "host": "127.0.0.1"} (port 0: off).
+core::status read_metrics(element value, const std::string& path, metrics_settings& out) {
+    return json::each_field(value, path, [&](std::string_view key, element v, const std::string& p) {
+        if (key == "port") {
+            return json::number(v, p, 0, 65535, out.port);
+        }
+        if (key == "host") {
+            return json::string(v, p, true, out.host);
+        }
+        return json::unknown(p);
+    });
+}
+
 core::status read_server(element value, const std::string& path, server& out) {
     return json::each_field(value, path, [&](std::string_view key, element v, const std::string& p) {
         if (key == "host") {
@@ -128,6 +141,9 @@ core::status read_server(element value, const std::string& path, server& out) {
         }
         if (key == "redis") {
             return json::read_redis_settings(v, p, out.redis);
+        }
+        if (key == "metrics") {
+            return read_metrics(v, p, out.metrics);
         }
         return json::unknown(p);
     });

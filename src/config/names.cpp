@@ -26,6 +26,7 @@ constexpr std::string_view known_names[] = {
     "REVERB_SCALING_ENABLED", "REVERB_SCALING_CHANNEL",
     "RINGCAST_WEBHOOK_URL", "RINGCAST_WEBHOOK_EVENTS", "RINGCAST_WEBHOOK_BATCH_MS",
     "RINGCAST_WEBHOOK_DEBOUNCE_MS", "RINGCAST_WEBHOOK_RETRY_FOR_MS", "RINGCAST_WEBHOOK_CA_FILE",
+    "RINGCAST_METRICS_PORT", "RINGCAST_METRICS_HOST",
     // Where the app publishes and browsers connect (config/broadcasting.php), not the server's.
     "REVERB_PORT", "REVERB_SCHEME",
     // Reverb's own: the server driver's name and the Pulse/Telescope ingest intervals.

@@ -219,6 +219,17 @@ struct tls_settings {
     bool operator==(const tls_settings&) const = default;
 };
 
+// The Prometheus scrape (GET /metrics) on a listener of its own, never on the public port.
+struct metrics_settings {
+    // 0: no metrics listener. soketi's METRICS_ENABLED alone gives soketi's port.
+    std::uint16_t port = 0;
+    // Loopback by default: the figures name apps and channel kinds, for the operator only.
+    std::string host = "127.0.0.1";
+    static constexpr std::uint16_t soketi_port = 9601;
+
+    [[nodiscard]] bool enabled() const noexcept { return port != 0; }
+};
+
 struct server {
     std::string host = "0.0.0.0";
     std::uint16_t port = 8080;
@@ -245,6 +256,7 @@ struct server {
     webhook_settings webhooks;
     redis_settings redis;
     tls_settings tls;
+    metrics_settings metrics;
 
     std::vector<app> apps;
     // Not a setting: how long `ringcast restart` records events to replay to the clients that
