@@ -114,6 +114,9 @@ void print_banner(const config::server& s, unsigned shards, const net::tls_serve
     }
     std::printf("  Health: %s://%s:%u%s/up   Stop: Ctrl+C\n", client.tls ? "https" : "http",
                 shown_host.c_str(), client.port, s.path.c_str());
+    if (s.metrics.enabled()) {
+        std::printf("  Metrics: http://%s:%u/metrics\n", s.metrics.host.c_str(), s.metrics.port);
+    }
     std::fflush(stdout);
 }
 
@@ -194,18 +197,38 @@ std::unique_ptr<server::takeover> find_predecessor(const config::server& setting
     return t;
 }
 
+// A plain start: the main port and the metrics port must be free (throws naming the address).
+void refuse_taken_ports(const config::server& settings) {
+    net::refuse_if_served(settings.host, settings.port);
+    if (settings.metrics.enabled()) {
+        net::refuse_if_served(settings.metrics.host, settings.metrics.port);
+    }
+}
+
 // One shard per thread, each with its own listener on each port (throws naming the address).
+// Shard 0 also accepts the metrics port's scrapes (rare and small: no need to spread them).
 void add_shards(shard::shard_group& group, unsigned count, const config::server& settings,
                 pusher::shared_counters& counters, webhook::dispatcher* webhooks,
-                const net::tls_server_slot& tls) {
+                const net::tls_server_slot& tls, const cluster::bridge* bridge) {
+    server::scrape_sources scrape{&group, &counters, &webhooks->stats(), bridge ? &bridge->stats() : nullptr};
     for (unsigned i = 0; i < count; ++i) {
         std::vector<shard::listener> listeners;
         for (const endpoint& e : endpoints_of(settings)) {
             listeners.push_back({net::listen_reuseport(e.host, e.port), e.tls ? &tls : nullptr});
         }
+        bool metrics_here = i == 0 && settings.metrics.enabled();
+        auto metrics_listener = static_cast<unsigned>(listeners.size());
+        if (metrics_here) {
+            listeners.push_back(
+                {net::listen_reuseport(settings.metrics.host, settings.metrics.port), nullptr});
+        }
         auto s = std::make_unique<shard::shard>(group, i, server::connection_handler::shard_options(settings),
                                                 std::move(listeners));
-        s->set_handler(std::make_unique<server::connection_handler>(*s, settings, counters, webhooks));
+        auto h = std::make_unique<server::connection_handler>(*s, settings, counters, webhooks);
+        if (metrics_here) {
+            h->serve_metrics(metrics_listener, scrape);
+        }
+        s->set_handler(std::move(h));
         group.add(std::move(s));
     }
 }
@@ -268,7 +291,7 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
             generations.front()->takeover_replay_ms = 10'000;
         }
         if (!predecessor) {
-            net::refuse_if_served(settings.host, settings.port); // a takeover shares the port on purpose
+            refuse_taken_ports(settings); // a takeover shares the ports on purpose
         }
         if (settings.tls.enabled()) {
             load_certificates(settings, predecessor != nullptr, tls);
@@ -277,7 +300,7 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
         if (settings.redis.enabled) {
             bridge = std::make_unique<cluster::bridge>(group, settings, counters, webhooks.get());
         }
-        add_shards(group, count, settings, counters, webhooks.get(), tls);
+        add_shards(group, count, settings, counters, webhooks.get(), tls, bridge.get());
     } catch (const std::exception& e) {
         RC_LOG_ERROR("%s", e.what());
         return 1;

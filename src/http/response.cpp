@@ -43,18 +43,25 @@ std::string_view reason_phrase(int status) noexcept {
 
 std::string json_response(int status, std::string_view json_body, bool keep_alive,
                           std::string_view extra_headers) {
+    return response(status, "application/json", json_body, keep_alive, extra_headers);
+}
+
+std::string response(int status, std::string_view content_type, std::string_view body, bool keep_alive,
+                     std::string_view extra_headers) {
     std::string out;
-    out.reserve(160 + json_body.size());
+    out.reserve(160 + body.size());
     out += "HTTP/1.1 ";
     out += std::to_string(status);
     out += ' ';
     out += reason_phrase(status);
-    out += "\r\nContent-Type: application/json\r\nContent-Length: ";
-    out += std::to_string(json_body.size());
+    out += "\r\nContent-Type: ";
+    out += content_type;
+    out += "\r\nContent-Length: ";
+    out += std::to_string(body.size());
     out += keep_alive ? "\r\nConnection: keep-alive\r\n" : "\r\nConnection: close\r\n";
     out += extra_headers;
     out += "\r\n";
-    out += json_body;
+    out += body;
     return out;
 }
 

@@ -52,6 +52,7 @@ void connection_handler::on_open(shard::conn& c) {
     auto st = std::make_unique<state>(*this, c);
     st->http = std::make_unique<http::parser>(limits_);
     st->last_activity_ms = st->request_started_ms = shard_.now_ms();
+    st->metrics_only = metrics_listener_ >= 0 && c.listener == static_cast<unsigned>(metrics_listener_);
     schedule_http_timer(*st);
     c.state = std::move(st);
 }
@@ -130,6 +131,9 @@ void connection_handler::feed_http(state& st_ref, std::string_view bytes) {
 }
 
 void connection_handler::reply(state& st, std::string response, bool keep_alive) {
+    if (!st.metrics_only) {
+        count_answer(st, response);
+    }
     shard_.send(st.conn, net::frame_ref(net::frame::copy_of(response)));
     if (!keep_alive) {
         st.discard = true;
@@ -215,6 +219,10 @@ core::result<std::uint32_t> connection_handler::websocket_app(const http::reques
 }
 
 void connection_handler::handle_upgrade(state& st, http::request req, std::string_view rest) {
+    if (st.metrics_only) {
+        reply(st, http::json_error(404, "Not found: this port serves GET /metrics only", false), false);
+        return;
+    }
     if (core::status upgrade = ws::check_upgrade(req); !upgrade) {
         reply(st, http::json_error(upgrade.code(), upgrade.message(), false), false);
         return;

@@ -12,17 +12,29 @@
 
 namespace ringcast::server {
 
+// http_route names the API's endpoints in api::endpoint's order, so one converts to the other.
+static_assert(static_cast<int>(http_route::events) == static_cast<int>(api::endpoint::events) &&
+              static_cast<int>(http_route::connections) == static_cast<int>(api::endpoint::connections));
+
 void connection_handler::handle_request(state& st, http::request req) {
     // A stopping server answers what it has been asked and closes (see on_finish_up).
     req.keep_alive = req.keep_alive && !shard_.stopping();
     const bool keep = req.keep_alive;
     RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
+    if (st.metrics_only) {
+        serve_scrape(st, req);
+        return;
+    }
+    st.request_ns = core::monotonic_ns();
+    st.route = http_route::other;
+    st.api_app = -1;
     std::string_view route;
     if (!strip_prefix(req.path(), route)) {
         reply(st, http::json_error(404, "Not found: every route is under " + settings().path, keep), keep);
         return;
     }
     if (route == "/up") {
+        st.route = http_route::up;
         if (req.method != "GET" && req.method != "HEAD") {
             reply(st, http::json_error(405, "Method not allowed: use GET", keep, "Allow: GET\r\n"), keep);
             return;
@@ -64,6 +76,10 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
                                       std::string_view endpoint) {
     const bool keep = req.keep_alive;
     const config::app& a = settings().apps[app];
+    pusher::app_metrics& per_app = ctx_.stats().app(app);
+    per_app.http_calls.add();
+    per_app.http_bytes_received.add(req.body.size());
+    st.api_app = static_cast<int>(app);
     auto fail = [&](const core::status& why, std::string_view extra = {}) {
         RC_LOG_DEBUG("http %d: %s", why.code(), why.message().c_str());
         reply(st, http::json_error(why.code(), why.message(), keep, extra), keep);
@@ -73,6 +89,7 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
         fail(target.error());
         return;
     }
+    st.route = static_cast<http_route>(target->which); // the same order
     if (auto allowed = api::check_method(*target, req.method); !allowed) {
         fail(allowed, "Allow: " + std::string(target->method) + "\r\n");
         return;
@@ -110,6 +127,36 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
         return;
     }
     carry_out(st, keep, app, r.target, std::move(*out));
+}
+
+void connection_handler::count_answer(state& st, std::string_view response) {
+    // "HTTP/1.1 200 ...": every response here is built by http::response.
+    int status = 0;
+    for (std::size_t i = 9; i < 12 && i < response.size(); ++i) {
+        status = status * 10 + (response[i] - '0');
+    }
+    std::uint64_t took = st.request_ns != 0 ? core::monotonic_ns() - st.request_ns : 0;
+    http_stats_.answered(st.route, status, took);
+    if (st.api_app >= 0) {
+        ctx_.stats().app(static_cast<std::size_t>(st.api_app)).http_bytes_sent.add(response.size());
+    }
+    st.request_ns = 0;
+    st.route = http_route::other;
+    st.api_app = -1;
+}
+
+void connection_handler::serve_scrape(state& st, const http::request& req) {
+    const bool keep = req.keep_alive;
+    if (req.path() != "/metrics") {
+        reply(st, http::json_error(404, "Not found: this port serves GET /metrics only", keep), keep);
+    } else if (req.method != "GET") {
+        reply(st, http::json_error(405, "Method not allowed: use GET", keep, "Allow: GET\r\n"), keep);
+    } else {
+        reply(st,
+              http::response(200, "text/plain; version=0.0.4; charset=utf-8",
+                             scrape(scrape_from_, settings()), keep),
+              keep);
+    }
 }
 
 void connection_handler::carry_out(state& st, bool keep, std::uint32_t app, const api::route& target,

@@ -9,6 +9,10 @@ namespace ringcast::http {
 
 [[nodiscard]] std::string_view reason_phrase(int status) noexcept;
 
+// A complete response with the given Content-Type and Content-Length (the metrics scrape's text).
+[[nodiscard]] std::string response(int status, std::string_view content_type, std::string_view body,
+                                   bool keep_alive, std::string_view extra_headers = {});
+
 // A complete response with Content-Type: application/json and Content-Length.
 // `extra_headers` is zero or more "Name: value\r\n" lines.
 [[nodiscard]] std::string json_response(int status, std::string_view json_body, bool keep_alive,

@@ -8,6 +8,7 @@
 #include "ringcast/http/parser.h"
 #include "ringcast/http/request.h"
 #include "ringcast/pusher/context.h"
+#include "ringcast/server/metrics.h"
 #include "ringcast/server/shard_port.h"
 #include "ringcast/shard/shard.h"
 #include "ringcast/webhook/event.h"
@@ -31,6 +32,16 @@ public:
     void on_open(shard::conn& c) override;
     void on_mail(shard::mail& m) override;
     void on_tick() override { ctx_.on_tick(); }
+
+    // Connections accepted on the shard's listener `listener` serve GET /metrics (the scrape
+    // of `from`) and nothing else. Set on shard 0 only, before it runs.
+    void serve_metrics(unsigned listener, scrape_sources from) {
+        metrics_listener_ = static_cast<int>(listener);
+        scrape_from_ = from;
+    }
+    // What this shard counts (read by the scrape on shard 0's thread: atomics only).
+    const pusher::metrics& pusher_stats() const noexcept { return ctx_.stats(); }
+    const http_metrics& http_stats() const noexcept { return http_stats_; }
 
     // The shard's own settings: write budget, the 4100 goodbye for slow consumers, the 503 for
     // clients turned away at the open-files limit.
@@ -60,6 +71,12 @@ private:
         std::uint32_t requests = 0; // answered on this connection
         std::uint64_t last_activity_ms = 0;
         std::uint64_t request_started_ms = 0; // first byte of the request being read (or accept)
+        // Metrics: the request being answered (its endpoint, its app for soketi's per-app
+        // figures, when it was read; 0 once answered).
+        http_route route = http_route::other;
+        int api_app = -1;
+        std::uint64_t request_ns = 0;
+        bool metrics_only = false; // accepted on the metrics listener
     };
 
     // An API request whose answer needs other shards: the replies are gathered here, then
@@ -113,6 +130,10 @@ private:
     void ask_admission(state& st, std::uint32_t app, std::uint32_t limit, std::string_view rest);
     void on_admission(admission a, const pusher::query_reply_mail& r);
     void reply(state& st, std::string response, bool keep_alive);
+    // Counts an answer in http_stats_ (and the app's soketi figures for an API request).
+    void count_answer(state& st, std::string_view response);
+    // The metrics listener's only route.
+    void serve_scrape(state& st, const http::request& req);
     // Sends pusher:error and a close frame with the status's code and message, then closes.
     void refuse_websocket(state& st, const core::status& why);
     // The app a WebSocket URL ({path}/app/{key}) names, if it exists, is enabled and allows the
@@ -139,6 +160,9 @@ private:
     std::unordered_map<std::uint64_t, gated_request> gates_;
     std::unordered_map<std::uint64_t, admission> admissions_;
     std::uint64_t next_query_ = 1;
+    http_metrics http_stats_;
+    int metrics_listener_ = -1; // none: this shard serves no scrapes
+    scrape_sources scrape_from_;
 };
 
 } // namespace ringcast::server
