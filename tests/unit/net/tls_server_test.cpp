@@ -889,6 +889,18 @@ TEST_F(tls_server, a_returning_client_resumes_its_session) {
     expect_resumption(sni, raw(TLS1_2_VERSION).get(), "a.wild.test");
 }
 
+TEST_F(tls_server, a_returning_client_with_a_certificate_resumes_its_session) {
+    config::tls_settings settings = settings_with({files().localhost});
+    settings.client_ca_file = files().ca;
+    std::shared_ptr<const net::tls_server_context> context = make_context(settings);
+    ASSERT_NE(context, nullptr);
+    for (int max_version : {0, TLS1_2_VERSION}) {
+        ctx_ptr ctx = raw(max_version);
+        use_client_certificate(ctx.get(), files().client);
+        expect_resumption(context, ctx.get());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The context: loading, errors, description
 
