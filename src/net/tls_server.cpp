@@ -159,6 +159,11 @@ bool tls_server_context::add_certificate(const config::tls_settings& settings,
     // shard. TLS 1.3 tickets still let a returning browser resume without a full handshake.
     SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    // Without a session id context, OpenSSL fails the whole handshake of a client that offers a
+    // ticket while client certificates are verified ("session id context uninitialized"). One
+    // value for every certificate: the SNI switch keeps it.
+    static const unsigned char session_context[] = "ringcast";
+    SSL_CTX_set_session_id_context(c, session_context, sizeof session_context - 1);
     // An idle connection gives back OpenSSL's read and write buffers (~34 KiB).
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(c, select_alpn, nullptr);
