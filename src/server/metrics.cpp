@@ -118,6 +118,14 @@ void shard_families(prometheus_text& t, const shards_view& v, shard::shard_group
          [](const shard::io_metrics& m) { return m.slow_consumer_closes.get(); }},
         {"ringcast_shard_mail_spilled", "gauge", "Mail a shard holds because the receiving queue was full.",
          [](const shard::io_metrics& m) { return m.mail_spilled.get(); }},
+        {"ringcast_tls_handshakes_total", "counter", "TLS handshakes completed.",
+         [](const shard::io_metrics& m) { return m.tls_handshakes.get(); }},
+        {"ringcast_tls_failures_total", "counter",
+         "TLS sessions ended by an error: no shared cipher, plain HTTP on the TLS port, a bad record...",
+         [](const shard::io_metrics& m) { return m.tls_failures.get(); }},
+        {"ringcast_tls_refused_total", "counter",
+         "TLS connections closed at accept because the shard had --tls-max-handshakes in progress.",
+         [](const shard::io_metrics& m) { return m.tls_refused.get(); }},
     };
     for (const family& f : families) {
         t.family(f.name, f.type, f.help);

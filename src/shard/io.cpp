@@ -97,6 +97,7 @@ bool shard::open_accepted(int fd, unsigned from) {
             // A flood of connections that never finish their handshake must not hold a shard's
             // memory and CPU; established sessions are not affected.
             RC_LOG_DEBUG("TLS: %u handshakes in progress, closing a new connection", handshakes_);
+            metrics_.tls_refused.add();
             ::close(fd);
             return false;
         }

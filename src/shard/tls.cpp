@@ -17,6 +17,7 @@ void shard::on_tls_recv(conn& c, std::string_view cipher) {
     net::tls_server_session::result r = t.receive(cipher, tls_plain_);
     if (c.handshaking && t.established()) {
         end_handshake(c);
+        metrics_.tls_handshakes.add();
         RC_LOG_DEBUG("connection %u: TLS established (%s)", c.slot, t.describe().c_str());
     }
     if (t.has_output()) {
@@ -37,6 +38,7 @@ void shard::on_tls_failure(conn& c) {
     // Scanners and broken clients are routine on a public port: one line per second at most,
     // with the count of those not shown.
     ++tls_failures_;
+    metrics_.tls_failures.add();
     if (now_ms_ >= tls_failure_logged_ms_ + tls_failure_log_interval_ms) {
         RC_LOG_WARN("TLS: closing connection %u: %s%s (%llu TLS failures since the last report)", c.slot,
                     t.error().c_str(), t.plain_http() ? " (plain HTTP sent to the TLS port)" : "",

@@ -17,6 +17,9 @@ struct io_metrics {
     core::counter sends;                // send operations submitted (one per connection per flush)
     core::counter slow_consumer_closes; // connections closed for being over their write budget
     core::counter mail_spilled;         // gauge: mail waiting for room in a full queue
+    core::counter tls_handshakes;       // TLS handshakes completed
+    core::counter tls_failures;         // TLS sessions ended by an error (handshake or later)
+    core::counter tls_refused;          // TLS connections closed at accept: too many handshakes at once
     // The shard thread's CPU clock (pthread_getcpuclockid), for its utilisation; -1 until it runs.
     std::atomic<clockid_t> cpu_clock{-1};
 };
