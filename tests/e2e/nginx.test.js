@@ -21,20 +21,19 @@ const http2 = require('node:http2');
 const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
-const readline = require('node:readline');
 const { describe, it, before, after } = require('node:test');
 const { useServer, freePort, binaryPath, DEFAULT_APP } = require('./lib/server');
 const { WsClient, connectPusher, closeAll } = require('./lib/ws');
 const { PusherServer, triggerOk } = require('./lib/pusher');
+const { PusherChild } = require('./lib/pusher_remote');
 const { signedQuery } = require('./lib/http');
 const { BENCH_BIN, BENCH_APP, benchMissing } = require('./lib/bench');
 const { privateAuth } = require('./lib/auth');
-const { withTimeout, deferred, uniqueName, sleep } = require('./lib/util');
+const { withTimeout, uniqueName, sleep } = require('./lib/util');
 const { readDeployFile, findTool, replaceOnce, run: runTool } = require('./lib/deploy');
 
 const T = { timeout: 30000 };
 const WAIT_MS = 5000;
-const CHILD = path.join(__dirname, 'lib', 'pusher_child.js');
 // Whispers need Reverb's "members" mode (also ringcast's default, spelled out here on purpose).
 const APP = { ...DEFAULT_APP, accept_client_events_from: 'members' };
 
@@ -287,80 +286,17 @@ class Nginx {
   }
 }
 
-// A pusher-js client in a child process that trusts the test CA through NODE_EXTRA_CA_CERTS
-// (see lib/pusher_child.js for why pusher-js cannot be given the CA in this process).
-class PusherChild {
-  constructor(caFile, nginxPort, app = APP) {
-    const options = {
-      wsHost: 'localhost',
-      wssPort: nginxPort,
-      forceTLS: true,
-      enabledTransports: ['ws', 'wss'],
-      cluster: 'mt1',
-      disableStats: true,
-    };
-    this.messages = [];
-    this.waiters = [];
-    this.stderr = '';
-    this.child = spawn(process.execPath, [CHILD, JSON.stringify({ key: app.key, options, app })], {
-      env: { PATH: process.env.PATH || '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: caFile },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.child.stderr.on('data', (c) => { this.stderr += c; });
-    this.child.stdin.on('error', () => {});
-    readline.createInterface({ input: this.child.stdout }).on('line', (line) => {
-      let msg;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        msg = { type: 'stdout', line };
-      }
-      this.messages.push(msg);
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.pred(msg)) return true;
-        w.resolve(msg);
-        return false;
-      });
-    });
-  }
-
-  send(cmd) {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
-  }
-
-  waitFor(pred, label, timeout = WAIT_MS) {
-    const found = this.messages.find(pred);
-    if (found) return Promise.resolve(found);
-    const d = deferred();
-    this.waiters.push({ pred, resolve: d.resolve });
-    return withTimeout(d.promise, timeout, label).catch((err) => {
-      err.message += `\nchild reported: ${JSON.stringify(this.messages)}\nchild stderr: ${this.stderr}`;
-      throw err;
-    });
-  }
-
-  async connected() {
-    const msg = await this.waitFor((m) => m.type === 'state' && m.current === 'connected', 'pusher-js connected over wss');
-    this.socketId = msg.socketId;
-    return msg.socketId;
-  }
-
-  async subscribe(channel) {
-    this.send({ op: 'subscribe', channel });
-    const msg = await this.waitFor(
-      (m) => (m.type === 'subscribed' || m.type === 'subscription_error') && m.channel === channel,
-      `subscription to ${channel}`,
-    );
-    assert.equal(msg.type, 'subscribed', `subscription to ${channel}: ${JSON.stringify(msg)}`);
-  }
-
-  event(channel, event) {
-    return this.waitFor((m) => m.type === 'event' && m.channel === channel && m.event === event, `${event} on ${channel}`);
-  }
-
-  kill() {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
+// pusher-js in a child process that trusts the test CA (lib/pusher_remote.js), through nginx.
+function pusherOverNginx(caFile, nginxPort, app = APP) {
+  const options = {
+    wsHost: 'localhost',
+    wssPort: nginxPort,
+    forceTLS: true,
+    enabledTransports: ['ws', 'wss'],
+    cluster: 'mt1',
+    disableStats: true,
+  };
+  return new PusherChild({ caFile, options, app, waitMs: WAIT_MS });
 }
 
 for (const site of SITES) describe(`${site.name} in front of ringcast, over TLS`, { skip }, () => {
@@ -408,7 +344,7 @@ for (const site of SITES) describe(`${site.name} in front of ringcast, over TLS`
   });
 
   function pusherChild() {
-    const c = new PusherChild(tls.cert, nginx.port);
+    const c = pusherOverNginx(tls.cert, nginx.port);
     children.add(c);
     return c;
   }
