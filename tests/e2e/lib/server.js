@@ -20,6 +20,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -96,11 +97,15 @@ function freePort() {
   });
 }
 
-// One GET with a hard timeout; resolves {status, body} or null on any network error.
-function probe(port, urlPath, timeoutMs) {
+// One GET with a hard timeout; resolves {status, body} or null on any network error. With `ca`
+// the GET is made over https, verified with that CA for the name localhost.
+function probe(port, urlPath, timeoutMs, ca) {
   return new Promise((resolve) => {
-    const req = http.request(
-      { host: HOST, port, path: urlPath, method: 'GET', agent: false, timeout: timeoutMs },
+    const req = (ca ? https : http).request(
+      {
+        host: HOST, port, path: urlPath, method: 'GET', agent: false, timeout: timeoutMs,
+        ...(ca ? { ca, servername: 'localhost' } : {}),
+      },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -126,7 +131,10 @@ function isHealthy(reply) {
 class RingcastServer {
   // noConfig: start without --config (apps from REVERB_* variables or --env); pathPrefix: the
   // route prefix when it does not come from config.server.path (e.g. REVERB_SERVER_PATH).
-  constructor({ config, threads = 2, env = {}, args = [], noConfig = false, pathPrefix, nofile }) {
+  // tlsPort: also pass --tls-port with a free port of its own (this.tlsPort), picked again on
+  // each start attempt like the main one. readyCa: the main port speaks TLS, so GET /up is made
+  // over https, verified with this CA (PEM) for localhost.
+  constructor({ config, threads = 2, env = {}, args = [], noConfig = false, pathPrefix, nofile, tlsPort = false, readyCa }) {
     this.config = config;
     this.nofile = nofile; // run under `prlimit --nofile=N:N` (the open-files limit tests)
     this.noConfig = noConfig;
@@ -136,6 +144,9 @@ class RingcastServer {
     this.extraArgs = args;
     this.host = HOST;
     this.port = 0;
+    this.wantTlsPort = tlsPort;
+    this.tlsPort = 0;
+    this.readyCa = readyCa;
     this.child = null;
     this.exitInfo = null; // {code, signal} once the process has exited
     this.stopping = false;
@@ -227,6 +238,11 @@ class RingcastServer {
       const configPath = this.writeConfig();
       this.configPath = configPath;
       this.port = await freePort();
+      if (this.wantTlsPort) {
+        do {
+          this.tlsPort = await freePort();
+        } while (this.tlsPort === this.port);
+      }
       this.exitInfo = null;
       this.logChunks = [];
       this.logBytes = 0;
@@ -236,6 +252,7 @@ class RingcastServer {
         '--port', String(this.port),
         '--threads', String(this.threads),
         ...(this.noConfig ? [] : ['--config', configPath]),
+        ...(this.wantTlsPort ? ['--tls-port', String(this.tlsPort)] : []),
         ...this.extraArgs,
       ];
       const env = { PATH: process.env.PATH || '/usr/bin:/bin', ...this.env };
@@ -316,10 +333,12 @@ class RingcastServer {
         );
       }
       for (const p of paths) {
-        if (isHealthy(await probe(this.port, p, 500))) return;
+        if (isHealthy(await probe(this.port, p, 500, this.readyCa))) return;
       }
       if (Date.now() >= deadline) {
-        throw new Error(`ringcast did not answer GET /up with 200 {"health":"OK"} within ${READY_TIMEOUT_MS} ms`);
+        throw new Error(
+          `ringcast did not answer GET /up${this.readyCa ? ' (over https)' : ''} with 200 {"health":"OK"} within ${READY_TIMEOUT_MS} ms`,
+        );
       }
       // A referenced timer: util.sleep unrefs its own, and with only unref'd timers pending
       // Node would end the test with "Promise resolution is still pending" instead of
@@ -417,6 +436,8 @@ async function startServer(options = {}) {
     noConfig: options.noConfig,
     pathPrefix: options.pathPrefix,
     nofile: options.nofile,
+    tlsPort: options.tlsPort,
+    readyCa: options.readyCa,
   });
   await server.start();
   return server;

@@ -97,8 +97,9 @@ class WsClient {
   }
 
   // Opens a WebSocket. Rejects if the handshake fails (non-101 answer, reset, timeout).
-  // ca: CA certificate(s) to verify a wss:// server against (nginx.test.js).
-  static connect(url, { timeout = DEFAULT_TIMEOUT_MS, autoPong = true, headers, ca } = {}) {
+  // ca: CA certificate(s) to verify a wss:// server against (nginx.test.js). tls: more options
+  // for tls.connect (servername, cert, key, maxVersion...).
+  static connect(url, { timeout = DEFAULT_TIMEOUT_MS, autoPong = true, headers, ca, tls } = {}) {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, {
         perMessageDeflate: false,
@@ -106,6 +107,7 @@ class WsClient {
         autoPong,
         headers,
         ...(ca ? { ca } : {}),
+        ...tls,
       });
       const client = new WsClient(ws, url);
       let settled = false;
