@@ -24,6 +24,10 @@ inline constexpr std::uint64_t max_threads = 1024;
 [[nodiscard]] std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t min,
                                                         std::uint64_t max);
 
+// `text` equals `lower` (all lowercase) in any case: ASCII letters only, as in the names and
+// keywords of settings.
+[[nodiscard]] bool equals_lowercase(std::string_view text, std::string_view lower);
+
 // "expected a number from MIN to MAX", the common phrase of every range error.
 [[nodiscard]] std::string expected_range(std::uint64_t min, std::uint64_t max);
 

@@ -14,22 +14,6 @@ struct found {
     bool from_dotenv;
 };
 
-bool equals_lowercase(std::string_view text, std::string_view lower) {
-    if (text.size() != lower.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-        if (c != lower[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // Laravel's env() turns "null"/"(null)" into null and "empty"/"(empty)" into "", and Reverb's
 // config falls back to its default for both; an empty value means "unset" here as well.
 bool means_unset(std::string_view value) {
