@@ -194,7 +194,9 @@ struct tls_certificate {
 
 // TLS served by ringcast itself, wss:// and https:// (off unless a certificate is given).
 // soketi's SSL_CERT / SSL_KEY / SSL_PASSPHRASE / SSL_CA work, as do our RINGCAST_TLS_* names,
-// `--tls-*` flags and the config file's "tls" object.
+// `--tls-*` flags and the config file's "tls" object ("server.tls"). The certificates come whole
+// from the first source that gives any (flags, environment, .env, file); the other settings each
+// follow load()'s precedence.
 struct tls_settings {
     // The first is the default; the others are chosen by the name the client asks for (SNI),
     // matched against each certificate's own names.
