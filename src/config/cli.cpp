@@ -113,9 +113,6 @@ core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
 
 // The flag's field if `name` is a flag without a value, else null.
 bool* switch_flag(std::string_view name, flags& out) {
-    if (name == "--no-ktls") {
-        return &out.tls.no_ktls;
-    }
     if (name == "--debug") {
         return &out.debug;
     }
@@ -244,8 +241,6 @@ Flags of start and restart (--flag value or --flag=value):
   --tls-host HOST   address of that second listener (default: --host's)
   --tls-max-handshakes N    TLS handshakes a shard carries at once; beyond it new connections
                     are closed (default {tls_max_handshakes})
-  --no-ktls         keep sending in OpenSSL instead of handing it to the kernel (kTLS)
-                    after the handshake (default: kTLS where the kernel and OpenSSL can)
   --help            show this text
 
 Environment variables (also read from the --env file):
@@ -283,7 +278,6 @@ Environment variables (also read from the --env file):
   RINGCAST_TLS_MIN_VERSION, RINGCAST_TLS_CIPHERS      as --tls-min-version, --tls-ciphers
   RINGCAST_TLS_PORT, RINGCAST_TLS_HOST  as --tls-port, --tls-host
   RINGCAST_TLS_MAX_HANDSHAKES  as --tls-max-handshakes
-  RINGCAST_TLS_KTLS            false as --no-ktls (default true)
   REDIS_* are read only when scaling is enabled: Laravel sets them for its cache and queues
   too. REDIS_TIMEOUT is not read.
   Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
@@ -315,7 +309,7 @@ and unknown keys are errors:
               "tls": {"cert": "/etc/ringcast/cert.pem", "key": "/etc/ringcast/key.pem", "passphrase": "",
                       "certificates": [{"cert": "other.pem", "key": "other.key", "passphrase": ""}],
                       "client_ca": "", "min_version": "{tls_min_version}", "ciphers": "", "port": 8443,
-                      "host": "", "max_handshakes": {tls_max_handshakes}, "ktls": true}},
+                      "host": "", "max_handshakes": {tls_max_handshakes}}},
    "apps": [{"id": "1", "key": "...", "secret": "...", "enabled": true,
              "activity_timeout": {activity}, "ping_interval": {ping}, "pong_timeout": {pong},
              "max_message_size": {max_message_size}, "max_event_payload_bytes": {max_event_payload_bytes},

@@ -151,7 +151,6 @@ struct tls_flags {
     std::optional<std::string> host;
     std::optional<std::uint16_t> port;
     std::optional<std::uint32_t> max_handshakes;
-    bool no_ktls = false;
 };
 
 // Stores the value of one --tls-* flag that takes a value; `wanted` completes

@@ -315,7 +315,7 @@ core::status tls_version(const environment& env, std::string_view name, std::str
 void record_tls_names(const environment& env, tls_sources& names) {
     for (std::string_view name :
          {"SSL_CA", "RINGCAST_TLS_CLIENT_CA", "RINGCAST_TLS_MIN_VERSION", "RINGCAST_TLS_CIPHERS",
-          "RINGCAST_TLS_HOST", "RINGCAST_TLS_MAX_HANDSHAKES", "RINGCAST_TLS_KTLS"}) {
+          "RINGCAST_TLS_HOST", "RINGCAST_TLS_MAX_HANDSHAKES"}) {
         if (std::optional<found> f = lookup(env, name)) {
             names.setting = where(env, *f) + std::string(name);
         }
@@ -338,7 +338,6 @@ core::status apply_tls_environment(const environment& env, tls_settings& out, tl
         tls_version(env, "RINGCAST_TLS_MIN_VERSION", out.min_version),
         number(env, "RINGCAST_TLS_PORT", 1, 65535, out.port),
         number(env, "RINGCAST_TLS_MAX_HANDSHAKES", 1, max_u32, out.max_handshakes),
-        boolean(env, "RINGCAST_TLS_KTLS", out.ktls),
     };
     for (const core::status& problem : problems) {
         if (!problem) {

@@ -113,9 +113,6 @@ core::status setting(std::string_view key, element v, const std::string& p, tls_
     if (key == "max_handshakes") {
         return number(v, p, 1, max_u32, out.max_handshakes);
     }
-    if (key == "ktls") {
-        return boolean(v, p, out.ktls);
-    }
     return unknown(p);
 }
 

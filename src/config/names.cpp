@@ -30,7 +30,7 @@ constexpr std::string_view known_names[] = {
     "RINGCAST_METRICS_PORT", "RINGCAST_METRICS_HOST",
     "RINGCAST_TLS_CERT", "RINGCAST_TLS_KEY", "RINGCAST_TLS_PASSPHRASE", "RINGCAST_TLS_CLIENT_CA",
     "RINGCAST_TLS_MIN_VERSION", "RINGCAST_TLS_CIPHERS", "RINGCAST_TLS_PORT", "RINGCAST_TLS_HOST",
-    "RINGCAST_TLS_MAX_HANDSHAKES", "RINGCAST_TLS_KTLS",
+    "RINGCAST_TLS_MAX_HANDSHAKES",
     // Where the app publishes and browsers connect (config/broadcasting.php), not the server's.
     "REVERB_PORT", "REVERB_SCHEME",
     // Reverb's own: the server driver's name and the Pulse/Telescope ingest intervals.

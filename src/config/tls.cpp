@@ -138,10 +138,6 @@ core::status apply_tls_flags(const tls_flags& flags, tls_settings& out, tls_sour
         out.max_handshakes = *flags.max_handshakes;
         names.setting = "--tls-max-handshakes";
     }
-    if (flags.no_ktls) {
-        out.ktls = false;
-        names.setting = "--no-ktls";
-    }
     if (flags.port) {
         out.port = *flags.port;
         names.setting = names.port = "--tls-port";

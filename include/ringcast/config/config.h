@@ -213,9 +213,6 @@ struct tls_settings {
     std::uint16_t port = 0;
     // TLS handshakes a shard carries at once; a connection over it is closed at accept.
     std::uint32_t max_handshakes = 1024;
-    // Hand each connection's sending to the kernel (kTLS) after the handshake where the kernel
-    // and OpenSSL can, so broadcasts leave from the shared frames without a copy per connection.
-    bool ktls = true;
 
     [[nodiscard]] bool enabled() const noexcept { return !certificates.empty(); }
     bool operator==(const tls_settings&) const = default;

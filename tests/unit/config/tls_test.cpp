@@ -69,7 +69,6 @@ TEST(tls_defaults, tls_is_off) {
     EXPECT_EQ(t.host, "");
     EXPECT_EQ(t.port, 0);
     EXPECT_EQ(t.max_handshakes, 1024u);
-    EXPECT_TRUE(t.ktls);
     EXPECT_EQ(t, tls_settings{});
 }
 
@@ -77,7 +76,7 @@ TEST(tls_flags, every_flag_sets_its_setting) {
     tls_settings t =
         started({"start", "--tls-cert", "/c.pem", "--tls-key=/k.pem", "--tls-passphrase", "pw",
                  "--tls-client-ca", "/ca.pem", "--tls-min-version", "1.3", "--tls-ciphers", "ECDHE+AESGCM",
-                 "--tls-port", "8443", "--tls-host", "127.0.0.1", "--tls-max-handshakes", "64", "--no-ktls"})
+                 "--tls-port", "8443", "--tls-host", "127.0.0.1", "--tls-max-handshakes", "64"})
             .tls;
     EXPECT_TRUE(t.enabled());
     EXPECT_EQ(t.certificates, std::vector<tls_certificate>{certificate("/c.pem", "/k.pem", "pw")});
@@ -87,7 +86,6 @@ TEST(tls_flags, every_flag_sets_its_setting) {
     EXPECT_EQ(t.port, 8443);
     EXPECT_EQ(t.host, "127.0.0.1");
     EXPECT_EQ(t.max_handshakes, 64u);
-    EXPECT_FALSE(t.ktls);
 }
 
 TEST(tls_flags, a_certificate_alone_serves_tls_on_the_main_port_with_the_defaults) {
@@ -183,11 +181,10 @@ TEST(tls_flags, bad_values_name_the_flag_and_the_value) {
     }
 }
 
-TEST(tls_flags, a_missing_value_or_a_value_to_no_ktls_is_refused) {
+TEST(tls_flags, a_missing_value_is_refused) {
     EXPECT_EQ(failure({"start", "--tls-cert"}), "--tls-cert: expected a certificate chain file (PEM)");
     EXPECT_EQ(failure({"start", "--tls-key", "--debug"}), "--tls-key: expected a private key file (PEM)");
     EXPECT_EQ(failure({"start", "--tls-passphrase"}), "--tls-passphrase: expected the passphrase of the key");
-    EXPECT_EQ(failure({"start", "--no-ktls=yes"}), "--no-ktls: takes no value, got \"yes\"");
 }
 
 TEST(tls_flags, restart_takes_them_too) {
@@ -203,7 +200,7 @@ TEST(tls_env, ringcast_variables_set_every_setting) {
                                          "RINGCAST_TLS_PASSPHRASE=pw", "RINGCAST_TLS_CLIENT_CA=/ca.pem",
                                          "RINGCAST_TLS_MIN_VERSION=TLSv1.3", "RINGCAST_TLS_CIPHERS=HIGH",
                                          "RINGCAST_TLS_PORT=8443", "RINGCAST_TLS_HOST=::1",
-                                         "RINGCAST_TLS_MAX_HANDSHAKES=10", "RINGCAST_TLS_KTLS=false"})
+                                         "RINGCAST_TLS_MAX_HANDSHAKES=10"})
                          .tls;
     EXPECT_EQ(t.certificates, std::vector<tls_certificate>{certificate("/c.pem", "/k.pem", "pw")});
     EXPECT_EQ(t.client_ca_file, "/ca.pem");
@@ -212,24 +209,6 @@ TEST(tls_env, ringcast_variables_set_every_setting) {
     EXPECT_EQ(t.port, 8443);
     EXPECT_EQ(t.host, "::1");
     EXPECT_EQ(t.max_handshakes, 10u);
-    EXPECT_FALSE(t.ktls);
-}
-
-TEST(tls_env, ktls_is_a_boolean_as_laravel_writes_them) {
-    for (const char* on : {"true", "(true)", "1", "YES"}) {
-        tls_settings t = started({"start", "--no-ktls"}, {"RINGCAST_TLS_CERT=c", "RINGCAST_TLS_KEY=k",
-                                                          "RINGCAST_TLS_KTLS=" + std::string(on)})
-                             .tls;
-        EXPECT_FALSE(t.ktls) << "the flag wins: " << on;
-        EXPECT_TRUE(
-            started({"start"}, {"SSL_CERT=c", "SSL_KEY=k", "RINGCAST_TLS_KTLS=" + std::string(on)}).tls.ktls)
-            << on;
-    }
-    for (const char* off : {"false", "(false)", "0", "No"}) {
-        EXPECT_FALSE(
-            started({"start"}, {"SSL_CERT=c", "SSL_KEY=k", "RINGCAST_TLS_KTLS=" + std::string(off)}).tls.ktls)
-            << off;
-    }
 }
 
 TEST(tls_env, soketis_ssl_variables_work_and_ssl_ca_asks_for_client_certificates) {
@@ -272,8 +251,6 @@ TEST(tls_env, bad_values_name_the_variable_and_the_value) {
         {"RINGCAST_TLS_PORT=https", "RINGCAST_TLS_PORT: expected a number from 1 to 65535, got \"https\""},
         {"RINGCAST_TLS_MAX_HANDSHAKES=0",
          "RINGCAST_TLS_MAX_HANDSHAKES: expected a number from 1 to 4294967295, got \"0\""},
-        {"RINGCAST_TLS_KTLS=maybe",
-         "RINGCAST_TLS_KTLS: expected true or false (or 1, 0, yes, no), got \"maybe\""},
     };
     for (const auto& [variable, message] : cases) {
         EXPECT_EQ(failure({"start"}, {"SSL_CERT=c", "SSL_KEY=k", variable}), message);
@@ -289,7 +266,7 @@ TEST(tls_env, tls_names_are_known_and_misspelt_ones_are_warned_about) {
         {"start"}, {"RINGCAST_TLS_CERT=c", "RINGCAST_TLS_KEY=k", "RINGCAST_TLS_PASSPHRASE=p",
                     "RINGCAST_TLS_CLIENT_CA=ca", "RINGCAST_TLS_MIN_VERSION=1.2", "RINGCAST_TLS_CIPHERS=HIGH",
                     "RINGCAST_TLS_PORT=8443", "RINGCAST_TLS_HOST=0.0.0.0", "RINGCAST_TLS_MAX_HANDSHAKES=5",
-                    "RINGCAST_TLS_KTLS=true", "SSL_CA=ca", "SSL_CERT_FILE=x"});
+                    "SSL_CA=ca", "SSL_CERT_FILE=x"});
     EXPECT_EQ(quiet.find("not a setting"), std::string::npos) << quiet;
     std::string said = warnings_of({"start"}, {"RINGCAST_TLS_CRET=c"});
     EXPECT_NE(
@@ -328,7 +305,7 @@ TEST_F(tls, the_json_file_sets_every_setting) {
     tls_settings t = loaded(R"({"cert": "/a.pem", "key": "/a.key", "passphrase": "pa",
         "certificates": [{"cert": "/b.pem", "key": "/b.key", "passphrase": "pb"}, {"cert": "/c.pem", "key": "/c.key"}],
         "client_ca": "/ca.pem", "min_version": "TLSv1.3", "ciphers": "HIGH", "port": 8443, "host": "10.0.0.1",
-        "max_handshakes": 100, "ktls": false})");
+        "max_handshakes": 100})");
     EXPECT_EQ(t.certificates, (std::vector<tls_certificate>{certificate("/a.pem", "/a.key", "pa"),
                                                             certificate("/b.pem", "/b.key", "pb"),
                                                             certificate("/c.pem", "/c.key")}));
@@ -338,7 +315,6 @@ TEST_F(tls, the_json_file_sets_every_setting) {
     EXPECT_EQ(t.port, 8443);
     EXPECT_EQ(t.host, "10.0.0.1");
     EXPECT_EQ(t.max_handshakes, 100u);
-    EXPECT_FALSE(t.ktls);
 }
 
 TEST_F(tls, the_default_certificate_or_the_list_alone_is_enough) {
@@ -376,7 +352,6 @@ TEST_F(tls, json_refusals_name_the_key) {
         {R"({"cert": "a", "key": "a", "port": 70000})", "server.tls.port: expected a number from 1 to 65535"},
         {R"({"cert": "a", "key": "a", "max_handshakes": 0})",
          "server.tls.max_handshakes: expected a number from 1 to 4294967295"},
-        {R"({"cert": "a", "key": "a", "ktls": "yes"})", "server.tls.ktls: expected true or false"},
         {R"({"cert": "a", "key": "a", "host": ""})", "server.tls.host: expected a non-empty string"},
         {R"({"cert": "a", "key": "a", "client-ca": "ca.pem"})", "unknown key \"server.tls.client-ca\""},
         {R"({"cert": "a", "key": "a", "port": 8443, "port": 9443})", "duplicate key \"server.tls.port\""},
@@ -434,15 +409,14 @@ TEST_F(tls, the_certificates_come_whole_from_the_highest_source_that_gives_any) 
 
 TEST_F(tls, settings_without_a_certificate_are_refused_naming_one_of_them) {
     EXPECT_EQ(failure({"start", "--tls-port", "8443"}), "--tls-port" + no_certificate);
-    EXPECT_EQ(failure({"start", "--no-ktls"}), "--no-ktls" + no_certificate);
     EXPECT_EQ(failure({"start", "--tls-min-version", "1.3"}), "--tls-min-version" + no_certificate);
     EXPECT_EQ(failure({"start"}, {"SSL_CA=/ca.pem"}), "SSL_CA" + no_certificate);
     EXPECT_EQ(failure({"start"}, {"RINGCAST_TLS_MAX_HANDSHAKES=5"}),
               "RINGCAST_TLS_MAX_HANDSHAKES" + no_certificate);
     std::string env = write(".env", "RINGCAST_TLS_CIPHERS=HIGH\n");
     EXPECT_EQ(failure({"start", "--env", env}), env + ": RINGCAST_TLS_CIPHERS" + no_certificate);
-    std::string json = with_tls(R"({"ktls": true})");
-    EXPECT_EQ(failure({"start", "--config", json}), json + ": server.tls.ktls" + no_certificate);
+    std::string json = with_tls(R"({"max_handshakes": 64})");
+    EXPECT_EQ(failure({"start", "--config", json}), json + ": server.tls.max_handshakes" + no_certificate);
     EXPECT_EQ(failure({"start", "--config", with_tls(R"({"certificates": []})"), "--tls-host", "::"}),
               "--tls-host" + no_certificate);
     // A certificate from any source is enough.
@@ -493,7 +467,6 @@ TEST(tls_usage, usage_documents_every_name) {
                                "--tls-port PORT",
                                "--tls-host HOST",
                                "--tls-max-handshakes N",
-                               "--no-ktls",
                                "RINGCAST_TLS_CERT",
                                "RINGCAST_TLS_KEY",
                                "RINGCAST_TLS_PASSPHRASE",
@@ -503,7 +476,6 @@ TEST(tls_usage, usage_documents_every_name) {
                                "RINGCAST_TLS_PORT",
                                "RINGCAST_TLS_HOST",
                                "RINGCAST_TLS_MAX_HANDSHAKES",
-                               "RINGCAST_TLS_KTLS",
                                "SSL_CERT",
                                "SSL_KEY",
                                "SSL_PASSPHRASE",
@@ -514,7 +486,6 @@ TEST(tls_usage, usage_documents_every_name) {
                                "\"min_version\": \"1.2\"",
                                "\"ciphers\"",
                                "\"max_handshakes\": 1024",
-                               "\"ktls\": true",
                                "(default 1.2)",
                                "(default 1024)"}) {
         EXPECT_NE(text.find(needle), std::string::npos) << needle;
