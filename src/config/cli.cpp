@@ -26,6 +26,15 @@ constexpr value_flag value_flags[] = {
     {"--redis", "a redis:// or rediss:// URL"},
     {"--metrics-port", "a number from 1 to 65535"},
     {"--metrics-host", "an address to listen on"},
+    {"--tls-cert", "a certificate chain file (PEM)"},
+    {"--tls-key", "a private key file (PEM)"},
+    {"--tls-passphrase", "the passphrase of the key"},
+    {"--tls-client-ca", "a file of CA certificates (PEM)"},
+    {"--tls-min-version", "1.2 or 1.3 (or TLSv1.2, TLSv1.3)"},
+    {"--tls-ciphers", "an OpenSSL cipher list"},
+    {"--tls-port", "a number from 1 to 65535"},
+    {"--tls-host", "an address to listen on"},
+    {"--tls-max-handshakes", "a number from 1 to 4294967295"},
 };
 // clang-format on
 
@@ -51,6 +60,9 @@ const value_flag* find_value_flag(std::string_view name) {
 
 // Stores one flag's value, or fails with the message naming the flag.
 core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
+    if (f.name.starts_with("--tls-")) {
+        return set_tls_flag(f.name, f.wanted, value, out.tls);
+    }
     auto bad = [&] {
         return core::failure(std::string(f.name) + ": expected " + std::string(f.wanted) + ", got " +
                              in_quotes(value));
@@ -217,6 +229,18 @@ Flags of start and restart (--flag value or --flag=value):
   --metrics-host HOST   address of the metrics port (default {metrics_host}; never the public port)
   --allow-dev-credentials   serve the development app (secret app-secret, public) on an
                     address other than loopback; refused without this flag
+  --tls-cert FILE   serve wss:// and https:// with this certificate chain (PEM, leaf first);
+                    repeat for more certificates, chosen by SNI (the first is the default)
+  --tls-key FILE    the private key (PEM) of the --tls-cert in the same position
+  --tls-passphrase P        of encrypted keys: once for all, or once per --tls-cert in order
+  --tls-client-ca FILE      require client certificates signed by these CAs (PEM; default: none)
+  --tls-min-version V       1.2 or 1.3 (default {tls_min_version})
+  --tls-ciphers LIST        OpenSSL cipher list for TLS 1.2 (default: OpenSSL's)
+  --tls-port PORT   serve TLS on a second listener on this port, the main one staying plain
+                    (default: the main listener speaks TLS only)
+  --tls-host HOST   address of that second listener (default: --host's)
+  --tls-max-handshakes N    TLS handshakes a shard carries at once; beyond it new connections
+                    are closed (default {tls_max_handshakes})
   --help            show this text
 
 Environment variables (also read from the --env file):
@@ -247,6 +271,13 @@ Environment variables (also read from the --env file):
   REDIS_HOST, REDIS_PORT, REDIS_DB       the server (default {redis_host}, {redis_port}, 0)
   REDIS_USERNAME, REDIS_PASSWORD         credentials (default: none)
   REDIS_SCHEME                 tcp or tls (default tcp)
+  RINGCAST_TLS_CERT, RINGCAST_TLS_KEY   as --tls-cert, --tls-key (one certificate)
+  RINGCAST_TLS_PASSPHRASE, RINGCAST_TLS_CLIENT_CA     as --tls-passphrase, --tls-client-ca
+  SSL_CERT, SSL_KEY, SSL_PASSPHRASE, SSL_CA   soketi's names of the four above; RINGCAST_TLS_*
+                               win over them. SSL_CA, as in soketi, requires client certificates
+  RINGCAST_TLS_MIN_VERSION, RINGCAST_TLS_CIPHERS      as --tls-min-version, --tls-ciphers
+  RINGCAST_TLS_PORT, RINGCAST_TLS_HOST  as --tls-port, --tls-host
+  RINGCAST_TLS_MAX_HANDSHAKES  as --tls-max-handshakes
   REDIS_* are read only when scaling is enabled: Laravel sets them for its cache and queues
   too. REDIS_TIMEOUT is not read.
   Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
@@ -256,6 +287,7 @@ Environment variables (also read from the --env file):
   PUSHER_* and RINGCAST_* names are warned about (with the closest known name), as likely typos.
 
 Each server setting comes from the first of: flag, environment, .env file, JSON file, default.
+The TLS certificates come whole from the first of them that gives any.
 Apps come from the JSON file's "apps", else REVERB_APP_*, else the development default app
 (id app-id, key app-key, secret app-secret).
 
@@ -273,7 +305,11 @@ and unknown keys are errors:
                            "ca_file": ""},
               "redis": {"enabled": false, "prefix": "{redis_prefix}",
                         "url": "redis://{redis_host}:{redis_port}/0"},
-              "metrics": {"port": 0, "host": "{metrics_host}"}},
+              "metrics": {"port": 0, "host": "{metrics_host}"},
+              "tls": {"cert": "/etc/ringcast/cert.pem", "key": "/etc/ringcast/key.pem", "passphrase": "",
+                      "certificates": [{"cert": "other.pem", "key": "other.key", "passphrase": ""}],
+                      "client_ca": "", "min_version": "{tls_min_version}", "ciphers": "", "port": 8443,
+                      "host": "", "max_handshakes": {tls_max_handshakes}}},
    "apps": [{"id": "1", "key": "...", "secret": "...", "enabled": true,
              "activity_timeout": {activity}, "ping_interval": {ping}, "pong_timeout": {pong},
              "max_message_size": {max_message_size}, "max_event_payload_bytes": {max_event_payload_bytes},
@@ -305,6 +341,9 @@ and unknown keys are errors:
   for https targets ("" = the system's). AWS Lambda targets are not supported.
   "redis" takes a "url" (which also enables scaling unless "enabled" says otherwise) or its
   parts "host", "port", "username", "password", "db" (0-{max_redis_db}) and "tls", not both.
+  "tls" is off without a certificate: "cert" and "key" make the default one, "certificates"
+  adds those chosen by SNI (either alone is fine); the other keys are the --tls-* flags'.
+  Without "port", the main listener speaks TLS only. Certificate files are read at start.
 )";
 
 } // namespace
@@ -336,6 +375,8 @@ std::string usage() {
         {"{redis_host}", s.redis.host},
         {"{redis_port}", std::to_string(s.redis.port)},
         {"{max_redis_db}", std::to_string(detail::max_redis_db)},
+        {"{tls_min_version}", s.tls.min_version},
+        {"{tls_max_handshakes}", std::to_string(s.tls.max_handshakes)},
         {"{activity}", std::to_string(a.activity_timeout_s)},
         {"{ping}", std::to_string(a.ping_interval_s)},
         {"{pong}", std::to_string(a.pong_timeout_s)},

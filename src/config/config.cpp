@@ -95,8 +95,9 @@ core::status settle(const detail::flags& flags, const char* const* envp, server&
     }
 
     bool json_apps = false;
+    detail::tls_sources tls;
     if (flags.config_file) {
-        if (core::status s = detail::read_json_config(*flags.config_file, out, json_apps); !s) {
+        if (core::status s = detail::read_json_config(*flags.config_file, out, json_apps, tls); !s) {
             return s;
         }
     }
@@ -105,7 +106,16 @@ core::status settle(const detail::flags& flags, const char* const* envp, server&
     if (core::status s = detail::apply_server_environment(env, flags.redis.has_value(), out); !s) {
         return s;
     }
+    if (core::status s = detail::apply_tls_environment(env, out.tls, tls); !s) {
+        return s;
+    }
     apply_flags(flags, out);
+    if (core::status s = detail::apply_tls_flags(flags.tls, out.tls, tls); !s) {
+        return s;
+    }
+    if (core::status s = detail::check_tls(out, tls); !s) {
+        return s;
+    }
 
     if (json_apps) {
         out.apps_source = "config file";

@@ -24,6 +24,10 @@ inline constexpr std::uint64_t max_threads = 1024;
 [[nodiscard]] std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t min,
                                                         std::uint64_t max);
 
+// `text` equals `lower` (all lowercase) in any case: ASCII letters only, as in the names and
+// keywords of settings.
+[[nodiscard]] bool equals_lowercase(std::string_view text, std::string_view lower);
+
 // "expected a number from MIN to MAX", the common phrase of every range error.
 [[nodiscard]] std::string expected_range(std::uint64_t min, std::uint64_t max);
 
@@ -119,6 +123,49 @@ inline constexpr std::size_t max_redis_prefix = 100;
 // The whole file, or a failure whose message is strerror(errno).
 [[nodiscard]] core::result<std::string> read_file(const std::string& path);
 
+// The TLS readers shared by the command line, the environment and the JSON file (tls.cpp).
+
+// "1.2" or "1.3" from "1.2", "1.3", "TLSv1.2" or "TLSv1.3" (the "TLSv" in any case); nullopt
+// otherwise.
+[[nodiscard]] std::optional<std::string> parse_tls_version(std::string_view text);
+// What a TLS version must be, for messages: "expected 1.2 or 1.3 (or TLSv1.2, TLSv1.3)".
+inline constexpr std::string_view tls_version_wanted = "expected 1.2 or 1.3 (or TLSv1.2, TLSv1.3)";
+
+// Which flag, variable or key set what the checks made once every source is read may have to
+// name (check_tls). Each source overwrites what a lower one recorded, so the name is that of the
+// value in effect; a name from a file starts with "FILE: ".
+struct tls_sources {
+    std::string setting; // one that set a TLS setting other than the certificates ("" = none)
+    std::string port;    // the one that set tls.port ("" = none)
+};
+
+// The --tls-* flags as given: certificates, keys and passphrases in order (the Nth of each make
+// one certificate), the others as the last one given.
+struct tls_flags {
+    std::vector<std::string> certs;
+    std::vector<std::string> keys;
+    std::vector<std::string> passphrases;
+    std::optional<std::string> client_ca;
+    std::optional<std::string> min_version; // normalised: "1.2" or "1.3"
+    std::optional<std::string> ciphers;
+    std::optional<std::string> host;
+    std::optional<std::uint16_t> port;
+    std::optional<std::uint32_t> max_handshakes;
+};
+
+// Stores the value of one --tls-* flag that takes a value; `wanted` completes
+// "FLAG: expected ..." when it is refused. Passphrases are never echoed.
+[[nodiscard]] core::status set_tls_flag(std::string_view name, std::string_view wanted,
+                                        std::string_view value, tls_flags& out);
+
+// Applies the --tls-* flags over `out`: their certificates (when any) replace the other
+// sources'. Fails when the certificates, keys and passphrases do not pair up.
+[[nodiscard]] core::status apply_tls_flags(const tls_flags& flags, tls_settings& out, tls_sources& names);
+
+// The checks that need every source read: TLS settings without a certificate, and a TLS port
+// that is the plain one on the same address. `names` says what to name.
+[[nodiscard]] core::status check_tls(const server& s, const tls_sources& names);
+
 // What the command line asked for; settings left unset fall through to the other sources.
 struct flags {
     std::optional<std::string> host;
@@ -135,6 +182,7 @@ struct flags {
     bool allow_dev_credentials = false;
     std::optional<std::uint16_t> metrics_port;
     std::optional<std::string> metrics_host;
+    tls_flags tls;
 };
 
 struct parsed_command {
@@ -146,9 +194,11 @@ struct parsed_command {
 [[nodiscard]] core::result<parsed_command> parse_command_line(int argc, const char* const* argv);
 
 // Reads the JSON file over `out` (which holds the defaults). Sets `has_apps` when the file
-// lists apps (then they replace out.apps). Fails with a message naming the file and key, and
-// then leaves `out` untouched.
-[[nodiscard]] core::status read_json_config(const std::string& file, server& out, bool& has_apps);
+// lists apps (then they replace out.apps), and records in `tls` the keys of "server.tls" that
+// check_tls may name. Fails with a message naming the file and key, and then leaves `out`
+// untouched.
+[[nodiscard]] core::status read_json_config(const std::string& file, server& out, bool& has_apps,
+                                            tls_sources& tls);
 
 // The process environment layered over the --env file (the process wins, as in Laravel).
 struct environment {
@@ -162,6 +212,13 @@ struct environment {
 // `redis_flag` says --redis was given, whose URL replaces the REDIS_* connection variables.
 // Fails with a message naming the variable (and the .env file when it came from there).
 [[nodiscard]] core::status apply_server_environment(const environment& env, bool redis_flag, server& out);
+
+// Applies the TLS variables over `out`: RINGCAST_TLS_* and soketi's SSL_CERT, SSL_KEY,
+// SSL_PASSPHRASE and SSL_CA (a RINGCAST_TLS_* name wins over its SSL_* one). A certificate given
+// here (one: SNI certificates need the JSON file or the flags) replaces the JSON file's. Records
+// in `names` the variables check_tls may name.
+[[nodiscard]] core::status apply_tls_environment(const environment& env, tls_settings& out,
+                                                 tls_sources& names);
 
 // Whether REVERB_APP_ID, REVERB_APP_KEY or REVERB_APP_SECRET is set (to warn when the JSON
 // file's apps take their place).

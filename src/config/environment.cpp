@@ -14,22 +14,6 @@ struct found {
     bool from_dotenv;
 };
 
-bool equals_lowercase(std::string_view text, std::string_view lower) {
-    if (text.size() != lower.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-        if (c != lower[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // Laravel's env() turns "null"/"(null)" into null and "empty"/"(empty)" into "", and Reverb's
 // config falls back to its default for both; an empty value means "unset" here as well.
 bool means_unset(std::string_view value) {
@@ -265,7 +249,104 @@ core::status redis(const environment& env, bool redis_flag, redis_settings& out)
     return redis_parts(env, out);
 }
 
+// "FILE: " when the value came from the .env file, else "".
+std::string where(const environment& env, const found& f) {
+    return f.from_dotenv ? env.dotenv_file + ": " : std::string{};
+}
+
+struct named {
+    std::string_view name;
+    found value;
+};
+
+// Our RINGCAST_TLS_* name wins over soketi's SSL_* one, wherever each is set.
+std::optional<named> tls_variable(const environment& env, std::string_view ours, std::string_view soketis) {
+    for (std::string_view name : {ours, soketis}) {
+        if (std::optional<found> f = lookup(env, name)) {
+            return named{name, *f};
+        }
+    }
+    return std::nullopt;
+}
+
+core::status needs(const environment& env, const named& given, std::string_view what) {
+    return core::failure(where(env, given.value) + std::string(given.name) + ": needs " + std::string(what));
+}
+
+// The one certificate the environment can give, which replaces the JSON file's certificates.
+// The passphrase is never echoed.
+core::status tls_certificate_variables(const environment& env, tls_settings& out) {
+    std::optional<named> cert = tls_variable(env, "RINGCAST_TLS_CERT", "SSL_CERT");
+    std::optional<named> key = tls_variable(env, "RINGCAST_TLS_KEY", "SSL_KEY");
+    std::optional<named> passphrase = tls_variable(env, "RINGCAST_TLS_PASSPHRASE", "SSL_PASSPHRASE");
+    if (cert && !key) {
+        return needs(env, *cert, "a key too: set RINGCAST_TLS_KEY or SSL_KEY");
+    }
+    if (key && !cert) {
+        return needs(env, *key, "a certificate too: set RINGCAST_TLS_CERT or SSL_CERT");
+    }
+    if (passphrase && !cert) {
+        return needs(env, *passphrase,
+                     "a certificate and its key too: set RINGCAST_TLS_CERT and "
+                     "RINGCAST_TLS_KEY (or SSL_CERT and SSL_KEY)");
+    }
+    if (cert) {
+        std::string secret = passphrase ? std::string(passphrase->value.value) : std::string{};
+        out.certificates = {
+            {std::string(cert->value.value), std::string(key->value.value), std::move(secret)}};
+    }
+    return core::ok();
+}
+
+core::status tls_version(const environment& env, std::string_view name, std::string& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return core::ok();
+    }
+    std::optional<std::string> version = parse_tls_version(f->value);
+    if (!version) {
+        return bad_value(env, name, *f, tls_version_wanted);
+    }
+    out = std::move(*version);
+    return core::ok();
+}
+
+// The variables check_tls may name, the one in effect last.
+void record_tls_names(const environment& env, tls_sources& names) {
+    for (std::string_view name :
+         {"SSL_CA", "RINGCAST_TLS_CLIENT_CA", "RINGCAST_TLS_MIN_VERSION", "RINGCAST_TLS_CIPHERS",
+          "RINGCAST_TLS_HOST", "RINGCAST_TLS_MAX_HANDSHAKES"}) {
+        if (std::optional<found> f = lookup(env, name)) {
+            names.setting = where(env, *f) + std::string(name);
+        }
+    }
+    if (std::optional<found> f = lookup(env, "RINGCAST_TLS_PORT")) {
+        names.setting = names.port = where(env, *f) + "RINGCAST_TLS_PORT";
+    }
+}
+
 } // namespace
+
+core::status apply_tls_environment(const environment& env, tls_settings& out, tls_sources& names) {
+    if (std::optional<named> ca = tls_variable(env, "RINGCAST_TLS_CLIENT_CA", "SSL_CA")) {
+        out.client_ca_file = ca->value.value;
+    }
+    text(env, "RINGCAST_TLS_CIPHERS", out.ciphers);
+    text(env, "RINGCAST_TLS_HOST", out.host);
+    const core::status problems[] = {
+        tls_certificate_variables(env, out),
+        tls_version(env, "RINGCAST_TLS_MIN_VERSION", out.min_version),
+        number(env, "RINGCAST_TLS_PORT", 1, 65535, out.port),
+        number(env, "RINGCAST_TLS_MAX_HANDSHAKES", 1, max_u32, out.max_handshakes),
+    };
+    for (const core::status& problem : problems) {
+        if (!problem) {
+            return problem;
+        }
+    }
+    record_tls_names(env, names);
+    return core::ok();
+}
 
 std::string searched(const environment& env) {
     return env.dotenv_file.empty() ? "the process environment (no --env file given)"

@@ -100,7 +100,7 @@ core::status read_metrics(element value, const std::string& path, metrics_settin
     });
 }
 
-core::status read_server(element value, const std::string& path, server& out) {
+core::status read_server(element value, const std::string& path, server& out, tls_sources& tls) {
     return json::each_field(value, path, [&](std::string_view key, element v, const std::string& p) {
         if (key == "host") {
             return json::string(v, p, true, out.host);
@@ -145,17 +145,20 @@ core::status read_server(element value, const std::string& path, server& out) {
         if (key == "metrics") {
             return read_metrics(v, p, out.metrics);
         }
+        if (key == "tls") {
+            return json::read_tls_settings(v, p, out.tls, tls);
+        }
         return json::unknown(p);
     });
 }
 
-core::status read_root(element root, server& out, bool& has_apps) {
+core::status read_root(element root, server& out, bool& has_apps, tls_sources& tls) {
     if (!root.is_object()) {
         return core::failure("expected a JSON object at the top level");
     }
     return json::each_field(root, "", [&](std::string_view key, element value, const std::string& path) {
         if (key == "server") {
-            return read_server(value, path, out);
+            return read_server(value, path, out, tls);
         }
         if (key == "apps") {
             has_apps = true;
@@ -167,7 +170,7 @@ core::status read_root(element root, server& out, bool& has_apps) {
 
 } // namespace
 
-core::status read_json_config(const std::string& file, server& out, bool& has_apps) {
+core::status read_json_config(const std::string& file, server& out, bool& has_apps, tls_sources& tls) {
     has_apps = false;
     core::result<std::string> text = read_file(file);
     if (!text) {
@@ -181,11 +184,18 @@ core::status read_json_config(const std::string& file, server& out, bool& has_ap
     }
     // Read into a copy so a failed file leaves `out` untouched.
     server settings = out;
-    if (core::status s = read_root(root, settings, has_apps); !s) {
+    tls_sources keys;
+    if (core::status s = read_root(root, settings, has_apps, keys); !s) {
         has_apps = false;
         return core::failure(file + ": " + s.message());
     }
     out = std::move(settings);
+    if (!keys.setting.empty()) {
+        tls.setting = file + ": " + keys.setting;
+    }
+    if (!keys.port.empty()) {
+        tls.port = file + ": " + keys.port;
+    }
     return core::ok();
 }
 

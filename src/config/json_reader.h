@@ -70,4 +70,10 @@ template <class Number>
 // The "server.redis" object (json_redis.cpp), read over `out` (which holds the defaults).
 [[nodiscard]] core::status read_redis_settings(element value, const std::string& path, redis_settings& out);
 
+// The "server.tls" object (json_tls.cpp), read over `out` (which holds the defaults): its
+// certificates, when it names any, replace out.certificates. Records in `names` the key paths
+// check_tls may name.
+[[nodiscard]] core::status read_tls_settings(element value, const std::string& path, tls_settings& out,
+                                             tls_sources& names);
+
 } // namespace ringcast::config::detail::json

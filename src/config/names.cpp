@@ -14,7 +14,8 @@ namespace ringcast::config::detail {
 namespace {
 
 // Every name the server reads (see usage()), then the ones a Laravel app or Reverb sets that
-// ringcast knows and leaves alone on purpose.
+// ringcast knows and leaves alone on purpose. soketi's SSL_* names need no place here: only the
+// REVERB_*, PUSHER_* and RINGCAST_* prefixes are checked.
 // clang-format off
 constexpr std::string_view known_names[] = {
     "REVERB_SERVER_HOST", "REVERB_SERVER_PORT", "REVERB_SERVER_PATH", "REVERB_HOST",
@@ -27,6 +28,9 @@ constexpr std::string_view known_names[] = {
     "RINGCAST_WEBHOOK_URL", "RINGCAST_WEBHOOK_EVENTS", "RINGCAST_WEBHOOK_BATCH_MS",
     "RINGCAST_WEBHOOK_DEBOUNCE_MS", "RINGCAST_WEBHOOK_RETRY_FOR_MS", "RINGCAST_WEBHOOK_CA_FILE",
     "RINGCAST_METRICS_PORT", "RINGCAST_METRICS_HOST",
+    "RINGCAST_TLS_CERT", "RINGCAST_TLS_KEY", "RINGCAST_TLS_PASSPHRASE", "RINGCAST_TLS_CLIENT_CA",
+    "RINGCAST_TLS_MIN_VERSION", "RINGCAST_TLS_CIPHERS", "RINGCAST_TLS_PORT", "RINGCAST_TLS_HOST",
+    "RINGCAST_TLS_MAX_HANDSHAKES",
     // Where the app publishes and browsers connect (config/broadcasting.php), not the server's.
     "REVERB_PORT", "REVERB_SCHEME",
     // Reverb's own: the server driver's name and the Pulse/Telescope ingest intervals.

@@ -21,6 +21,22 @@ std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t m
     return n;
 }
 
+bool equals_lowercase(std::string_view text, std::string_view lower) {
+    if (text.size() != lower.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+        if (c != lower[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::string expected_range(std::uint64_t min, std::uint64_t max) {
     return "expected a number from " + std::to_string(min) + " to " + std::to_string(max);
 }

@@ -194,7 +194,9 @@ struct tls_certificate {
 
 // TLS served by ringcast itself, wss:// and https:// (off unless a certificate is given).
 // soketi's SSL_CERT / SSL_KEY / SSL_PASSPHRASE / SSL_CA work, as do our RINGCAST_TLS_* names,
-// `--tls-*` flags and the config file's "tls" object.
+// `--tls-*` flags and the config file's "tls" object ("server.tls"). The certificates come whole
+// from the first source that gives any (flags, environment, .env, file); the other settings each
+// follow load()'s precedence.
 struct tls_settings {
     // The first is the default; the others are chosen by the name the client asks for (SNI),
     // matched against each certificate's own names.
@@ -211,9 +213,6 @@ struct tls_settings {
     std::uint16_t port = 0;
     // TLS handshakes a shard carries at once; a connection over it is closed at accept.
     std::uint32_t max_handshakes = 1024;
-    // Hand each connection's sending to the kernel (kTLS) after the handshake where the kernel
-    // and OpenSSL can, so broadcasts leave from the shared frames without a copy per connection.
-    bool ktls = true;
 
     [[nodiscard]] bool enabled() const noexcept { return !certificates.empty(); }
     bool operator==(const tls_settings&) const = default;
