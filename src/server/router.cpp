@@ -20,7 +20,9 @@ void connection_handler::handle_request(state& st, http::request req) {
     // A stopping server answers what it has been asked and closes (see on_finish_up).
     req.keep_alive = req.keep_alive && !shard_.stopping();
     const bool keep = req.keep_alive;
-    RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
+    if (!core::debug_filtered()) {
+        RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
+    }
     if (st.metrics_only) {
         serve_scrape(st, req);
         return;
@@ -81,7 +83,9 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
     per_app.http_bytes_received.add(req.body.size());
     st.api_app = static_cast<int>(app);
     auto fail = [&](const core::status& why, std::string_view extra = {}) {
-        RC_LOG_DEBUG("http %d: %s", why.code(), why.message().c_str());
+        if (!core::debug_filtered()) {
+            RC_LOG_DEBUG("http %d: %s", why.code(), why.message().c_str());
+        }
         reply(st, http::json_error(why.code(), why.message(), keep, extra), keep);
     };
     auto target = api::find_route(endpoint);
