@@ -106,6 +106,10 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
     if (auto signed_ok = auth::verify({a.id, a.key, a.secret}, req.method, req.path(), settings().path,
                                       *query, req.body, core::unix_seconds());
         !signed_ok) {
+        // A publisher with the wrong secret or clock: the message says which (and, for a wrong
+        // signature, what should have been signed).
+        RC_LOG_INFO("auth failure: HTTP API %s %s for app %s: %s", req.method.c_str(),
+                    std::string(endpoint).c_str(), a.id.c_str(), signed_ok.message().c_str());
         fail(signed_ok);
         return;
     }
