@@ -343,6 +343,20 @@ int start(const config::server& initial, bool restart, int argc, char** argv, ch
     return ok ? 0 : 1;
 }
 
+// --log-level, --log-format, --debug and its filter; asking for debug lines or for one app's or
+// channel's frames turns --debug on.
+void apply_log_settings(const config::server& s) {
+    using core::log_level;
+    log_level least = s.log_level == "debug"   ? log_level::debug
+                      : s.log_level == "warn"  ? log_level::warn
+                      : s.log_level == "error" ? log_level::error
+                                               : log_level::info;
+    core::set_log_options(least, s.log_format == "json" ? core::log_format::json : core::log_format::text);
+    core::set_debug_filter({s.debug_app, s.debug_channel});
+    core::debug_enabled.store(s.debug || least == log_level::debug || !s.debug_app.empty() ||
+                              !s.debug_channel.empty());
+}
+
 } // namespace
 
 // Built for x86-64-v3 (meson's march option), the code may use AVX2 anywhere: say so rather than
@@ -382,7 +396,7 @@ int main(int argc, char** argv, char** envp) {
     case config::command_line::action::restart:
         break;
     }
-    core::debug_enabled.store(cmd.settings.debug);
+    apply_log_settings(cmd.settings);
     try {
         return start(cmd.settings, cmd.what == config::command_line::action::restart, argc, argv, envp);
 

@@ -26,6 +26,10 @@ constexpr value_flag value_flags[] = {
     {"--redis", "a redis:// or rediss:// URL"},
     {"--metrics-port", "a number from 1 to 65535"},
     {"--metrics-host", "an address to listen on"},
+    {"--log-level", "debug, info, warn or error"},
+    {"--log-format", "text or json"},
+    {"--debug-app", "an app id"},
+    {"--debug-channel", "a channel name prefix"},
     {"--tls-cert", "a certificate chain file (PEM)"},
     {"--tls-key", "a private key file (PEM)"},
     {"--tls-passphrase", "the passphrase of the key"},
@@ -37,6 +41,20 @@ constexpr value_flag value_flags[] = {
     {"--tls-max-handshakes", "a number from 1 to 4294967295"},
 };
 // clang-format on
+
+// --log-level, --log-format, --debug-app, --debug-channel: false for a value they cannot take.
+bool set_log_flag(std::string_view name, std::string_view value, flags& out) {
+    if (name == "--log-level") {
+        out.log_level = parse_log_level(value);
+        return out.log_level.has_value();
+    }
+    if (name == "--log-format") {
+        out.log_format = parse_log_format(value);
+        return out.log_format.has_value();
+    }
+    (name == "--debug-app" ? out.debug_app : out.debug_channel) = value;
+    return !value.empty();
+}
 
 // --metrics-port, --metrics-host: false for a value they cannot take.
 bool set_metrics_flag(std::string_view name, std::string_view value, flags& out) {
@@ -100,6 +118,8 @@ core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
         (f.name == "--env" ? out.env_file : out.config_file) = value;
     } else if (f.name == "--metrics-port" || f.name == "--metrics-host") {
         return set_metrics_flag(f.name, value, out) ? core::ok() : bad();
+    } else if (f.name.starts_with("--log-") || f.name.starts_with("--debug-")) {
+        return set_log_flag(f.name, value, out) ? core::ok() : bad();
     } else if (f.name == "--redis") {
         redis_settings parsed;
         if (core::status s = parse_redis_url(value, parsed); !s) {
@@ -219,6 +239,11 @@ Flags of start and restart (--flag value or --flag=value):
   --path PATH       URL prefix of every route, e.g. /ws (default: none)
   --hostname NAME   public host name shown in the start-up banner (default: none)
   --debug           log every frame in and out (default: off)
+  --debug-app ID    with --debug (implied): only this app's frames
+  --debug-channel PREFIX    with --debug (implied): only frames naming a channel that starts so
+  --log-level LEVEL debug, info, warn or error: the least level logged (default {log_level});
+                    debug is --debug
+  --log-format F    text, or json for one JSON object per line (default {log_format})
   --threads N       shards (threads), 1-1024 (default: one per CPU)
   --env FILE        read the variables below from a Laravel .env file (default: none);
                     the process environment wins over the file, as in Laravel
@@ -264,6 +289,7 @@ Environment variables (also read from the --env file):
   RINGCAST_WEBHOOK_RETRY_FOR_MS          as server.webhooks.retry_for_ms
   RINGCAST_WEBHOOK_CA_FILE               as server.webhooks.ca_file
   RINGCAST_METRICS_PORT, RINGCAST_METRICS_HOST   as --metrics-port, --metrics-host
+  RINGCAST_LOG_LEVEL, RINGCAST_LOG_FORMAT         as --log-level, --log-format
   METRICS_ENABLED, METRICS_SERVER_PORT   soketi's names: metrics on (port {metrics_port}), its port
   REVERB_SCALING_ENABLED       scale across nodes through Redis (default false)
   REVERB_SCALING_CHANNEL       prefix of every Redis key and channel (default {redis_prefix})
@@ -294,6 +320,7 @@ Apps come from the JSON file's "apps", else REVERB_APP_*, else the development d
 JSON file (--config); every key is optional except each app's id (or app_id), key and secret,
 and unknown keys are errors:
   {"server": {"host": "{host}", "port": {port}, "path": "", "hostname": "", "debug": false,
+              "log_level": "{log_level}", "log_format": "{log_format}", "debug_app": "", "debug_channel": "",
               "threads": 0, "max_header_bytes": {max_header_bytes}, "max_body_bytes": {max_body_bytes},
               "handshake_timeout": {handshake_timeout}, "http_idle_timeout": {http_idle_timeout},
               "max_pending_write_bytes": {max_pending_write_bytes},
@@ -371,6 +398,8 @@ std::string usage() {
         {"{shutdown_grace_ms}", std::to_string(s.webhooks.shutdown_grace_ms)},
         {"{redis_prefix}", s.redis.prefix},
         {"{metrics_host}", s.metrics.host},
+        {"{log_level}", s.log_level},
+        {"{log_format}", s.log_format},
         {"{metrics_port}", std::to_string(metrics_settings::soketi_port)},
         {"{redis_host}", s.redis.host},
         {"{redis_port}", std::to_string(s.redis.port)},

@@ -38,6 +38,20 @@ core::result<variables> read_dotenv(const detail::flags& flags, const variables&
     return parsed;
 }
 
+void apply_log_flags(const detail::flags& flags, server& out) {
+    const std::pair<const std::optional<std::string>*, std::string*> fields[] = {
+        {&flags.log_level, &out.log_level},
+        {&flags.log_format, &out.log_format},
+        {&flags.debug_app, &out.debug_app},
+        {&flags.debug_channel, &out.debug_channel},
+    };
+    for (const auto& [from, to] : fields) {
+        if (*from) {
+            *to = **from;
+        }
+    }
+}
+
 void apply_flags(const detail::flags& flags, server& out) {
     if (flags.host) {
         out.host = *flags.host;
@@ -57,6 +71,7 @@ void apply_flags(const detail::flags& flags, server& out) {
     if (flags.threads) {
         out.threads = *flags.threads;
     }
+    apply_log_flags(flags, out);
     if (flags.metrics_port) {
         out.metrics.port = *flags.metrics_port;
     }

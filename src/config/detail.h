@@ -28,6 +28,14 @@ inline constexpr std::uint64_t max_threads = 1024;
 // keywords of settings.
 [[nodiscard]] bool equals_lowercase(std::string_view text, std::string_view lower);
 
+// A log level ("debug", "info", "warn" or "warning", "error", any case) or format ("text",
+// "json") as stored in server::log_level / log_format; nullopt for anything else. The phrases
+// complete "expected ..." in messages.
+[[nodiscard]] std::optional<std::string> parse_log_level(std::string_view text);
+[[nodiscard]] std::optional<std::string> parse_log_format(std::string_view text);
+inline constexpr std::string_view log_level_wanted = "debug, info, warn or error";
+inline constexpr std::string_view log_format_wanted = "text or json";
+
 // "expected a number from MIN to MAX", the common phrase of every range error.
 [[nodiscard]] std::string expected_range(std::uint64_t min, std::uint64_t max);
 
@@ -182,6 +190,10 @@ struct flags {
     bool allow_dev_credentials = false;
     std::optional<std::uint16_t> metrics_port;
     std::optional<std::string> metrics_host;
+    std::optional<std::string> log_level;
+    std::optional<std::string> log_format;
+    std::optional<std::string> debug_app;
+    std::optional<std::string> debug_channel;
     tls_flags tls;
 };
 

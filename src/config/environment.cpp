@@ -4,6 +4,7 @@
 
 #include "ringcast/core/log.h"
 
+#include <tuple>
 #include <utility>
 
 namespace ringcast::config::detail {
@@ -391,6 +392,25 @@ core::status metrics(const environment& env, metrics_settings& out) {
     text(env, "RINGCAST_METRICS_HOST", out.host);
     return number(env, "RINGCAST_METRICS_PORT", 1, 65535, out.port);
 }
+
+// RINGCAST_LOG_LEVEL, RINGCAST_LOG_FORMAT.
+core::status log_settings(const environment& env, server& out) {
+    using parser = std::optional<std::string> (*)(std::string_view);
+    const std::tuple<std::string_view, parser, std::string_view, std::string*> settings[] = {
+        {"RINGCAST_LOG_LEVEL", parse_log_level, log_level_wanted, &out.log_level},
+        {"RINGCAST_LOG_FORMAT", parse_log_format, log_format_wanted, &out.log_format},
+    };
+    for (const auto& [name, parse, wanted, field] : settings) {
+        if (std::optional<found> f = lookup(env, name)) {
+            std::optional<std::string> value = parse(f->value);
+            if (!value) {
+                return bad_value(env, name, *f, "expected " + std::string(wanted));
+            }
+            *field = std::move(*value);
+        }
+    }
+    return core::ok();
+}
 } // namespace
 
 core::status apply_server_environment(const environment& env, bool redis_flag, server& out) {
@@ -408,6 +428,7 @@ core::status apply_server_environment(const environment& env, bool redis_flag, s
         ca_file(env, "RINGCAST_WEBHOOK_CA_FILE", out.webhooks.ca_file),
         redis(env, redis_flag, out.redis),
         metrics(env, out.metrics),
+        log_settings(env, out),
     };
     for (const core::status& problem : problems) {
         if (!problem) {

@@ -87,6 +87,24 @@ core::status url_path(element value, const std::string& path, std::string& out) 
     return core::ok();
 }
 
+// "server.log_level", "log_format", "debug_app", "debug_channel".
+core::status read_log_setting(std::string_view key, element value, const std::string& path, server& out) {
+    if (key == "debug_app" || key == "debug_channel") {
+        return json::string(value, path, false, key == "debug_app" ? out.debug_app : out.debug_channel);
+    }
+    std::string text;
+    if (core::status s = json::string(value, path, true, text); !s) {
+        return s;
+    }
+    bool level = key == "log_level";
+    std::optional<std::string> parsed = level ? parse_log_level(text) : parse_log_format(text);
+    if (!parsed) {
+        return json::fail(path, "expected " + std::string(level ? log_level_wanted : log_format_wanted));
+    }
+    (level ? out.log_level : out.log_format) = std::move(*parsed);
+    return core::ok();
+}
+
 // "server.metrics": {"port": 9601, "host": "127.0.0.1"} (port 0: off).
 core::status read_metrics(element value, const std::string& path, metrics_settings& out) {
     return json::each_field(value, path, [&](std::string_view key, element v, const std::string& p) {
@@ -116,6 +134,9 @@ core::status read_server(element value, const std::string& path, server& out, tl
         }
         if (key == "debug") {
             return json::boolean(v, p, out.debug);
+        }
+        if (key == "log_level" || key == "log_format" || key == "debug_app" || key == "debug_channel") {
+            return read_log_setting(key, v, p, out);
         }
         if (key == "threads") {
             return json::number(v, p, 0, max_threads, out.threads);

@@ -21,6 +21,27 @@ std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t m
     return n;
 }
 
+std::optional<std::string> parse_log_level(std::string_view text) {
+    for (std::string_view level : {"debug", "info", "warn", "error"}) {
+        if (equals_lowercase(text, level)) {
+            return std::string(level);
+        }
+    }
+    if (equals_lowercase(text, "warning")) {
+        return std::string("warn");
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_log_format(std::string_view text) {
+    for (std::string_view format : {"text", "json"}) {
+        if (equals_lowercase(text, format)) {
+            return std::string(format);
+        }
+    }
+    return std::nullopt;
+}
+
 bool equals_lowercase(std::string_view text, std::string_view lower) {
     if (text.size() != lower.size()) {
         return false;

@@ -131,6 +131,10 @@ void set_debug_filter(debug_filter f) {
     filtering = !filter.app_id.empty() || !filter.channel_prefix.empty();
 }
 
+bool debug_filtered() noexcept {
+    return filtering;
+}
+
 bool debug_shows(std::string_view app_id, std::string_view frame) noexcept {
     if (!filtering) {
         return true;

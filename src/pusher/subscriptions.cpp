@@ -65,6 +65,19 @@ member_data parse_channel_data(simdjson::dom::parser& scratch, std::string_view 
 
 core::status session::check_signature(std::string_view auth, std::string_view to_sign,
                                       std::string_view channel) const {
+    core::status verdict = signature_verdict(auth, to_sign, channel);
+    if (!verdict) {
+        // The message names what should have been signed: what a user debugging a 403 from
+        // Echo needs (limited in the log like every line, so a misconfigured client cannot flood it).
+        RC_LOG_INFO("auth failure: app %s, %s, channel %.*s: %s", ctx_.app(app_).id.c_str(),
+                    socket_id().c_str(), static_cast<int>(channel.size()), channel.data(),
+                    verdict.message().c_str());
+    }
+    return verdict;
+}
+
+core::status session::signature_verdict(std::string_view auth, std::string_view to_sign,
+                                        std::string_view channel) const {
     const config::app& a = ctx_.app(app_);
     switch (ctx_.stats().checked(auth::check_auth(a.key, a.secret, auth, to_sign))) {
     case auth::auth_check::ok:

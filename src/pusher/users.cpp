@@ -18,8 +18,8 @@ namespace ringcast::pusher {
 // not get better by retrying (soketi does the same); leaving the connection open would let a
 // client probe signatures at the WebSocket's message rate.
 void session::refuse_signin(std::string_view message) {
-    RC_LOG_DEBUG("%s: pusher:signin refused: %.*s", socket_id().c_str(), static_cast<int>(message.size()),
-                 message.data());
+    RC_LOG_INFO("auth failure: app %s, %s: pusher:signin refused: %.*s", ctx_.app(app_).id.c_str(),
+                socket_id().c_str(), static_cast<int>(message.size()), message.data());
     close_with(code::unauthorized, message);
 }
 

@@ -123,7 +123,10 @@ void connection_handler::feed_http(state& st_ref, std::string_view bytes) {
             handle_upgrade(*st, st->http->take(), bytes.substr(r.consumed));
             return;
         case http::parser::status::error:
-            RC_LOG_DEBUG("http error %d: %s", st->http->error_status(), st->http->error_message().c_str());
+            if (!core::debug_filtered()) {
+                RC_LOG_DEBUG("http error %d: %s", st->http->error_status(),
+                             st->http->error_message().c_str());
+            }
             reply(*st, http::json_error(st->http->error_status(), st->http->error_message(), false), false);
             return;
         }

@@ -20,7 +20,9 @@ void connection_handler::handle_request(state& st, http::request req) {
     // A stopping server answers what it has been asked and closes (see on_finish_up).
     req.keep_alive = req.keep_alive && !shard_.stopping();
     const bool keep = req.keep_alive;
-    RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
+    if (!core::debug_filtered()) {
+        RC_LOG_DEBUG("http %s %s", req.method.c_str(), req.target.c_str());
+    }
     if (st.metrics_only) {
         serve_scrape(st, req);
         return;
@@ -81,7 +83,9 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
     per_app.http_bytes_received.add(req.body.size());
     st.api_app = static_cast<int>(app);
     auto fail = [&](const core::status& why, std::string_view extra = {}) {
-        RC_LOG_DEBUG("http %d: %s", why.code(), why.message().c_str());
+        if (!core::debug_filtered()) {
+            RC_LOG_DEBUG("http %d: %s", why.code(), why.message().c_str());
+        }
         reply(st, http::json_error(why.code(), why.message(), keep, extra), keep);
     };
     auto target = api::find_route(endpoint);
@@ -102,6 +106,10 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
     if (auto signed_ok = auth::verify({a.id, a.key, a.secret}, req.method, req.path(), settings().path,
                                       *query, req.body, core::unix_seconds());
         !signed_ok) {
+        // A publisher with the wrong secret or clock: the message says which (and, for a wrong
+        // signature, what should have been signed).
+        RC_LOG_INFO("auth failure: HTTP API %s %s for app %s: %s", req.method.c_str(),
+                    std::string(endpoint).c_str(), a.id.c_str(), signed_ok.message().c_str());
         fail(signed_ok);
         return;
     }

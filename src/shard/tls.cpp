@@ -18,7 +18,9 @@ void shard::on_tls_recv(conn& c, std::string_view cipher) {
     if (c.handshaking && t.established()) {
         end_handshake(c);
         metrics_.tls_handshakes.add();
-        RC_LOG_DEBUG("connection %u: TLS established (%s)", c.slot, t.describe().c_str());
+        if (!core::debug_filtered()) {
+            RC_LOG_DEBUG("connection %u: TLS established (%s)", c.slot, t.describe().c_str());
+        }
     }
     if (t.has_output()) {
         mark_dirty(c); // handshake records, or an alert

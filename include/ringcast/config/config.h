@@ -238,6 +238,13 @@ struct server {
     // Public hostname, only used in what we print (Reverb uses it to find TLS certificates).
     std::string hostname;
     bool debug = false;
+    // The log (core/log.h): least level printed ("debug", "info", "warn", "error"), format
+    // ("text" or "json"), and what --debug shows: one app's frames, or those naming a channel
+    // with this prefix ("" = all; either turns --debug on).
+    std::string log_level = "info";
+    std::string log_format = "text";
+    std::string debug_app;
+    std::string debug_channel;
     // Shards (threads); 0 means one per online CPU.
     unsigned threads = 0;
 

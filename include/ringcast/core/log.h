@@ -39,6 +39,8 @@ void set_debug_filter(debug_filter filter);
 // a frame that names a channel starting with it ("channel":"<prefix>..., the compact JSON that
 // pusher-js, Laravel and ringcast write; channel names cannot contain quotes or backslashes).
 [[nodiscard]] bool debug_shows(std::string_view app_id, std::string_view frame) noexcept;
+// Whether a filter is set: debug lines that are not frames (HTTP requests) are shown only without.
+[[nodiscard]] bool debug_filtered() noexcept;
 
 // The rate limit of each call site, per thread.
 inline constexpr unsigned burst_lines = 20;

@@ -88,6 +88,8 @@ private:
     void handle_unsubscribe(simdjson::dom::element data);
     [[nodiscard]] core::status check_signature(std::string_view auth, std::string_view to_sign,
                                                std::string_view channel) const;
+    [[nodiscard]] core::status signature_verdict(std::string_view auth, std::string_view to_sign,
+                                                 std::string_view channel) const;
     // #server-to-user-{id}: only the signed-in user; otherwise answers the refusal, false.
     bool may_join_user_channel(std::string_view channel);
     // Checks a presence subscription's signature and member data, then asks the channel's owner
