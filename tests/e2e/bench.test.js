@@ -12,6 +12,7 @@ const path = require('node:path');
 const { describe, it, before, after } = require('node:test');
 const { useServer } = require('./lib/server');
 const { BENCH_BIN, BENCH_APP, benchMissing } = require('./lib/bench');
+const { testCertificates } = require('./lib/certs');
 
 const T = { timeout: 60000 };
 const missing = benchMissing();
@@ -94,5 +95,40 @@ describe('ringcast-bench scenarios against ringcast', { skip: missing }, () => {
       '--connections', '200', '--group-size', '4', '--rate', '5', '--duration', '2',
     ]);
     assertDelivered(r);
+  }));
+});
+
+// --tls against ringcast's own TLS port (issue 13): every subscriber over wss://, every publish
+// over https://, verified against the test CA. Not through the cluster stage's balancer, which
+// has no TLS port.
+describe('ringcast-bench --tls against ringcast serving TLS itself', { skip: missing || !!process.env.RINGCAST_E2E_CLUSTER }, () => {
+  const options = { threads: 2, apps: [BENCH_APP], tlsPort: true };
+  let certs;
+  let dir;
+  before(async () => {
+    certs = await testCertificates();
+    options.args = ['--tls-cert', certs.localhost.cert, '--tls-key', certs.localhost.key];
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-tls-e2e-'));
+  });
+  const srv = useServer(options);
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fanout: 200 subscribers over wss, publishes over https, nothing lost', T, srv.wrap(async (t, server) => {
+    const file = path.join(dir, 'fanout-tls.json');
+    const run = await runBench([
+      'fanout', '--host', 'localhost', '--port', String(server.tlsPort), '--ca', certs.ca.file,
+      '--threads', '2', '--quiet', '--drain', '3', '--connections', '200', '--rate', '50', '--duration', '1',
+      '--server-pid', String(server.child.pid), '--json', file,
+    ]);
+    assert.ok(fs.existsSync(file), `no record (exit ${run.code}):\n${run.stderr}`);
+    const record = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.equal(record.error, '', `${record.error}\n${run.stderr}`);
+    assert.equal(record.complete, true, `did not complete:\n${run.stderr}`);
+    assert.equal(run.code, 0, `exited with ${run.code}:\n${run.stderr}`);
+    assert.ok(record.figures.deliveries_per_second > 0, 'nothing was delivered');
+    assert.equal(record.figures.lost, 0, 'events lost');
+    assert.equal(record.figures.duplicated, 0, 'events duplicated');
   }));
 });
