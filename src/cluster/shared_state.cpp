@@ -33,33 +33,6 @@ constexpr std::uint64_t count_throttle_ms = 5000;
 const std::string redis_unreachable =
     "Redis is unreachable, so this node cannot answer for the cluster; try again";
 
-// A script's webhook event: "kind\napp\nchannel\nuser".
-struct script_event {
-    char kind = 0;
-    std::string_view app, channel, user;
-};
-
-bool parse_event(std::string_view text, script_event& out) {
-    if (text.size() < 2 || text[1] != '\n') {
-        return false;
-    }
-    out.kind = text[0];
-    std::string_view rest = text.substr(2);
-    std::size_t a = rest.find('\n');
-    if (a == std::string_view::npos) {
-        return false;
-    }
-    out.app = rest.substr(0, a);
-    rest.remove_prefix(a + 1);
-    std::size_t c = rest.find('\n');
-    if (c == std::string_view::npos) {
-        return false;
-    }
-    out.channel = rest.substr(0, c);
-    out.user = rest.substr(c + 1);
-    return true;
-}
-
 // A cache channel's stored value: "<data length>\n<data><frame>".
 bool split_cached(std::string_view stored, std::string_view& data, std::string_view& frame) {
     std::size_t nl = stored.find('\n');
@@ -536,67 +509,6 @@ void bridge::finish_restore() {
     for (auto& m : held) {
         m->to_bridge(*this);
     }
-}
-
-void bridge::emit_webhooks(const redis::value& events) {
-    for (const redis::value& text : events.elements) {
-        if (text.is_string()) {
-            emit_webhook(text.text);
-        }
-    }
-}
-
-void bridge::emit_webhook(std::string_view text) {
-    script_event e;
-    if (!parse_event(text, e)) {
-        return;
-    }
-    if (e.kind == 'd') {
-        if (e.app != node_id_) {
-            RC_LOG_WARN("Redis bridge: node %.*s stopped renewing its lease; its members, counts and "
-                        "connections are removed",
-                        static_cast<int>(e.app.size()), e.app.data());
-        }
-        return;
-    }
-    int app = webhooks_ == nullptr ? -1 : app_index(e.app);
-    if (app < 0) {
-        return;
-    }
-    webhook::event ev;
-    switch (e.kind) {
-    case 'o':
-        ev.kind = config::webhook_kind::channel_occupied;
-        break;
-    case 'v':
-        ev.kind = config::webhook_kind::channel_vacated;
-        break;
-    case 'a':
-        ev.kind = config::webhook_kind::member_added;
-        break;
-    case 'r':
-        ev.kind = config::webhook_kind::member_removed;
-        break;
-    case 'n':
-        ev.kind = config::webhook_kind::subscription_count;
-        break;
-    default:
-        return;
-    }
-    if (!config_->apps[static_cast<std::size_t>(app)].wants_webhook(ev.kind) ||
-        (ev.kind == config::webhook_kind::subscription_count &&
-         pusher::is_presence(pusher::kind_of(e.channel)))) {
-        return;
-    }
-    ev.app = static_cast<std::uint32_t>(app);
-    ev.channel = std::string(e.channel);
-    if (ev.kind == config::webhook_kind::subscription_count) {
-        std::from_chars(e.user.data(), e.user.data() + e.user.size(), ev.subscription_count);
-    } else {
-        ev.user_id = std::string(e.user);
-    }
-    ev.settled = true;
-    webhooks_->emit(std::move(ev));
 }
 
 } // namespace ringcast::cluster
