@@ -188,7 +188,7 @@ void context::answer_console(const query_mail& q, console_part& out) {
         out.connections += "],\"shard\":" + std::to_string(io_.index()) + '}';
     }
     std::vector<channel_summary> owned;
-    owned_.list(q.app, {}, owned);
+    owned_.list(q.app, {}, owned, true);
     for (std::size_t i = 0; i < owned.size() && i < max_listed; ++i) {
         append_console_channel(q.app, owned[i], out.channels);
     }

@@ -394,14 +394,15 @@ channel_summary owner_state::summarize(std::uint32_t app, const std::string& cha
     return out;
 }
 
-void owner_state::list(std::uint32_t app, std::string_view prefix, std::vector<channel_summary>& out) {
+void owner_state::list(std::uint32_t app, std::string_view prefix, std::vector<channel_summary>& out,
+                       bool internal) {
     std::string app_prefix = key(app, "");
     for (const auto& [k, st] : channels_) {
         if (st.subscriptions == 0 || !k.starts_with(app_prefix)) {
             continue; // only occupied channels are listed
         }
         std::string_view name = std::string_view(k).substr(app_prefix.size());
-        if (!name.starts_with(prefix) || name.starts_with('#')) {
+        if (!name.starts_with(prefix) || (name.starts_with('#') && !internal)) {
             continue; // '#' channels are internal (server-to-user), not the app's to list
         }
 

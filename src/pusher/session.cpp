@@ -81,7 +81,7 @@ void session::on_data(std::string_view bytes) {
         return;
     case ws::decoder::state::closing:
         RC_LOG_DEBUG("%s closing (WebSocket close %u)", socket_id().c_str(), decoder_.close_code());
-        note_close(decoder_.close_code(), "WebSocket close");
+        note_close(decoder_.close_code(), "WebSocket close handshake");
         closing_ = true;
         ctx_.io().close_gracefully(conn_);
         return;

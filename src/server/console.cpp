@@ -44,12 +44,36 @@ std::string query_value(const http::request& req, std::string_view name) {
     return {};
 }
 
-std::string token_of(const http::request& req) {
+// The page's cookie: set when the page is opened with a valid ?token=, so that reloading the
+// tab (the page takes the token out of the address bar) and the stream's upgrade carry it.
+constexpr std::string_view cookie_name = "ringcast_console";
+
+std::string cookie_token(const http::request& req) {
+    std::string_view cookies = req.header("cookie");
+    while (!cookies.empty()) {
+        std::size_t end = cookies.find(';');
+        std::string_view one = cookies.substr(0, end);
+        while (one.starts_with(' ')) {
+            one.remove_prefix(1);
+        }
+        if (one.starts_with(cookie_name) && one.size() > cookie_name.size() &&
+            one[cookie_name.size()] == '=') {
+            return std::string(one.substr(cookie_name.size() + 1));
+        }
+        cookies = end == std::string_view::npos ? std::string_view{} : cookies.substr(end + 1);
+    }
+    return {};
+}
+
+// `with_cookie`: the page and its stream take the cookie too; the event creator does not (a
+// cookie goes with requests other sites make, a header does not).
+std::string token_of(const http::request& req, bool with_cookie) {
     std::string_view auth = req.header("authorization");
     if (auth.starts_with("Bearer ")) {
         return std::string(auth.substr(7));
     }
-    return query_value(req, "token");
+    std::string token = query_value(req, "token");
+    return token.empty() && with_cookie ? cookie_token(req) : token;
 }
 
 // Joins the shards' JSON fragments of one list into `out` as an array.
@@ -79,8 +103,9 @@ int console_app_of(const config::server& s, const http::request& req) {
     return -1;
 }
 
-console_access console_access_of(const config::server& s, const http::request& req, int app) {
-    std::string token = token_of(req);
+console_access console_access_of(const config::server& s, const http::request& req, int app,
+                                 bool with_cookie) {
+    std::string token = token_of(req, with_cookie);
     if (token.empty()) {
         return {};
     }
@@ -217,6 +242,57 @@ void console_stream::close(std::uint16_t code, std::string_view reason) {
 
 // ---- connection_handler: routes and polls --------------------------------------------------
 
+namespace {
+
+// The app a stream (or its probe without an upgrade) asks for and what its token opens; on
+// failure the status to answer (401 for the token, 404 for the app).
+struct stream_target {
+    int app = -1;
+    console_access access;
+    int status = 0;
+};
+
+stream_target target_of(const config::server& s, const http::request& req) {
+    stream_target t;
+    bool named = !query_value(req, "app").empty();
+    t.app = console_app_of(s, req);
+    t.access = console_access_of(s, req, t.app, true);
+    if (!t.access.all && t.access.app < 0) {
+        t.status = 401;
+    } else if (!named) {
+        // No app named: the first one the token opens.
+        for (std::size_t i = 0; i < s.apps.size() && t.app < 0; ++i) {
+            t.app = s.apps[i].enabled ? static_cast<int>(i) : -1;
+        }
+    }
+    if (t.status == 0 && !t.access.grants(t.app)) {
+        t.status = 404;
+    }
+    return t;
+}
+
+std::string refusal(const config::console_settings& cs, int status) {
+    if (status == 404) {
+        return "No enabled app with that id";
+    }
+    return "The console needs its token: open " + cs.path +
+           "?token=... (the token is in the server's start-up banner, or --console-token), or "
+           "?app=ID&token=<that app's secret>";
+}
+
+// Remembers a console token given in the address in a cookie scoped to the console's path, so a
+// reload of the tab (whose address no longer holds it) and the stream still carry it.
+std::string page_cookie(const config::console_settings& cs, const http::request& req, bool tls) {
+    std::string token = query_value(req, "token");
+    if (token != cs.token || token.find_first_of(";, \t\"\\") != std::string::npos) {
+        return {};
+    }
+    return "Set-Cookie: " + std::string(cookie_name) + '=' + token + "; Path=" + cs.path +
+           "; HttpOnly; SameSite=Strict" + (tls ? "; Secure" : "") + "\r\n";
+}
+
+} // namespace
+
 bool connection_handler::serve_console(state& st, const http::request& req) {
     const config::console_settings& cs = settings().console;
     std::string_view path = req.path();
@@ -226,32 +302,26 @@ bool connection_handler::serve_console(state& st, const http::request& req) {
     }
     std::string_view rest = path.substr(cs.path.size());
     const bool keep = req.keep_alive;
-    auto refuse = [&] {
-        RC_LOG_INFO("console: refused %s %s: no valid token", req.method.c_str(), std::string(path).c_str());
-        reply(st,
-              http::json_error(401,
-                               "The console needs its token: open " + cs.path +
-                                   "?token=... (the token is in the server's start-up banner, or "
-                                   "--console-token), or ?app=ID&token=<that app's secret>",
-                               keep),
-              keep);
+    auto refuse = [&](int status) {
+        RC_LOG_INFO("console: refused %s %s: %s", req.method.c_str(), std::string(path).c_str(),
+                    status == 401 ? "no valid token" : "no such app");
+        reply(st, http::json_error(status, refusal(cs, status), keep), keep);
     };
-    if (rest.empty() || rest == "/") {
+    if (rest.empty() || rest == "/" || rest == "/stream") {
+        stream_target t = target_of(settings(), req);
         if (req.method != "GET" && req.method != "HEAD") {
             reply(st, http::json_error(405, "Method not allowed: use GET", keep, "Allow: GET\r\n"), keep);
-        } else if (console_access a = console_access_of(settings(), req, console_app_of(settings(), req));
-                   !a.all && a.app < 0) {
-            refuse();
-        } else {
-            reply(st, http::response(200, "text/html; charset=utf-8", console_page(), keep, page_headers),
+        } else if (t.status != 0) {
+            refuse(t.status);
+        } else if (rest == "/stream") {
+            reply(st,
+                  http::json_error(426, "This is the console's WebSocket stream", keep,
+                                   "Upgrade: websocket\r\n"),
                   keep);
+        } else {
+            std::string headers = std::string(page_headers) + page_cookie(cs, req, st.conn.tls != nullptr);
+            reply(st, http::response(200, "text/html; charset=utf-8", console_page(), keep, headers), keep);
         }
-        return true;
-    }
-    if (rest == "/stream") {
-        reply(st,
-              http::json_error(426, "This is the console's WebSocket stream", keep, "Upgrade: websocket\r\n"),
-              keep);
         return true;
     }
     // /apps/{id}/events: the event creator.
@@ -263,8 +333,9 @@ bool connection_handler::serve_console(state& st, const http::request& req) {
         return true;
     }
     int app = ctx_.find_app_by_id(id.substr(0, slash));
-    if (!console_access_of(settings(), req, app).grants(app)) {
-        refuse();
+    console_access access = console_access_of(settings(), req, app, false);
+    if (!access.grants(app)) {
+        refuse(access.all ? 404 : 401);
         return true;
     }
     dispatch_api(st, req, static_cast<std::uint32_t>(app), "/events", true);
@@ -276,28 +347,17 @@ void connection_handler::open_console_stream(state& st, const http::request& req
         reply(st, http::json_error(upgrade.code(), upgrade.message(), false), false);
         return;
     }
-    int app = console_app_of(settings(), req);
-    console_access access = console_access_of(settings(), req, app);
-    if (app < 0 && access.all) {
-        // No app named: the first one the token opens.
-        for (std::size_t i = 0; i < settings().apps.size() && app < 0; ++i) {
-            app = settings().apps[i].enabled ? static_cast<int>(i) : -1;
-        }
-    }
-    if (!access.grants(app)) {
-        RC_LOG_INFO("console: refused a stream: %s",
-                    app < 0 && access.all ? "no such app" : "no valid token");
-        reply(st,
-              app < 0 && access.all
-                  ? http::json_error(404, "No enabled app with that id", false)
-                  : http::json_error(401, "The console stream needs the console's token", false),
-              false);
+    stream_target t = target_of(settings(), req);
+    if (t.status != 0) {
+        RC_LOG_INFO("console: refused a stream: %s", t.status == 401 ? "no valid token" : "no such app");
+        reply(st, http::json_error(t.status, refusal(settings().console, t.status), false), false);
         return;
     }
     shard_.send(st.conn,
                 net::frame_ref(net::frame::copy_of(ws::upgrade_response(req.header("sec-websocket-key")))));
-    RC_LOG_INFO("console: page opened for app %s", settings().apps[app].id.c_str());
-    auto stream = std::make_unique<console_stream>(*this, st.conn, static_cast<std::uint32_t>(app), access);
+    RC_LOG_INFO("console: page opened for app %s", settings().apps[t.app].id.c_str());
+    auto stream =
+        std::make_unique<console_stream>(*this, st.conn, static_cast<std::uint32_t>(t.app), t.access);
     console_stream& s = *stream;
     shard::conn& c = st.conn;
     shard_.replace_state(c, std::move(stream)); // `st` goes with this batch

@@ -57,7 +57,9 @@ public:
 
     // HTTP API queries about owned channels.
     [[nodiscard]] channel_summary summarize(std::uint32_t app, const std::string& channel);
-    void list(std::uint32_t app, std::string_view prefix, std::vector<channel_summary>& out);
+    // `internal`: with the '#server-to-user-' channels (the debug console shows them; the API does not).
+    void list(std::uint32_t app, std::string_view prefix, std::vector<channel_summary>& out,
+              bool internal = false);
     void member_ids(std::uint32_t app, const std::string& channel, std::vector<std::string>& out);
 
 private:

@@ -44,9 +44,11 @@ struct console_access {
     [[nodiscard]] bool grants(int index) const noexcept { return index >= 0 && (all || app == index); }
 };
 
-// The request's token (?token= or Authorization: Bearer) checked against the console token and,
-// when `app` names one, that app's secret. Compared in constant time.
-[[nodiscard]] console_access console_access_of(const config::server& s, const http::request& req, int app);
+// The request's token (Authorization: Bearer, ?token=, or with `with_cookie` the page's cookie)
+// checked against the console token and, when `app` names one, that app's secret. Compared in
+// constant time.
+[[nodiscard]] console_access console_access_of(const config::server& s, const http::request& req, int app,
+                                               bool with_cookie);
 // The app= query parameter's app index, or -1.
 [[nodiscard]] int console_app_of(const config::server& s, const http::request& req);
 
