@@ -1,6 +1,7 @@
 // ringcast: read the configuration, start one shard per core, wait for a signal, stop cleanly.
 #include "ringcast/cluster/bridge.h"
 #include "ringcast/config/config.h"
+#include "ringcast/core/crypto.h"
 #include "ringcast/core/log.h"
 #include "ringcast/core/status.h"
 #include "ringcast/doctor/doctor.h"
@@ -74,6 +75,19 @@ std::string shown_secret(const std::string& secret) {
            std::to_string(secret.size()) + " characters, hidden)";
 }
 
+// The console's token when none is configured (128 bits).
+constexpr std::size_t generated_token_chars = 32;
+bool console_token_generated = false;
+
+// A console is never open without a token: one is made up when none is configured.
+config::server with_console_token(config::server s) {
+    if (s.console.enabled() && s.console.token.empty()) {
+        s.console.token = core::random_hex(generated_token_chars / 2);
+        console_token_generated = true;
+    }
+    return s;
+}
+
 // A port the server listens on.
 struct endpoint {
     std::string host;
@@ -88,6 +102,21 @@ std::vector<endpoint> endpoints_of(const config::server& s) {
         out.push_back({s.tls.host.empty() ? s.host : s.tls.host, s.tls.port, true});
     }
     return out;
+}
+
+// A token the operator chose is theirs to know; a generated one is useless unless shown.
+void print_console_line(const config::server& s, const std::string& host, const endpoint& client) {
+    if (!s.console.enabled()) {
+        return;
+    }
+    std::printf("  Console: %s://%s:%u%s", client.tls ? "https" : "http", host.c_str(), client.port,
+                s.console.path.c_str());
+    if (s.console.token.size() == generated_token_chars && console_token_generated) {
+        std::printf("?token=%s (token generated at start: set --console-token to keep one)\n",
+                    s.console.token.c_str());
+    } else {
+        std::printf("?token=<your console token>\n");
+    }
 }
 
 void print_banner(const config::server& s, unsigned shards, const net::tls_server_context* tls) {
@@ -117,6 +146,7 @@ void print_banner(const config::server& s, unsigned shards, const net::tls_serve
     if (s.metrics.enabled()) {
         std::printf("  Metrics: http://%s:%u/metrics\n", s.metrics.host.c_str(), s.metrics.port);
     }
+    print_console_line(s, shown_host, client);
     std::fflush(stdout);
 }
 
@@ -262,7 +292,7 @@ bool take_over(server::takeover& predecessor, shard::shard_group& group) {
 
 int start(const config::server& initial, bool restart, int argc, char** argv, char** envp) {
     std::vector<std::unique_ptr<config::server>> generations;
-    generations.push_back(std::make_unique<config::server>(initial));
+    generations.push_back(std::make_unique<config::server>(with_console_token(initial)));
     const config::server& settings = *generations.front();
     if (std::string problem = net::probe_kernel(); !problem.empty()) {
         RC_LOG_ERROR("%s", problem.c_str());

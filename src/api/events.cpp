@@ -143,6 +143,20 @@ core::result<event_request> parse_event_fields(simdjson::dom::object obj, const 
     return out;
 }
 
+namespace {
+void show_in_console(pusher::context& ctx, std::uint32_t app, const event_request& ev,
+                     const std::string& channel) {
+    pusher::console_event shown{.kind = pusher::console_kind::api_event,
+                                .app = app,
+                                .socket = pusher::parse_socket_id(ev.socket_id),
+                                .channel = channel,
+                                .name = ev.name,
+                                .data = ev.data};
+    shown.truncated = pusher::console_log::cut(shown.data);
+    ctx.console_record(std::move(shown));
+}
+} // namespace
+
 unsigned publish(pusher::context& ctx, std::uint32_t app, const std::vector<event_request>& events,
                  std::uint64_t ack_id) {
     unsigned shared = 0;
@@ -155,6 +169,9 @@ unsigned publish(pusher::context& ctx, std::uint32_t app, const std::vector<even
             }
             shared +=
                 ctx.broadcast(app, channel, frame, pusher::parse_socket_id(ev.socket_id), ack_id) ? 1 : 0;
+            if (ctx.console_watching(app)) {
+                show_in_console(ctx, app, ev, channel);
+            }
         }
     }
     return shared;

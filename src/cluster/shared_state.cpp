@@ -322,6 +322,7 @@ void read_answer(const pusher::query_mail& q, const redis::value& v, pusher::que
         r.count += here;
         break;
     case pusher::query_kind::terminate_user:
+    case pusher::query_kind::console:
         break;
     }
 }
@@ -345,7 +346,8 @@ bool bridge::ask(const pusher::query_mail& q, redis::connection::reply_fn answer
     case pusher::query_kind::connections:
         return pub_->command({"HGETALL", base + ":connections"}, std::move(answer));
     case pusher::query_kind::terminate_user:
-        break; // each node closes its own (the "#terminate" envelope), never asked here
+    case pusher::query_kind::console:
+        break; // each node closes its own (the "#terminate" envelope); the console asks its shards
     }
     return false;
 }

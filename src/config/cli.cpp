@@ -30,6 +30,8 @@ constexpr value_flag value_flags[] = {
     {"--log-format", "text or json"},
     {"--debug-app", "an app id"},
     {"--debug-channel", "a channel name prefix"},
+    {"--console", "a URL path such as /console"},
+    {"--console-token", "a token of 16 characters or more"},
     {"--tls-cert", "a certificate chain file (PEM)"},
     {"--tls-key", "a private key file (PEM)"},
     {"--tls-passphrase", "the passphrase of the key"},
@@ -65,6 +67,20 @@ bool set_metrics_flag(std::string_view name, std::string_view value, flags& out)
     auto n = parse_number(value, 1, 65535);
     out.metrics_port = static_cast<std::uint16_t>(n.value_or(0));
     return n.has_value();
+}
+
+// --console, --console-token: false for a value they cannot take.
+bool set_console_flag(std::string_view name, std::string_view value, flags& out) {
+    if (name == "--console-token") {
+        out.console_token = value;
+        return value.size() >= min_console_token;
+    }
+    auto p = normalise_path(value);
+    if (!p || p->empty()) {
+        return false;
+    }
+    out.console_path = std::move(*p);
+    return true;
 }
 
 const value_flag* find_value_flag(std::string_view name) {
@@ -120,6 +136,8 @@ core::status set_flag(const value_flag& f, std::string_view value, flags& out) {
         return set_metrics_flag(f.name, value, out) ? core::ok() : bad();
     } else if (f.name.starts_with("--log-") || f.name.starts_with("--debug-")) {
         return set_log_flag(f.name, value, out) ? core::ok() : bad();
+    } else if (f.name.starts_with("--console")) {
+        return set_console_flag(f.name, value, out) ? core::ok() : bad();
     } else if (f.name == "--redis") {
         redis_settings parsed;
         if (core::status s = parse_redis_url(value, parsed); !s) {
@@ -252,6 +270,10 @@ Flags of start and restart (--flag value or --flag=value):
                     or rediss:// for TLS; enables scaling (default: off, one node)
   --metrics-port PORT   serve Prometheus metrics (GET /metrics) on this port (default: off)
   --metrics-host HOST   address of the metrics port (default {metrics_host}; never the public port)
+  --console PATH    serve the debug console (a page with live connections, channels and
+                    events, and an event creator) at this path of the public port (default: off)
+  --console-token T the console's token, 16 characters or more (default: one is generated at
+                    start and shown in the banner; an app's secret also opens that app)
   --allow-dev-credentials   serve the development app (secret app-secret, public) on an
                     address other than loopback; refused without this flag
   --tls-cert FILE   serve wss:// and https:// with this certificate chain (PEM, leaf first);
@@ -289,6 +311,7 @@ Environment variables (also read from the --env file):
   RINGCAST_WEBHOOK_RETRY_FOR_MS          as server.webhooks.retry_for_ms
   RINGCAST_WEBHOOK_CA_FILE               as server.webhooks.ca_file
   RINGCAST_METRICS_PORT, RINGCAST_METRICS_HOST   as --metrics-port, --metrics-host
+  RINGCAST_CONSOLE, RINGCAST_CONSOLE_TOKEN   as --console, --console-token
   RINGCAST_LOG_LEVEL, RINGCAST_LOG_FORMAT         as --log-level, --log-format
   METRICS_ENABLED, METRICS_SERVER_PORT   soketi's names: metrics on (port {metrics_port}), its port
   REVERB_SCALING_ENABLED       scale across nodes through Redis (default false)
@@ -333,6 +356,7 @@ and unknown keys are errors:
               "redis": {"enabled": false, "prefix": "{redis_prefix}",
                         "url": "redis://{redis_host}:{redis_port}/0"},
               "metrics": {"port": 0, "host": "{metrics_host}"},
+              "console": {"path": "/console", "token": "at least 16 characters"},
               "tls": {"cert": "/etc/ringcast/cert.pem", "key": "/etc/ringcast/key.pem", "passphrase": "",
                       "certificates": [{"cert": "other.pem", "key": "other.key", "passphrase": ""}],
                       "client_ca": "", "min_version": "{tls_min_version}", "ciphers": "", "port": 8443,

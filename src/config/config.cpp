@@ -78,6 +78,12 @@ void apply_flags(const detail::flags& flags, server& out) {
     if (flags.metrics_host) {
         out.metrics.host = *flags.metrics_host;
     }
+    if (flags.console_path) {
+        out.console.path = *flags.console_path;
+    }
+    if (flags.console_token) {
+        out.console.token = *flags.console_token;
+    }
     if (flags.redis) {
         // The URL is the whole connection; the prefix still comes from the other sources.
         std::string prefix = std::move(out.redis.prefix);

@@ -19,6 +19,8 @@ inline constexpr std::uint64_t max_u32 = std::numeric_limits<std::uint32_t>::max
 // millisecond arithmetic of the timers far from overflowing 32 bits.
 inline constexpr std::uint64_t max_seconds = 86'400;
 inline constexpr std::uint64_t max_threads = 1024;
+// The console's token opens every app's live view: short ones could be guessed.
+inline constexpr std::size_t min_console_token = 16;
 
 // A decimal number in [min, max]: digits only (no sign, spaces or fraction); nullopt otherwise.
 [[nodiscard]] std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t min,
@@ -194,6 +196,8 @@ struct flags {
     std::optional<std::string> log_format;
     std::optional<std::string> debug_app;
     std::optional<std::string> debug_channel;
+    std::optional<std::string> console_path;
+    std::optional<std::string> console_token;
     tls_flags tls;
 };
 

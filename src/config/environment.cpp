@@ -393,6 +393,22 @@ core::status metrics(const environment& env, metrics_settings& out) {
     return number(env, "RINGCAST_METRICS_PORT", 1, 65535, out.port);
 }
 
+// RINGCAST_CONSOLE (a path), RINGCAST_CONSOLE_TOKEN.
+core::status console(const environment& env, console_settings& out) {
+    if (core::status s = url_path(env, "RINGCAST_CONSOLE", out.path); !s) {
+        return s;
+    }
+    if (std::optional<found> f = lookup(env, "RINGCAST_CONSOLE_TOKEN")) {
+        if (f->value.size() < min_console_token) {
+            return bad_value(env, "RINGCAST_CONSOLE_TOKEN", *f,
+                             "expected a token of " + std::to_string(min_console_token) +
+                                 " characters or more");
+        }
+        out.token = f->value;
+    }
+    return core::ok();
+}
+
 // RINGCAST_LOG_LEVEL, RINGCAST_LOG_FORMAT.
 core::status log_settings(const environment& env, server& out) {
     using parser = std::optional<std::string> (*)(std::string_view);
@@ -428,6 +444,7 @@ core::status apply_server_environment(const environment& env, bool redis_flag, s
         ca_file(env, "RINGCAST_WEBHOOK_CA_FILE", out.webhooks.ca_file),
         redis(env, redis_flag, out.redis),
         metrics(env, out.metrics),
+        console(env, out.console),
         log_settings(env, out),
     };
     for (const core::status& problem : problems) {

@@ -118,6 +118,26 @@ core::status read_metrics(element value, const std::string& path, metrics_settin
     });
 }
 
+// "server.console": {"path": "/console", "token": "..."} (no path: off).
+core::status read_console(element value, const std::string& path, console_settings& out) {
+    return json::each_field(value, path, [&](std::string_view key, element v, const std::string& p) {
+        if (key == "path") {
+            return url_path(v, p, out.path);
+        }
+        if (key == "token") {
+            if (core::status s = json::string(v, p, false, out.token); !s) {
+                return s;
+            }
+            if (!out.token.empty() && out.token.size() < min_console_token) {
+                return json::fail(p, "expected a token of " + std::to_string(min_console_token) +
+                                         " characters or more");
+            }
+            return core::ok();
+        }
+        return json::unknown(p);
+    });
+}
+
 core::status read_server(element value, const std::string& path, server& out, tls_sources& tls) {
     return json::each_field(value, path, [&](std::string_view key, element v, const std::string& p) {
         if (key == "host") {
@@ -165,6 +185,9 @@ core::status read_server(element value, const std::string& path, server& out, tl
         }
         if (key == "metrics") {
             return read_metrics(v, p, out.metrics);
+        }
+        if (key == "console") {
+            return read_console(v, p, out.console);
         }
         if (key == "tls") {
             return json::read_tls_settings(v, p, out.tls, tls);

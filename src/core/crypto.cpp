@@ -4,7 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <stdexcept>
 
 namespace ringcast::core {
 
@@ -47,6 +49,20 @@ std::string sha1_base64(std::string_view data) {
     unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
     int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
     return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+}
+
+std::string random_hex(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+        throw std::runtime_error("OpenSSL could not produce random bytes");
+    }
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {

@@ -66,6 +66,9 @@ void session::handle_client_event(std::string_view event, simdjson::dom::object 
     std::string_view user = sub != nullptr ? presence_user(sub->channel) : std::string_view{};
     // Client events are never cached, so this goes straight to fan-out.
     ctx_.broadcast(app_, channel, client_event(event, channel, data, user), key_);
+    if (ctx_.console_watching(app_)) {
+        console_client_event(channel, event, data);
+    }
     if (ctx_.wants_webhook(app_, config::webhook_kind::client_event)) {
         webhook::event ev;
         ev.kind = config::webhook_kind::client_event;
@@ -79,6 +82,17 @@ void session::handle_client_event(std::string_view event, simdjson::dom::object 
         ev.user_id = user;
         ctx_.emit_webhook(std::move(ev));
     }
+}
+
+void session::console_client_event(std::string_view channel, std::string_view event, std::string_view data) {
+    console_event ev{.kind = console_kind::client_event,
+                     .app = app_,
+                     .socket = key_,
+                     .channel = std::string(channel),
+                     .name = std::string(event),
+                     .data = std::string(data)};
+    ev.truncated = console_log::cut(ev.data);
+    ctx_.console_record(std::move(ev));
 }
 
 } // namespace ringcast::pusher

@@ -87,7 +87,8 @@ session* context::find_session(socket_key socket) const noexcept {
     return it == by_socket_.end() ? nullptr : it->second;
 }
 
-std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app, bool admitted) {
+std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t app, bool admitted,
+                                               std::string_view origin) {
     // Admitted by the cluster (Redis counted it against the limit): nothing more to check here.
     std::uint32_t limit = admitted ? 0 : settings_->apps[app].max_connections.value_or(0);
     if (!shared_counters::reserve(counters_.app(app).connections, limit)) {
@@ -98,10 +99,15 @@ std::unique_ptr<session> context::open_session(shard::conn_id c, std::uint32_t a
         id = ids_.next();
     }
     auto s = std::make_unique<session>(*this, c, app, id);
+    s->set_origin(console_.intern_origin(origin));
     by_socket_.emplace(s->key(), s.get());
     ++connections_[app];
     stats_.app(app).new_connections.add();
     connections_changed();
+    if (console_watching(app)) {
+        console_record(
+            {.kind = console_kind::connected, .app = app, .socket = id, .reason = std::string(origin)});
+    }
     return s;
 }
 
@@ -326,6 +332,10 @@ void context::answer(query_mail& q) {
         reply->count = doomed.size();
         break;
     }
+    case query_kind::console:
+        reply->console = std::make_unique<console_part>();
+        answer_console(q, *reply->console);
+        break;
     }
     io_.post(q.reply_to, std::move(reply));
 }

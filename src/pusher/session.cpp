@@ -81,10 +81,12 @@ void session::on_data(std::string_view bytes) {
         return;
     case ws::decoder::state::closing:
         RC_LOG_DEBUG("%s closing (WebSocket close %u)", socket_id().c_str(), decoder_.close_code());
+        note_close(decoder_.close_code(), "WebSocket close");
         closing_ = true;
         ctx_.io().close_gracefully(conn_);
         return;
     case ws::decoder::state::failed:
+        note_close(value(ws_close::internal_error), "WebSocket decoder failed");
         closing_ = true;
         ctx_.io().close(conn_);
         return;
@@ -110,6 +112,7 @@ void session::close_with(code c, std::string_view message) {
 }
 
 void session::send_close(std::uint16_t close_code, std::string_view reason) {
+    note_close(close_code, reason);
     ctx_.stats().close_sent(close_code);
     ctx_.io().send(conn_, ws::close_frame(close_code, reason));
     closing_ = true;
@@ -117,10 +120,30 @@ void session::send_close(std::uint16_t close_code, std::string_view reason) {
 }
 
 void session::on_closed() {
+    // No close handshake: the peer went away (or the shard closed it as a slow consumer).
+    note_close(value(ws_close::abnormal), "connection closed without a WebSocket close");
     ctx_.close_session(*this);
 }
 
+void session::note_close(std::uint16_t close_code, std::string_view reason) {
+    if (closing_ || !ctx_.console_watching(app_)) {
+        return;
+    }
+    ctx_.console_record({.kind = console_kind::disconnected,
+                         .app = app_,
+                         .code = close_code,
+                         .socket = key_,
+                         .reason = std::string(reason)});
+}
+
+void session::console_note(console_kind kind, std::string_view channel) {
+    if (ctx_.console_watching(app_)) {
+        ctx_.console_record({.kind = kind, .app = app_, .socket = key_, .channel = std::string(channel)});
+    }
+}
+
 void session::on_failure() {
+    note_close(value(ws_close::internal_error), "internal server error");
     // Straight to the shard: the session's own state is what just failed.
     ctx_.stats().close_sent(value(ws_close::internal_error));
     ctx_.io().send(conn_, ws::close_frame(value(ws_close::internal_error), "Internal server error"));

@@ -72,6 +72,14 @@ core::status session::check_signature(std::string_view auth, std::string_view to
         RC_LOG_INFO("auth failure: app %s, %s, channel %.*s: %s", ctx_.app(app_).id.c_str(),
                     socket_id().c_str(), static_cast<int>(channel.size()), channel.data(),
                     verdict.message().c_str());
+        if (ctx_.console_watching(app_)) {
+            ctx_.console_record({.kind = console_kind::auth_failed,
+                                 .app = app_,
+                                 .socket = key_,
+                                 .channel = std::string(channel),
+                                 .reason = verdict.message(),
+                                 .signed_text = std::string(to_sign)});
+        }
     }
     return verdict;
 }
@@ -135,6 +143,7 @@ void session::join_local(std::string_view channel, std::string presence_user, bo
         delta->ack_shard = ctx_.io().index();
     }
     ctx_.io().post(ctx_.owner_of(app_, channel), std::move(delta));
+    console_note(console_kind::subscribed, channel);
 }
 
 void session::on_subscribed(const std::string& channel) {
@@ -344,6 +353,7 @@ void session::handle_unsubscribe(simdjson::dom::element data) {
     }
     for (size_t i = 0; i < subs_.size(); ++i) {
         if (subs_[i].channel->name == channel) {
+            console_note(console_kind::unsubscribed, channel);
             unsubscribe_at(i);
             return;
         }

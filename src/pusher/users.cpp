@@ -20,6 +20,12 @@ namespace ringcast::pusher {
 void session::refuse_signin(std::string_view message) {
     RC_LOG_INFO("auth failure: app %s, %s: pusher:signin refused: %.*s", ctx_.app(app_).id.c_str(),
                 socket_id().c_str(), static_cast<int>(message.size()), message.data());
+    if (ctx_.console_watching(app_)) {
+        ctx_.console_record({.kind = console_kind::auth_failed,
+                             .app = app_,
+                             .socket = key_,
+                             .reason = "pusher:signin refused: " + std::string(message)});
+    }
     close_with(code::unauthorized, message);
 }
 

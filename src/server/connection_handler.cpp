@@ -226,6 +226,10 @@ void connection_handler::handle_upgrade(state& st, http::request req, std::strin
         reply(st, http::json_error(404, "Not found: this port serves GET /metrics only", false), false);
         return;
     }
+    if (settings().console.enabled() && req.path() == settings().console.path + "/stream") {
+        open_console_stream(st, req, rest);
+        return;
+    }
     if (core::status upgrade = ws::check_upgrade(req); !upgrade) {
         reply(st, http::json_error(upgrade.code(), upgrade.message(), false), false);
         return;
@@ -246,15 +250,15 @@ void connection_handler::handle_upgrade(state& st, http::request req, std::strin
     }
     const config::app& a = settings().apps[*app];
     if (shard_.bridge() >= 0 && a.max_connections.has_value()) {
-        ask_admission(st, *app, *a.max_connections, rest); // the limit is the cluster's
+        ask_admission(st, *app, *a.max_connections, rest, req.header("origin")); // the cluster's limit
         return;
     }
-    open_pusher_session(st, *app, false, rest);
+    open_pusher_session(st, *app, false, rest, req.header("origin"));
 }
 
 void connection_handler::open_pusher_session(state& st, std::uint32_t app, bool admitted,
-                                             std::string_view rest) {
-    std::unique_ptr<pusher::session> ws = ctx_.open_session(st.conn.id(), app, admitted);
+                                             std::string_view rest, std::string_view origin) {
+    std::unique_ptr<pusher::session> ws = ctx_.open_session(st.conn.id(), app, admitted, origin);
     if (ws == nullptr) {
         refuse_websocket(
             st, core::failure("Application is over connection quota (max_connections " +
@@ -273,9 +277,9 @@ void connection_handler::open_pusher_session(state& st, std::uint32_t app, bool 
 }
 
 void connection_handler::ask_admission(state& st, std::uint32_t app, std::uint32_t limit,
-                                       std::string_view rest) {
+                                       std::string_view rest, std::string_view origin) {
     std::uint64_t id = next_query_++;
-    admissions_.emplace(id, admission{st.conn.id(), app});
+    admissions_.emplace(id, admission{st.conn.id(), app, std::string(origin)});
     // What the client sends before connection_established waits, as a request behind an answer.
     st.waiting = true;
     st.backlog.assign(rest);
@@ -298,9 +302,9 @@ void connection_handler::on_admission(admission a, const pusher::query_reply_mai
     std::string rest = std::move(st->backlog);
     st->backlog.clear();
     if (r.failed) {
-        open_pusher_session(*st, a.app, false, rest); // Redis cannot say: this node's own count
+        open_pusher_session(*st, a.app, false, rest, a.origin); // Redis cannot say: this node's count
     } else if (r.count == 1) {
-        open_pusher_session(*st, a.app, true, rest);
+        open_pusher_session(*st, a.app, true, rest, a.origin);
     } else {
         refuse_websocket(
             *st, core::failure("Application is over connection quota (max_connections " +

@@ -30,6 +30,9 @@ void connection_handler::handle_request(state& st, http::request req) {
     st.request_ns = core::monotonic_ns();
     st.route = http_route::other;
     st.api_app = -1;
+    if (serve_console(st, req)) {
+        return;
+    }
     std::string_view route;
     if (!strip_prefix(req.path(), route)) {
         reply(st, http::json_error(404, "Not found: every route is under " + settings().path, keep), keep);
@@ -75,7 +78,7 @@ void connection_handler::handle_request(state& st, http::request req) {
 }
 
 void connection_handler::dispatch_api(state& st, const http::request& req, std::uint32_t app,
-                                      std::string_view endpoint) {
+                                      std::string_view endpoint, bool console) {
     const bool keep = req.keep_alive;
     const config::app& a = settings().apps[app];
     pusher::app_metrics& per_app = ctx_.stats().app(app);
@@ -103,8 +106,9 @@ void connection_handler::dispatch_api(state& st, const http::request& req, std::
         fail(core::failure("Malformed query string", 400));
         return;
     }
-    if (auto signed_ok = auth::verify({a.id, a.key, a.secret}, req.method, req.path(), settings().path,
-                                      *query, req.body, core::unix_seconds());
+    if (auto signed_ok = console ? core::ok()
+                                 : auth::verify({a.id, a.key, a.secret}, req.method, req.path(),
+                                                settings().path, *query, req.body, core::unix_seconds());
         !signed_ok) {
         // A publisher with the wrong secret or clock: the message says which (and, for a wrong
         // signature, what should have been signed).
@@ -276,6 +280,9 @@ void connection_handler::send_plan(state& st, bool keep_alive, api::plan plan) {
 }
 
 void connection_handler::on_query_reply(pusher::query_reply_mail& r) {
+    if (on_console_reply(r)) {
+        return;
+    }
     if (auto admitted = admissions_.find(r.id); admitted != admissions_.end()) {
         admission a = admitted->second;
         admissions_.erase(admitted);

@@ -229,6 +229,17 @@ struct metrics_settings {
     [[nodiscard]] bool enabled() const noexcept { return port != 0; }
 };
 
+// The debug console (server/console.h): a page, its live stream and its event creator under
+// `path`, on the public port. Off unless a path is set; never open: without a configured token
+// one is generated at start and printed in the banner.
+struct console_settings {
+    std::string path; // "/console" (normalised like --path; not under it); "" = off
+    std::string token;
+
+    [[nodiscard]] bool enabled() const noexcept { return !path.empty(); }
+    bool operator==(const console_settings&) const = default;
+};
+
 struct server {
     std::string host = "0.0.0.0";
     std::uint16_t port = 8080;
@@ -263,6 +274,7 @@ struct server {
     redis_settings redis;
     tls_settings tls;
     metrics_settings metrics;
+    console_settings console;
 
     std::vector<app> apps;
     // Not a setting: how long `ringcast restart` records events to replay to the clients that

@@ -20,6 +20,12 @@ inline std::uint64_t monotonic_ns() noexcept {
     return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+inline std::uint64_t unix_ms() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
 inline std::int64_t unix_seconds() noexcept {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -15,6 +15,8 @@ namespace ringcast::core {
 [[nodiscard]] std::string sha1_hex(std::string_view data);
 // base64(SHA-1(data)), as the WebSocket handshake needs.
 [[nodiscard]] std::string sha1_base64(std::string_view data);
+// `bytes` random bytes from OpenSSL's CSPRNG as lower-case hex (a generated token).
+[[nodiscard]] std::string random_hex(std::size_t bytes);
 // Compares in time that depends only on the lengths, so a signature check leaks nothing.
 [[nodiscard]] bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 

@@ -31,6 +31,7 @@ enum class ws_close : std::uint16_t {
     going_away = 1001,
     policy_violation = 1008, // a fragmented message not finished in time
     internal_error = 1011,   // a handler threw: the server could not go on with this connection
+    abnormal = 1006,         // never sent: how the console reports a connection that just ended
 };
 
 constexpr std::uint16_t value(code c) noexcept {

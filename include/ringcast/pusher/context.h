@@ -11,6 +11,7 @@
 
 #include "ringcast/config/config.h"
 #include "ringcast/net/frame.h"
+#include "ringcast/pusher/console.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/metrics.h"
 #include "ringcast/pusher/owner.h"
@@ -81,7 +82,9 @@ public:
     // shard's conn does, as its conn_state); the context keeps an index of it until
     // close_session.
     // `admitted`: the cluster has counted it against max_connections already (in Redis).
-    std::unique_ptr<session> open_session(shard::conn_id c, std::uint32_t app, bool admitted = false);
+    // `origin`: the upgrade request's Origin header (for the debug console).
+    std::unique_ptr<session> open_session(shard::conn_id c, std::uint32_t app, bool admitted = false,
+                                          std::string_view origin = {});
     // In a cluster, has the bridge send this node's connection counts to Redis soon.
     void connections_changed();
     // The session's connection is closing: it leaves its channels and the index.
@@ -114,6 +117,17 @@ public:
         return webhooks_ != nullptr && app(app_index).wants_webhook(k);
     }
     void emit_webhook(webhook::event ev) { webhooks_->emit(std::move(ev)); }
+
+    // The debug console (console.h): whether one watches the app (check before building an
+    // event), recording one, the origin table, and this shard's answer to a console poll.
+    [[nodiscard]] bool console_watching(std::uint32_t app) const noexcept {
+        return counters_.app(app).console_watchers.load(std::memory_order_relaxed) != 0;
+    }
+    void console_record(console_event ev);
+    [[nodiscard]] std::string_view origin_of(std::uint16_t index) const noexcept {
+        return console_.origin(index);
+    }
+    void answer_console(const query_mail& q, console_part& out);
 
     // Where answers to this shard's HTTP API queries go (set by the server layer).
     void set_query_reply_handler(std::function<void(query_reply_mail&)> h) { on_query_reply_ = std::move(h); }
@@ -170,6 +184,9 @@ private:
     webhook::sink* webhooks_ = nullptr;
     replay_journal replay_;
     metrics stats_;
+    console_log console_;
+
+    void append_console_channel(std::uint32_t app, const channel_summary& ch, std::string& out);
 };
 
 } // namespace ringcast::pusher

@@ -4,9 +4,11 @@
 // the HTTP request when the last one arrives. Counts are therefore exact across shards.
 #pragma once
 
+#include "ringcast/pusher/console.h"
 #include "ringcast/pusher/mail.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@ enum class query_kind : std::uint8_t {
     members,        // presence member ids of the named channel
     connections,    // WebSocket connections of the app on this shard
     terminate_user, // close the connections signed in as the named user
+    console,        // the debug console's poll: events since `since`, connections, owned channels
 };
 
 struct channel_summary {
@@ -39,6 +42,7 @@ struct query_mail final : mail {
     std::uint32_t app = 0;
     std::vector<std::string> names; // channels, or the user id for terminate_user
     std::string prefix;             // channel_list filter
+    std::uint64_t since = 0;        // console: the cursor this shard gave last time
 };
 
 struct query_reply_mail final : mail {
@@ -52,6 +56,7 @@ struct query_reply_mail final : mail {
     bool failed = false;
     std::string error;
     int status = 0;
+    std::unique_ptr<console_part> console; // the answer to a console poll
 };
 
 } // namespace ringcast::pusher

@@ -9,6 +9,7 @@
 
 #include "ringcast/core/status.h"
 #include "ringcast/pusher/codes.h"
+#include "ringcast/pusher/console.h"
 #include "ringcast/pusher/mail.h"
 #include "ringcast/pusher/socket_id.h"
 #include "ringcast/shard/conn_id.h"
@@ -62,6 +63,9 @@ public:
     std::uint32_t app() const noexcept { return app_; }
     shard::conn_id connection() const noexcept { return conn_; }
     const std::string& user_id() const noexcept { return view().user_id; }
+    // The Origin the client connected from, as an index into the context's origin table.
+    std::uint16_t origin() const noexcept { return origin_; }
+    void set_origin(std::uint16_t index) noexcept { origin_ = index; }
 
     // Position of this session in each channel's member list, so leaving is O(1).
     struct subscription {
@@ -108,6 +112,7 @@ private:
 
     // client_events.cpp
     void handle_client_event(std::string_view event, simdjson::dom::object message);
+    void console_client_event(std::string_view channel, std::string_view event, std::string_view data);
 
     // users.cpp
     void handle_signin(simdjson::dom::element data);
@@ -118,6 +123,10 @@ private:
     void post_watch(bool add);
 
     void schedule_timer();
+    // For the debug console, when one watches this app (console.h).
+    void console_note(console_kind kind, std::string_view channel);
+    // The connection is ending with this close code: the console hears it once.
+    void note_close(std::uint16_t close_code, std::string_view reason);
     // The time limit of a fragmented message (see message_started_s_).
     void watch_fragmented_message();
 
@@ -166,6 +175,7 @@ private:
     }
     bool authorized_ = false; // signed in or joined a private/presence channel
     bool closing_ = false;
+    std::uint16_t origin_ = 0; // index into the context's origin table (fits in padding)
     // When the fragmented message being received began (monotonic seconds; 0 = none): one may
     // stay open only so long, or a peer could keep it open forever with a frame now and then.
     std::uint32_t message_started_s_ = 0;

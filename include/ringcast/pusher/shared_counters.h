@@ -14,6 +14,8 @@ namespace ringcast::pusher {
 
 struct app_counters {
     std::atomic<std::uint32_t> connections{0};
+    // Debug console streams open on the app (pusher/console.h): shards record only while > 0.
+    std::atomic<std::uint32_t> console_watchers{0};
     // A one-second window per rate: (unix second << 32) | count, updated with CAS.
     std::atomic<std::uint64_t> backend_events{0};
     std::atomic<std::uint64_t> read_requests{0};

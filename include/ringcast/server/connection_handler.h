@@ -8,6 +8,7 @@
 #include "ringcast/http/parser.h"
 #include "ringcast/http/request.h"
 #include "ringcast/pusher/context.h"
+#include "ringcast/server/console.h"
 #include "ringcast/server/metrics.h"
 #include "ringcast/server/shard_port.h"
 #include "ringcast/shard/shard.h"
@@ -50,6 +51,8 @@ public:
     static net::frame_ref overload_goodbye();
 
 private:
+    friend class console_stream;
+
     // A connection while it speaks HTTP: the conn's state until a WebSocket upgrade replaces
     // it with a pusher::session.
     struct state final : shard::conn_state {
@@ -104,7 +107,9 @@ private:
     void handle_request(state& st, http::request req);
     // /apps/{id}{endpoint}: finds the api endpoint, checks method and signature, and carries out
     // its outcome (reply, publish, send_plan).
-    void dispatch_api(state& st, const http::request& req, std::uint32_t app, std::string_view endpoint);
+    // `console`: the debug console's event creator, authorised by its token instead of a signature.
+    void dispatch_api(state& st, const http::request& req, std::uint32_t app, std::string_view endpoint,
+                      bool console = false);
     // What an endpoint's outcome says to do: answer, publish, send its plan.
     void carry_out(state& st, bool keep, std::uint32_t app, const api::route& target, api::outcome out);
     // In a cluster, an outcome under a rate limit waits for the bridge's check first.
@@ -121,17 +126,30 @@ private:
     void on_query_reply(pusher::query_reply_mail& r);
     void feed_http(state& st, std::string_view bytes);
     void handle_upgrade(state& st, http::request req, std::string_view rest);
-    void open_pusher_session(state& st, std::uint32_t app, bool admitted, std::string_view rest);
+    void open_pusher_session(state& st, std::uint32_t app, bool admitted, std::string_view rest,
+                             std::string_view origin);
     // In a cluster, an app's max_connections is checked in Redis before the session opens.
     struct admission {
         shard::conn_id conn;
         std::uint32_t app = 0;
+        std::string origin;
     };
-    void ask_admission(state& st, std::uint32_t app, std::uint32_t limit, std::string_view rest);
+    void ask_admission(state& st, std::uint32_t app, std::uint32_t limit, std::string_view rest,
+                       std::string_view origin);
     void on_admission(admission a, const pusher::query_reply_mail& r);
     void reply(state& st, std::string response, bool keep_alive);
     // Counts an answer in http_stats_ (and the app's soketi figures for an API request).
     void count_answer(state& st, std::string_view response);
+    // console.cpp: the console's routes (true when `req` was one of them), its stream, its polls.
+    bool serve_console(state& st, const http::request& req);
+    void open_console_stream(state& st, const http::request& req, std::string_view rest);
+    void poll_console(console_stream& s);
+    bool on_console_reply(pusher::query_reply_mail& r);
+    struct console_poll {
+        shard::conn_id conn;
+        unsigned awaiting = 0;
+        std::vector<std::unique_ptr<pusher::console_part>> parts;
+    };
     // The metrics listener's only route.
     void serve_scrape(state& st, const http::request& req);
     // Sends pusher:error and a close frame with the status's code and message, then closes.
@@ -159,6 +177,7 @@ private:
     std::unordered_map<std::uint64_t, pending_query> pending_;
     std::unordered_map<std::uint64_t, gated_request> gates_;
     std::unordered_map<std::uint64_t, admission> admissions_;
+    std::unordered_map<std::uint64_t, console_poll> console_polls_;
     std::uint64_t next_query_ = 1;
     http_metrics http_stats_;
     int metrics_listener_ = -1; // none: this shard serves no scrapes

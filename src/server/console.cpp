@@ -1,0 +1,343 @@
+// The debug console's routes, its stream and its polls across shards (see console.h).
+#include "ringcast/server/console.h"
+
+#include "ringcast/core/clock.h"
+#include "ringcast/core/crypto.h"
+#include "ringcast/core/json_writer.h"
+#include "ringcast/core/log.h"
+#include "ringcast/http/response.h"
+#include "ringcast/http/url.h"
+#include "ringcast/pusher/query.h"
+#include "ringcast/server/connection_handler.h"
+#include "ringcast/ws/frame_encoder.h"
+#include "ringcast/ws/handshake.h"
+
+namespace ringcast::server {
+
+namespace {
+
+// How often the page gets an update (the shard timer's resolution), and how long a page may
+// leave an update unread before the stream is closed (a dead peer would otherwise keep the
+// shards recording for nobody).
+constexpr std::uint64_t update_every_ms = 1000;
+constexpr std::uint64_t stalled_after_ms = 60'000;
+
+// The page is one self-contained file: nothing is fetched from anywhere else, and it may only
+// talk back to this server.
+constexpr std::string_view page_headers =
+    "Cache-Control: no-store\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'\r\n";
+
+std::string query_value(const http::request& req, std::string_view name) {
+    auto query = http::parse_query(req.query());
+    if (query) {
+        for (auto& [k, v] : *query) {
+            if (k == name) {
+                return std::move(v);
+            }
+        }
+    }
+    return {};
+}
+
+std::string token_of(const http::request& req) {
+    std::string_view auth = req.header("authorization");
+    if (auth.starts_with("Bearer ")) {
+        return std::string(auth.substr(7));
+    }
+    return query_value(req, "token");
+}
+
+// Joins the shards' JSON fragments of one list into `out` as an array.
+template <typename Get>
+void join(std::string& out, const std::vector<std::unique_ptr<pusher::console_part>>& parts, Get get) {
+    out += '[';
+    bool first = true;
+    for (const auto& p : parts) {
+        if (p && !get(*p).empty()) {
+            out += first ? "" : ",";
+            out += get(*p);
+            first = false;
+        }
+    }
+    out += ']';
+}
+
+} // namespace
+
+int console_app_of(const config::server& s, const http::request& req) {
+    std::string id = query_value(req, "app");
+    for (std::size_t i = 0; i < s.apps.size() && !id.empty(); ++i) {
+        if (s.apps[i].id == id && s.apps[i].enabled) {
+            return static_cast<int>(i);
+        }
+    }
+    return -1;
+}
+
+console_access console_access_of(const config::server& s, const http::request& req, int app) {
+    std::string token = token_of(req);
+    if (token.empty()) {
+        return {};
+    }
+    if (!s.console.token.empty() && core::constant_time_equal(token, s.console.token)) {
+        return {.all = true};
+    }
+    if (app >= 0 && static_cast<std::size_t>(app) < s.apps.size() && s.apps[app].enabled &&
+        core::constant_time_equal(token, s.apps[app].secret)) {
+        return {.app = app};
+    }
+    return {};
+}
+
+// ---- the stream --------------------------------------------------------------------------
+
+console_stream::console_stream(connection_handler& handler, shard::conn& c, std::uint32_t app,
+                               console_access access)
+    : handler_(handler), conn_(c), app_(app), access_(access), decoder_(4096),
+      cursors_(handler.shard_.count(), pusher::console_log::from_now) {
+    handler_.ctx_.counters().app(app_).console_watchers.fetch_add(1, std::memory_order_relaxed);
+    last_read_ms_ = handler_.shard_.now_ms();
+}
+
+console_stream::~console_stream() {
+    handler_.ctx_.counters().app(app_).console_watchers.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void console_stream::start() {
+    handler_.shard_.send(conn_, ws::text_frame(hello()));
+    poll();
+}
+
+std::string console_stream::hello() const {
+    const config::server& s = handler_.settings();
+    std::string out = "{\"type\":\"hello\",\"app\":";
+    core::append_json_string(out, s.apps[app_].id);
+    out += ",\"apps\":[";
+    bool first = true;
+    for (std::size_t i = 0; i < s.apps.size(); ++i) {
+        if (!s.apps[i].enabled || !access_.grants(static_cast<int>(i))) {
+            continue;
+        }
+        out += first ? "{\"id\":" : ",{\"id\":";
+        core::append_json_string(out, s.apps[i].id);
+        out += ",\"key\":";
+        core::append_json_string(out, s.apps[i].key);
+        out += '}';
+        first = false;
+    }
+    out += "],\"shards\":" + std::to_string(handler_.shard_.count()) + '}';
+    return out;
+}
+
+void console_stream::on_data(std::string_view bytes) {
+    if (closing_) {
+        return;
+    }
+    switch (decoder_.feed(bytes, *this)) {
+    case ws::decoder::state::open:
+        return;
+    case ws::decoder::state::closing:
+        closing_ = true;
+        handler_.shard_.close_gracefully(conn_);
+        return;
+    case ws::decoder::state::failed:
+        closing_ = true;
+        handler_.shard_.close(conn_);
+        return;
+    }
+}
+
+void console_stream::on_control_bytes(std::string_view bytes) {
+    handler_.shard_.send(conn_, net::frame_ref(net::frame::copy_of(bytes)));
+}
+
+void console_stream::on_timer() {
+    if (closing_) {
+        return;
+    }
+    std::uint64_t now = handler_.shard_.now_ms();
+    bool drained = conn_.out.empty() && !conn_.sending;
+    if (drained) {
+        last_read_ms_ = now;
+    } else if (now - last_read_ms_ > stalled_after_ms) {
+        RC_LOG_INFO("console: closing a page that has not read its updates for %llu s",
+                    static_cast<unsigned long long>(stalled_after_ms / 1000));
+        close(1008, "The console page stopped reading");
+        return;
+    }
+    if (drained && !polling_) {
+        poll();
+    } else {
+        handler_.shard_.set_timer(conn_, now); // due now: the next tick
+    }
+}
+
+void console_stream::poll() {
+    polling_ = true;
+    handler_.poll_console(*this);
+}
+
+void console_stream::deliver(std::vector<std::unique_ptr<pusher::console_part>>& parts) {
+    polling_ = false;
+    if (closing_) {
+        return;
+    }
+    std::uint64_t count = 0;
+    for (const auto& p : parts) {
+        if (p) {
+            cursors_[p->shard] = p->cursor;
+            dropped_ += p->dropped;
+            count += p->connection_count;
+        }
+    }
+    std::string out = "{\"type\":\"update\",\"time\":" + std::to_string(core::unix_ms());
+    out += ",\"connection_count\":" + std::to_string(count) + ",\"connections\":";
+    join(out, parts, [](const pusher::console_part& p) -> const std::string& { return p.connections; });
+    out += ",\"channels\":";
+    join(out, parts, [](const pusher::console_part& p) -> const std::string& { return p.channels; });
+    out += ",\"events\":";
+    join(out, parts, [](const pusher::console_part& p) -> const std::string& { return p.events; });
+    out += ",\"dropped\":" + std::to_string(dropped_) + '}';
+    handler_.shard_.send(conn_, ws::text_frame(out));
+    handler_.shard_.set_timer(conn_, handler_.shard_.now_ms()); // due now: the next tick (update_every_ms)
+}
+
+void console_stream::close(std::uint16_t code, std::string_view reason) {
+    closing_ = true;
+    handler_.shard_.send(conn_, ws::close_frame(code, reason));
+    handler_.shard_.close_gracefully(conn_);
+}
+
+// ---- connection_handler: routes and polls --------------------------------------------------
+
+bool connection_handler::serve_console(state& st, const http::request& req) {
+    const config::console_settings& cs = settings().console;
+    std::string_view path = req.path();
+    if (!cs.enabled() || !path.starts_with(cs.path) ||
+        (path.size() > cs.path.size() && path[cs.path.size()] != '/')) {
+        return false;
+    }
+    std::string_view rest = path.substr(cs.path.size());
+    const bool keep = req.keep_alive;
+    auto refuse = [&] {
+        RC_LOG_INFO("console: refused %s %s: no valid token", req.method.c_str(), std::string(path).c_str());
+        reply(st,
+              http::json_error(401,
+                               "The console needs its token: open " + cs.path +
+                                   "?token=... (the token is in the server's start-up banner, or "
+                                   "--console-token), or ?app=ID&token=<that app's secret>",
+                               keep),
+              keep);
+    };
+    if (rest.empty() || rest == "/") {
+        if (req.method != "GET" && req.method != "HEAD") {
+            reply(st, http::json_error(405, "Method not allowed: use GET", keep, "Allow: GET\r\n"), keep);
+        } else if (console_access a = console_access_of(settings(), req, console_app_of(settings(), req));
+                   !a.all && a.app < 0) {
+            refuse();
+        } else {
+            reply(st, http::response(200, "text/html; charset=utf-8", console_page(), keep, page_headers),
+                  keep);
+        }
+        return true;
+    }
+    if (rest == "/stream") {
+        reply(st,
+              http::json_error(426, "This is the console's WebSocket stream", keep, "Upgrade: websocket\r\n"),
+              keep);
+        return true;
+    }
+    // /apps/{id}/events: the event creator.
+    constexpr std::string_view apps = "/apps/";
+    std::string_view id = rest.starts_with(apps) ? rest.substr(apps.size()) : std::string_view{};
+    std::size_t slash = id.find('/');
+    if (slash == std::string_view::npos || id.substr(slash) != "/events") {
+        reply(st, http::json_error(404, "Not found", keep), keep);
+        return true;
+    }
+    int app = ctx_.find_app_by_id(id.substr(0, slash));
+    if (!console_access_of(settings(), req, app).grants(app)) {
+        refuse();
+        return true;
+    }
+    dispatch_api(st, req, static_cast<std::uint32_t>(app), "/events", true);
+    return true;
+}
+
+void connection_handler::open_console_stream(state& st, const http::request& req, std::string_view rest) {
+    if (core::status upgrade = ws::check_upgrade(req); !upgrade) {
+        reply(st, http::json_error(upgrade.code(), upgrade.message(), false), false);
+        return;
+    }
+    int app = console_app_of(settings(), req);
+    console_access access = console_access_of(settings(), req, app);
+    if (app < 0 && access.all) {
+        // No app named: the first one the token opens.
+        for (std::size_t i = 0; i < settings().apps.size() && app < 0; ++i) {
+            app = settings().apps[i].enabled ? static_cast<int>(i) : -1;
+        }
+    }
+    if (!access.grants(app)) {
+        RC_LOG_INFO("console: refused a stream: %s",
+                    app < 0 && access.all ? "no such app" : "no valid token");
+        reply(st,
+              app < 0 && access.all
+                  ? http::json_error(404, "No enabled app with that id", false)
+                  : http::json_error(401, "The console stream needs the console's token", false),
+              false);
+        return;
+    }
+    shard_.send(st.conn,
+                net::frame_ref(net::frame::copy_of(ws::upgrade_response(req.header("sec-websocket-key")))));
+    RC_LOG_INFO("console: page opened for app %s", settings().apps[app].id.c_str());
+    auto stream = std::make_unique<console_stream>(*this, st.conn, static_cast<std::uint32_t>(app), access);
+    console_stream& s = *stream;
+    shard::conn& c = st.conn;
+    shard_.replace_state(c, std::move(stream)); // `st` goes with this batch
+    s.start();
+    if (!rest.empty()) {
+        s.on_data(rest);
+    }
+}
+
+void connection_handler::poll_console(console_stream& s) {
+    std::uint64_t id = next_query_++;
+    console_poll& p = console_polls_[id];
+    p.conn = s.connection();
+    p.awaiting = shard_.count();
+    for (unsigned i = 0; i < shard_.count(); ++i) {
+        auto q = std::make_unique<pusher::query_mail>();
+        q->id = id;
+        q->reply_to = shard_.index();
+        q->kind = pusher::query_kind::console;
+        q->app = s.app();
+        q->since = s.cursor(i);
+        shard_.post(i, std::move(q));
+    }
+}
+
+bool connection_handler::on_console_reply(pusher::query_reply_mail& r) {
+    auto it = console_polls_.find(r.id);
+    if (it == console_polls_.end()) {
+        return false;
+    }
+    console_poll& p = it->second;
+    p.parts.push_back(std::move(r.console));
+    if (--p.awaiting != 0) {
+        return true;
+    }
+    shard::conn* c = shard_.find(p.conn);
+    auto* s = c == nullptr ? nullptr : dynamic_cast<console_stream*>(c->state.get());
+    if (s != nullptr) {
+        s->deliver(p.parts);
+    }
+    console_polls_.erase(it);
+    return true;
+}
+
+} // namespace ringcast::server
