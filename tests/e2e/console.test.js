@@ -3,11 +3,12 @@
 // The debug console (issue 15, acceptance 2) in headless Chromium (Debian's /usr/bin/chromium,
 // tests/e2e/setup-browser.sh) driven by playwright-core, against a server started with
 // `--console /console --console-token T`. Without the token the page, its stream and the event
-// creator are refused. With it, the page sees a pusher-js client connect and subscribe, an event
-// published with the `pusher` SDK, a private-channel auth refused (reason and the string that
-// should have been signed), its own event creator's publish reach the client, a filter hide
-// other channels' rows and the client's disconnect with its close code; a screenshot of it is
-// saved beside the server logs and checked not to be blank. An app's secret opens that app only.
+// creator are refused. With it, the page sees a pusher-js client connect and subscribe (a
+// presence member among them), an event published with the `pusher` SDK, a private-channel auth
+// refused (reason and the string that should have been signed), its own event creator's publish
+// reach the client, a filter hide other channels' rows and the client's disconnect with its close
+// code; a screenshot of it is saved beside the server logs and checked not to be blank. The app
+// selector switches apps, and an app's secret opens that app only.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -144,6 +145,7 @@ describe('debug console', { skip }, () => {
   it('shows a pusher-js client, an SDK publish, a refused auth, its own publish and a disconnect', { timeout: 90000 }, srv.wrap(async (t, server) => {
     const publicChannel = uniqueName('console-news');
     const privateChannel = uniqueName('private-console-orders');
+    const presenceChannel = uniqueName('presence-console-room');
     const rest = createRestClient(server);
     let page;
     let client;
@@ -154,11 +156,13 @@ describe('debug console', { skip }, () => {
       assert.doesNotMatch(page.url(), /token/, 'the token left the address bar');
       assert.deepEqual(await page.$$eval('#app-select option', (o) => o.map((x) => x.value)), [APP.id, OTHER.id]);
 
-      // A pusher-js client on a public and a private channel (signed as Laravel would).
-      client = createClient(server, { channelAuthorization: { customHandler: channelAuthHandler(APP) } });
+      // A pusher-js client on a public, a private and a presence channel (signed as Laravel would).
+      const user = { id: 7345, info: { name: 'Ann' } };
+      client = createClient(server, { channelAuthorization: { customHandler: channelAuthHandler(APP, { user }) } });
       const socketId = await waitConnected(client);
       const news = await subscribe(client, publicChannel);
       await subscribe(client, privateChannel);
+      await subscribe(client, presenceChannel);
       await waitPage(page, (w) => {
         const row = document.querySelector(`#connections tr[data-socket-id="${w.socketId}"]`);
         return row && row.textContent.includes(w.publicChannel) && row.textContent.includes(w.privateChannel);
@@ -169,6 +173,9 @@ describe('debug console', { skip }, () => {
       await waitPage(page, (w) => [...document.querySelectorAll('#channels tbody tr')].some((r) =>
         r.dataset.channel === w.channel && r.dataset.type === 'private' && r.cells[2].textContent === '1'),
       { channel: privateChannel }, 'the private channel with one subscription');
+      await waitPage(page, (w) => [...document.querySelectorAll('#channels tbody tr')].some((r) =>
+        r.dataset.channel === w.channel && r.dataset.type === 'presence' && [...r.querySelectorAll('.chip')].some((c) => c.textContent === w.member)),
+      { channel: presenceChannel, member: String(user.id) }, 'the presence channel with its member');
       assert.ok(Number(await page.textContent('#connection-count')) >= 1);
 
       // An event published with the SDK: an api_event row with its name and data.
