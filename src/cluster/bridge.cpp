@@ -205,6 +205,7 @@ void bridge::loop(net::ring& r) {
         }
         deliver_overdue(now);
         tick_state(now);
+        tick_console(now);
         flush_posts(r);
         std::uint64_t due = std::min(pub_->next_due(), sub_->next_due());
         if (!own_.empty()) {
@@ -340,6 +341,10 @@ void bridge::on_message(const redis::value& v) {
         on_view_sync(text);
         return;
     }
+    if (text.starts_with("rcc ")) {
+        on_console_part(text);
+        return;
+    }
     if (text.starts_with("rch ")) {
         emit_webhook(std::string_view(text).substr(4)); // this node sends the channel's webhooks
         return;
@@ -358,7 +363,7 @@ void bridge::on_message(const redis::value& v) {
         return;
     }
     if (e.node == node_id_) {
-        if (e.channel != terminate_channel) {
+        if (e.channel != terminate_channel && e.channel != console_channel) {
             on_own_echo(e.seq);
         }
         return;
@@ -369,6 +374,10 @@ void bridge::on_message(const redis::value& v) {
     }
     if (e.channel == terminate_channel) {
         terminate_here(static_cast<std::uint32_t>(app), std::string(e.frame));
+        return;
+    }
+    if (e.channel == console_channel) {
+        on_console_watch(static_cast<std::uint32_t>(app), e.node);
         return;
     }
     net::frame_ref frame(net::frame::copy_of(e.frame));

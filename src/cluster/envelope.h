@@ -9,6 +9,10 @@
 //       user_info), r member removed, c subscription count (payload: the count).
 //   "rcj <token> ok\n<presence data>" or "rcj <token> full\n"
 //       on a node's own channel: the answer to one of its presence joins.
+//   A broadcast envelope with the channel "#console": a debug console on <node> watches the app.
+//   "rcc <#node> <#app> <connections> <dropped> <#connections> <#channels>\n<node><app>
+//    <connections JSON items><channels JSON items><events JSON items>"
+//       on a watching node's own channel: another node's part of the console's view.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +23,8 @@ namespace ringcast::cluster {
 
 // The "channel" of a terminate_connections message: no Pusher channel can be named so.
 inline constexpr std::string_view terminate_channel = "#terminate";
+// The "channel" of "a debug console watches this app" (server/console.h).
+inline constexpr std::string_view console_channel = "#console";
 
 struct parsed_envelope {
     std::string_view node, app_id, channel, frame;

@@ -353,6 +353,10 @@ bool bridge::ask(const pusher::query_mail& q, redis::connection::reply_fn answer
 }
 
 void bridge::on_query(pusher::query_mail& q) {
+    if (q.kind == pusher::query_kind::console) {
+        on_console_query(q);
+        return;
+    }
     auto answer = [this, q](const redis::value& v) {
         auto r = std::make_unique<pusher::query_reply_mail>();
         r->id = q.id;

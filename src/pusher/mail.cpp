@@ -80,6 +80,10 @@ void cache_get_mail::to_bridge(bridge_handler& b) {
     b.on_cache_get(*this);
 }
 
+void query_reply_mail::to_bridge(bridge_handler& b) {
+    b.on_query_reply(*this);
+}
+
 void query_mail::to_bridge(bridge_handler& b) {
     b.on_query(*this);
 }

@@ -99,7 +99,9 @@ console_access console_access_of(const config::server& s, const http::request& r
 console_stream::console_stream(connection_handler& handler, shard::conn& c, std::uint32_t app,
                                console_access access)
     : handler_(handler), conn_(c), app_(app), access_(access), decoder_(4096),
-      cursors_(handler.shard_.count(), pusher::console_log::from_now) {
+      // One cursor per shard, and in a cluster one more for the other nodes (the bridge).
+      cursors_(handler.shard_.count() + (handler.shard_.bridge() >= 0 ? 1 : 0),
+               pusher::console_log::from_now) {
     handler_.ctx_.counters().app(app_).console_watchers.fetch_add(1, std::memory_order_relaxed);
     last_read_ms_ = handler_.shard_.now_ms();
 }
@@ -309,15 +311,17 @@ void connection_handler::poll_console(console_stream& s) {
     std::uint64_t id = next_query_++;
     console_poll& p = console_polls_[id];
     p.conn = s.connection();
-    p.awaiting = shard_.count();
-    for (unsigned i = 0; i < shard_.count(); ++i) {
+    // In a cluster the bridge answers for the other nodes (cluster/console.cpp).
+    unsigned targets = shard_.count() + (shard_.bridge() >= 0 ? 1 : 0);
+    p.awaiting = targets;
+    for (unsigned i = 0; i < targets; ++i) {
         auto q = std::make_unique<pusher::query_mail>();
         q->id = id;
         q->reply_to = shard_.index();
         q->kind = pusher::query_kind::console;
         q->app = s.app();
         q->since = s.cursor(i);
-        shard_.post(i, std::move(q));
+        shard_.post(i == shard_.count() ? static_cast<unsigned>(shard_.bridge()) : i, std::move(q));
     }
 }
 

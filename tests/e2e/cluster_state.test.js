@@ -4,7 +4,8 @@
 // members with per-user connection counts across nodes (one member_added for a user's first
 // connection anywhere, one member_removed after the last), member limits, subscription counts,
 // channel info, /users, /connections and max_connections asked of any node, cache channels set on
-// one node and read on another, watchlists, webhooks once for the cluster, a SIGKILLed node's members
+// one node and read on another, watchlists, webhooks once for the cluster, the debug console on one
+// node showing the others' connections and events, a SIGKILLed node's members
 // expiring within the documented time, and the shared state rebuilt after Redis restarts empty.
 
 const { describe, it, before, after } = require('node:test');
@@ -18,6 +19,7 @@ const { expectRefusedWs } = require('./lib/api');
 const { WebhookReceiver } = require('./lib/webhook_receiver');
 const { waitUntil, uniqueName } = require('./lib/util');
 const { HOST, RedisServer, freePort, up } = require('./lib/cluster');
+const WebSocket = require('ws');
 
 const T = { timeout: 30000 };
 // The bridge's lease (bridge.h): a dead node's share is gone within lease + one heartbeat.
@@ -28,6 +30,7 @@ const DEBOUNCE_MS = 200;
 const APP = { ...DEFAULT_APP, accept_client_events_from: 'all', subscription_count: true };
 const SMALL = { id: 'small', key: 'small-key', secret: 'small-secret', max_presence_members: 2, max_connections: 3 };
 const HOOKED = { id: 'hooked', key: 'hooked-key', secret: 'hooked-secret' };
+const CONSOLE_TOKEN = 'cluster-console-token-e2e';
 
 function addedOf(client, channel) {
   return framesWhere(client, (j) => j.event === 'pusher_internal:member_added' && j.channel === channel).map((j) => JSON.parse(j.data).user_id);
@@ -84,6 +87,7 @@ describe('three nodes sharing state over Redis', () => {
     const server = {
       redis: { url: `redis://${HOST}:${redis.port}`, prefix: `rc-state-${process.pid}` },
       webhooks: { debounce_ms: DEBOUNCE_MS, batch_window_ms: 20, retry_for_ms: 2000, retry_initial_ms: 100 },
+      console: { path: '/console', token: CONSOLE_TOKEN },
     };
     for (let i = 0; i < 3; i += 1) {
       nodes.push(await startServer({ apps: [APP, SMALL, hooked], server, threads: 2 }));
@@ -238,6 +242,38 @@ describe('three nodes sharing state over Redis', () => {
       await late.next((m) => m.json && m.json.event === 'pusher:cache_miss' && m.json.channel === empty, { timeout: 5000, label: 'cache_miss' });
     } finally {
       await closeAll([late]);
+    }
+  });
+
+  it('the debug console on one node shows the other nodes\' connections, channels and events', T, async () => {
+    const ch = uniqueName('console-room');
+    const updates = [];
+    const page = new WebSocket(`ws://${HOST}:${nodes[0].port}/console/stream?token=${CONSOLE_TOKEN}&app=${APP.id}`);
+    page.on('message', (m) => updates.push(JSON.parse(m)));
+    await new Promise((resolve, reject) => { page.once('open', resolve); page.once('error', reject); });
+    let b;
+    try {
+      // The other nodes start recording once they hear of the page (within a second).
+      await waitUntil(() => updates.filter((u) => u.type === 'update').length >= 2, { timeout: 10000, label: 'the page gets updates' });
+      await settle(1500);
+      b = await connectPusher(nodes[1].wsUrl());
+      await subscribeOk(b, APP, ch);
+      const r = await postEvents(nodes[2].port, { body: { name: 'from-node-2', channel: ch, data: 'hi' } });
+      assert.equal(r.status, 200);
+      const seen = (test) => updates.some((u) => u.type === 'update' && test(u));
+      const events = () => updates.flatMap((u) => u.events || []);
+      await waitUntil(() => seen((u) => u.connections.some((c) => c.socket_id === b.socketId && c.channels.includes(ch))),
+        { timeout: 10000, label: `node 1's connection ${b.socketId} listed on node 0's console` });
+      await waitUntil(() => seen((u) => u.channels.some((c) => c.name === ch && c.type === 'public' && c.subscriptions === 1)),
+        { timeout: 10000, label: 'node 1\'s channel listed' });
+      await waitUntil(() => events().some((e) => e.kind === 'subscribed' && e.socket_id === b.socketId && e.channel === ch),
+        { timeout: 10000, label: 'node 1\'s subscription in the stream' });
+      await waitUntil(() => events().some((e) => e.kind === 'api_event' && e.channel === ch && e.event === 'from-node-2' && e.data === 'hi'),
+        { timeout: 10000, label: 'node 2\'s API publish in the stream' });
+      assert.equal(events().filter((e) => e.kind === 'api_event' && e.channel === ch).length, 1, 'shown once');
+    } finally {
+      page.close();
+      if (b) await closeAll([b]);
     }
   });
 

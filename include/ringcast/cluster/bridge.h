@@ -124,6 +124,7 @@ private:
     void on_connections(pusher::connections_mail& m) override;
     void on_rate(pusher::rate_mail& m) override;
     void on_admit(pusher::admit_mail& m) override;
+    void on_query_reply(pusher::query_reply_mail& m) override;
     struct own_event {
         std::uint64_t seq;
         std::uint64_t due_ms; // delivered locally then, echo or not
@@ -254,6 +255,38 @@ private:
     std::uint64_t connections_allowance_ = connections_burst;
     bool connections_due_ = false;
     std::uint64_t connections_sent_ms_ = 0;
+
+    // The debug console across nodes (console.cpp): a node with a console page open for an app
+    // says so on the broadcast channel every second; the other nodes then record the app's
+    // events (one console_watchers count), poll their shards every second and send their part
+    // to the watching node's channel, where it waits for the page's next poll.
+    struct remote_part {
+        std::string connections, channels;
+        std::uint64_t connection_count = 0;
+        std::uint64_t at_ms = 0;
+    };
+    struct console_state {
+        std::uint64_t watched_here_until = 0; // a page on this node polled lately
+        std::uint64_t watch_sent_ms = 0;
+        std::map<std::string, std::uint64_t, std::less<>> watchers; // other nodes' pages: until when
+        bool counted = false;                                       // our console_watchers count for them
+        bool polling = false;
+        unsigned awaiting = 0;
+        std::uint64_t polled_ms = 0;
+        std::vector<std::uint64_t> cursors; // per shard
+        pusher::console_part gathered;
+        std::map<std::string, remote_part, std::less<>> remote;   // by node
+        std::deque<std::pair<std::uint64_t, std::string>> events; // (sequence, JSON items)
+        std::uint64_t next_seq = 0;
+        std::uint64_t dropped = 0;
+    };
+    void on_console_query(pusher::query_mail& q);
+    void on_console_watch(std::uint32_t app, std::string_view node);
+    void on_console_part(std::string_view text);
+    void tick_console(std::uint64_t now_ms);
+    void poll_console_shards(std::uint32_t app, console_state& st);
+    void send_console_part(std::uint32_t app, console_state& st);
+    std::unordered_map<std::uint32_t, console_state> console_;
 
     std::atomic<bool> stopping_{false};
     std::atomic<bool> started_{false};

@@ -20,6 +20,7 @@
 namespace ringcast::pusher {
 
 struct query_mail;
+struct query_reply_mail;
 struct node_presence_mail;
 struct node_count_mail;
 struct node_dump_mail;
@@ -49,6 +50,8 @@ public:
     virtual void on_connections(connections_mail& m) = 0;
     virtual void on_rate(rate_mail& m) = 0;
     virtual void on_admit(admit_mail& m) = 0;
+    // Shards' answers to the bridge's own questions (the debug console's polls).
+    virtual void on_query_reply(query_reply_mail& m) = 0;
 };
 
 // owner -> bridge: a connection joined a presence channel on this node (every join: the

@@ -47,6 +47,8 @@ struct query_mail final : mail {
 
 struct query_reply_mail final : mail {
     void deliver(context& at) override;
+    // The bridge asks the shards too (terminate_user, the console across nodes).
+    void to_bridge(bridge_handler& b) override;
     std::uint64_t id = 0;
     std::vector<channel_summary> channels;
     std::vector<std::string> users;

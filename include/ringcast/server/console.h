@@ -11,7 +11,10 @@
 // The stream is pulled, not pushed: the stream's shard polls every shard (pusher/console.h)
 // only once the page has read the previous update, so a slow page gets fewer updates and loses
 // the oldest events (counted in the update) while delivery to everyone else is untouched.
-// It covers every shard of this node; other nodes' connections and events are not in it.
+// In a cluster the bridge is polled too: it answers with what the other nodes sent it for this
+// app (cluster/console.cpp), so a page on any node shows the whole cluster, the other nodes'
+// part up to a second or two later. Channels then come once per node, each with that node's
+// subscribers (the page adds them up).
 #pragma once
 
 #include "ringcast/config/config.h"
