@@ -8,7 +8,8 @@
 // refused (reason and the string that should have been signed), its own event creator's publish
 // reach the client, a filter hide other channels' rows and the client's disconnect with its close
 // code; a screenshot of it is saved beside the server logs and checked not to be blank. The app
-// selector switches apps, and an app's secret opens that app only.
+// selector switches apps, and an app's secret opens that app only. The token given in the address
+// is kept in a cookie for reloads and the stream, but the cookie alone never publishes.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -138,6 +139,36 @@ describe('debug console', () => {
       body: JSON.stringify({ name: 'e', channel: 'c', data: '{}' }),
     });
     assert.equal(publish.status, 401, `the event creator without the token: ${publish.status} ${publish.body}`);
+  }));
+
+  it('keeps the token in a cookie for reloads and the stream, never for the event creator; 404 for an unknown app', { timeout: 30000 }, srv.wrap(async (t, server) => {
+    const first = await request(server.port, { path: `${PATH}?token=${TOKEN}` });
+    assert.equal(first.status, 200);
+    const cookie = (first.headers['set-cookie'] || []).find((c) => c.startsWith('ringcast_console='));
+    assert.ok(cookie, `a cookie is set: ${JSON.stringify(first.headers['set-cookie'])}`);
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    assert.match(cookie, new RegExp(`Path=${PATH}`));
+    const jar = cookie.split(';')[0];
+    // A reload: the address has no token any more.
+    const reload = await request(server.port, { path: PATH, headers: { cookie: jar } });
+    assert.equal(reload.status, 200, `a reload with the cookie: ${reload.status} ${reload.body}`);
+    const stream = await request(server.port, { path: `${PATH}/stream`, headers: { cookie: jar } });
+    assert.equal(stream.status, 426, 'the stream without an upgrade, with a valid cookie');
+    const noSuchApp = await request(server.port, { path: `${PATH}/stream?app=no-such-app`, headers: { cookie: jar } });
+    assert.equal(noSuchApp.status, 404, `an unknown app: ${noSuchApp.status} ${noSuchApp.body}`);
+    const wrong = await request(server.port, { path: `${PATH}/stream`, headers: { cookie: 'ringcast_console=wrong-token-0123456789' } });
+    assert.equal(wrong.status, 401);
+    const forged = await request(server.port, {
+      method: 'POST', path: `${PATH}/apps/${APP.id}/events`, headers: { 'content-type': 'application/json', cookie: jar },
+      body: JSON.stringify({ name: 'e', channel: 'c', data: '{}' }),
+    });
+    assert.equal(forged.status, 401, 'a cookie alone does not publish (another site could send it)');
+    const unknown = await request(server.port, {
+      method: 'POST', path: `${PATH}/apps/no-such-app/events`, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ name: 'e', channel: 'c', data: '{}' }),
+    });
+    assert.equal(unknown.status, 404);
   }));
 
   it('shows a pusher-js client, an SDK publish, a refused auth, its own publish and a disconnect', { timeout: 90000 }, srv.wrap(async (t, server) => {
