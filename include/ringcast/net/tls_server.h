@@ -17,8 +17,9 @@
 //   kernel's first record follows the last one of ours. From then on the write queue's frames
 //   (the shared, encode-once buffers) go to the socket as they are and the kernel encrypts them:
 //   no copy, no encryption on the shard. OpenSSL's own later records (TLS 1.3 session tickets,
-//   alerts, close_notify) reach our BIO as plaintext with their record type, and the shard sends
-//   each with that type as a control message (TLS_SET_RECORD_TYPE). Receiving stays in user
+//   TLS 1.2's Finished, alerts, close_notify) reach our BIO as plaintext with their record type;
+//   they wait in a list of their own until the kernel has the keys, and the shard then sends each
+//   with its type as a control message (TLS_SET_RECORD_TYPE). Receiving stays in user
 //   space (SSL_read over our BIO): client messages are few and small, and a client's TLS 1.3
 //   KeyUpdate changes only keys we read with. One asking us to update ours goes unanswered:
 //   OpenSSL answers with its next SSL_write, which kernel TLS never makes, and the client goes
@@ -186,7 +187,7 @@ private:
     unsigned kernel_ciphers_ = 0;          // offered by the shard (0: kernel TLS not offered)
     std::array<unsigned char, 64> keys_{}; // the kernel's crypto info, until it has it
     std::size_t keys_size_ = 0;
-    bool key_update_refused_ = false; // the client asked for new sending keys under kernel TLS
+    bool key_update_refused_ = false; // OpenSSL offered new sending keys once the kernel had some
     std::string error_;
     bool established_ = false;
     bool notify_sent_ = false;
