@@ -131,8 +131,8 @@ void print_banner(const config::server& s, unsigned shards, const net::tls_serve
                     e.host.c_str(), e.port, s.path.c_str(), shards, shards == 1 ? "" : "s");
     }
     if (tls != nullptr) {
-        // The kernel's TLS offload is not used yet: every record is encrypted by OpenSSL on the shard.
-        std::printf("  %s; encryption in user space, batched per send\n", tls->describe().c_str());
+        // Which way the TLS listener sends: the kernel encrypts (kTLS), or OpenSSL on the shard.
+        std::printf("  %s; %s\n", tls->describe().c_str(), tls->describe_sending().c_str());
     }
     std::printf("  Apps from the %s:\n", s.apps_source.c_str());
     for (const auto& a : s.apps) {

@@ -41,6 +41,7 @@ constexpr value_flag value_flags[] = {
     {"--tls-port", "a number from 1 to 65535"},
     {"--tls-host", "an address to listen on"},
     {"--tls-max-handshakes", "a number from 1 to 4294967295"},
+    {"--tls-ktls", "off or auto"},
 };
 // clang-format on
 
@@ -288,6 +289,8 @@ Flags of start and restart (--flag value or --flag=value):
   --tls-host HOST   address of that second listener (default: --host's)
   --tls-max-handshakes N    TLS handshakes a shard carries at once; beyond it new connections
                     are closed (default {tls_max_handshakes})
+  --tls-ktls MODE   auto: the kernel encrypts what is sent after the handshake where it can
+                    (kernel TLS); off: everything is encrypted in user space (default auto)
   --help            show this text
 
 Environment variables (also read from the --env file):
@@ -327,6 +330,7 @@ Environment variables (also read from the --env file):
   RINGCAST_TLS_MIN_VERSION, RINGCAST_TLS_CIPHERS      as --tls-min-version, --tls-ciphers
   RINGCAST_TLS_PORT, RINGCAST_TLS_HOST  as --tls-port, --tls-host
   RINGCAST_TLS_MAX_HANDSHAKES  as --tls-max-handshakes
+  RINGCAST_TLS_KTLS            as --tls-ktls
   REDIS_* are read only when scaling is enabled: Laravel sets them for its cache and queues
   too. REDIS_TIMEOUT is not read.
   Booleans are true/false, (true)/(false), 1/0 or yes/no, in any case.
@@ -360,7 +364,7 @@ and unknown keys are errors:
               "tls": {"cert": "/etc/ringcast/cert.pem", "key": "/etc/ringcast/key.pem", "passphrase": "",
                       "certificates": [{"cert": "other.pem", "key": "other.key", "passphrase": ""}],
                       "client_ca": "", "min_version": "{tls_min_version}", "ciphers": "", "port": 8443,
-                      "host": "", "max_handshakes": {tls_max_handshakes}}},
+                      "host": "", "max_handshakes": {tls_max_handshakes}, "ktls": "auto"}},
    "apps": [{"id": "1", "key": "...", "secret": "...", "enabled": true,
              "activity_timeout": {activity}, "ping_interval": {ping}, "pong_timeout": {pong},
              "max_message_size": {max_message_size}, "max_event_payload_bytes": {max_event_payload_bytes},

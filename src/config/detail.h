@@ -140,6 +140,9 @@ inline constexpr std::size_t max_redis_prefix = 100;
 [[nodiscard]] std::optional<std::string> parse_tls_version(std::string_view text);
 // What a TLS version must be, for messages: "expected 1.2 or 1.3 (or TLSv1.2, TLSv1.3)".
 inline constexpr std::string_view tls_version_wanted = "expected 1.2 or 1.3 (or TLSv1.2, TLSv1.3)";
+// Kernel TLS: "auto" (true) or "off" (false), any case; nullopt for anything else.
+[[nodiscard]] std::optional<bool> parse_ktls(std::string_view text);
+inline constexpr std::string_view ktls_wanted = "expected off or auto";
 
 // Which flag, variable or key set what the checks made once every source is read may have to
 // name (check_tls). Each source overwrites what a lower one recorded, so the name is that of the
@@ -161,6 +164,7 @@ struct tls_flags {
     std::optional<std::string> host;
     std::optional<std::uint16_t> port;
     std::optional<std::uint32_t> max_handshakes;
+    std::optional<bool> ktls;
 };
 
 // Stores the value of one --tls-* flag that takes a value; `wanted` completes

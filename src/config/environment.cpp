@@ -299,6 +299,19 @@ core::status tls_certificate_variables(const environment& env, tls_settings& out
     return core::ok();
 }
 
+core::status tls_ktls(const environment& env, std::string_view name, bool& out) {
+    std::optional<found> f = lookup(env, name);
+    if (!f) {
+        return core::ok();
+    }
+    std::optional<bool> ktls = parse_ktls(f->value);
+    if (!ktls) {
+        return bad_value(env, name, *f, ktls_wanted);
+    }
+    out = *ktls;
+    return core::ok();
+}
+
 core::status tls_version(const environment& env, std::string_view name, std::string& out) {
     std::optional<found> f = lookup(env, name);
     if (!f) {
@@ -316,7 +329,7 @@ core::status tls_version(const environment& env, std::string_view name, std::str
 void record_tls_names(const environment& env, tls_sources& names) {
     for (std::string_view name :
          {"SSL_CA", "RINGCAST_TLS_CLIENT_CA", "RINGCAST_TLS_MIN_VERSION", "RINGCAST_TLS_CIPHERS",
-          "RINGCAST_TLS_HOST", "RINGCAST_TLS_MAX_HANDSHAKES"}) {
+          "RINGCAST_TLS_HOST", "RINGCAST_TLS_MAX_HANDSHAKES", "RINGCAST_TLS_KTLS"}) {
         if (std::optional<found> f = lookup(env, name)) {
             names.setting = where(env, *f) + std::string(name);
         }
@@ -339,6 +352,7 @@ core::status apply_tls_environment(const environment& env, tls_settings& out, tl
         tls_version(env, "RINGCAST_TLS_MIN_VERSION", out.min_version),
         number(env, "RINGCAST_TLS_PORT", 1, 65535, out.port),
         number(env, "RINGCAST_TLS_MAX_HANDSHAKES", 1, max_u32, out.max_handshakes),
+        tls_ktls(env, "RINGCAST_TLS_KTLS", out.ktls),
     };
     for (const core::status& problem : problems) {
         if (!problem) {

@@ -93,6 +93,19 @@ core::status version(element v, const std::string& p, std::string& out) {
     return core::ok();
 }
 
+core::status ktls(element v, const std::string& p, bool& out) {
+    std::string_view text;
+    std::optional<bool> parsed;
+    if (v.get_string().get(text) == simdjson::SUCCESS) {
+        parsed = parse_ktls(text);
+    }
+    if (!parsed) {
+        return fail(p, "expected \"off\" or \"auto\"");
+    }
+    out = *parsed;
+    return core::ok();
+}
+
 // The keys other than the certificates.
 core::status setting(std::string_view key, element v, const std::string& p, tls_settings& out) {
     if (key == "client_ca") {
@@ -112,6 +125,9 @@ core::status setting(std::string_view key, element v, const std::string& p, tls_
     }
     if (key == "max_handshakes") {
         return number(v, p, 1, max_u32, out.max_handshakes);
+    }
+    if (key == "ktls") {
+        return ktls(v, p, out.ktls);
     }
     return unknown(p);
 }

@@ -34,6 +34,10 @@ bool set_checked_flag(std::string_view name, std::string_view value, tls_flags& 
         out.min_version = parse_tls_version(value);
         return out.min_version.has_value();
     }
+    if (name == "--tls-ktls") {
+        out.ktls = parse_ktls(value);
+        return out.ktls.has_value();
+    }
     std::optional<std::uint64_t> n = parse_number(value, 1, name == "--tls-port" ? 65535 : max_u32);
     if (n && name == "--tls-port") {
         out.port = static_cast<std::uint16_t>(*n);
@@ -93,6 +97,16 @@ std::optional<std::string> parse_tls_version(std::string_view text) {
     return std::nullopt;
 }
 
+std::optional<bool> parse_ktls(std::string_view text) {
+    if (equals_lowercase(text, "auto")) {
+        return true;
+    }
+    if (equals_lowercase(text, "off")) {
+        return false;
+    }
+    return std::nullopt;
+}
+
 core::status set_tls_flag(std::string_view name, std::string_view wanted, std::string_view value,
                           tls_flags& out) {
     if (name == "--tls-passphrase") {
@@ -137,6 +151,10 @@ core::status apply_tls_flags(const tls_flags& flags, tls_settings& out, tls_sour
     if (flags.max_handshakes) {
         out.max_handshakes = *flags.max_handshakes;
         names.setting = "--tls-max-handshakes";
+    }
+    if (flags.ktls) {
+        out.ktls = *flags.ktls;
+        names.setting = "--tls-ktls";
     }
     if (flags.port) {
         out.port = *flags.port;

@@ -1,6 +1,7 @@
 // OpenSSL server sessions carried by the shard's ring (see tls_server.h).
 #include "ringcast/net/tls_server.h"
 
+#include <linux/tls.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -119,6 +120,42 @@ bool name_matches(std::string_view pattern, std::string_view host) {
     return dot != std::string_view::npos && dot > 0 && host.substr(dot) == pattern.substr(1);
 }
 
+// OpenSSL 3.0's BIO controls for kernel TLS that it keeps internal (include/internal/bio.h);
+// only BIO_CTRL_GET_KTLS_SEND/RECV are public. OpenSSL's socket BIO answers them by calling the
+// kernel at once; ours defers that to the shard (see tls_server.h).
+constexpr int bio_ctrl_set_ktls = 72;
+constexpr int bio_ctrl_set_ktls_tx_send_ctrl_msg = 74;
+constexpr int bio_ctrl_clear_ktls_tx_ctrl_msg = 75;
+constexpr std::uint8_t application_data = 23; // the TLS record type of application data
+
+// The size of the kernel's crypto info for `cipher`, 0 for one we never hand over.
+std::size_t crypto_info_size(unsigned cipher) noexcept {
+    switch (cipher) {
+    case TLS_CIPHER_AES_GCM_128:
+        return sizeof(tls12_crypto_info_aes_gcm_128);
+    case TLS_CIPHER_AES_GCM_256:
+        return sizeof(tls12_crypto_info_aes_gcm_256);
+    case TLS_CIPHER_CHACHA20_POLY1305:
+        return sizeof(tls12_crypto_info_chacha20_poly1305);
+    default:
+        return 0;
+    }
+}
+
+std::string kernel_cipher_names(unsigned ciphers) {
+    static const std::pair<unsigned, const char*> names[] = {
+        {TLS_CIPHER_AES_GCM_128, "AES-128-GCM"},
+        {TLS_CIPHER_AES_GCM_256, "AES-256-GCM"},
+        {TLS_CIPHER_CHACHA20_POLY1305, "ChaCha20-Poly1305"}};
+    std::string out;
+    for (const auto& [cipher, name] : names) {
+        if ((ciphers & kernel_cipher_bit(cipher)) != 0) {
+            out += (out.empty() ? "" : ", ") + std::string(name);
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -139,6 +176,11 @@ std::shared_ptr<const tls_server_context> tls_server_context::create(const confi
     }
     SSL_CTX_set_tlsext_servername_callback(c->contexts_.front(), on_server_name);
     SSL_CTX_set_tlsext_servername_arg(c->contexts_.front(), c.get());
+    if (settings.ktls) {
+        c->kernel_ = probe_kernel_tls();
+    } else {
+        c->kernel_.why_not = "turned off (--tls-ktls off)";
+    }
     return c;
 }
 
@@ -247,6 +289,14 @@ std::string tls_server_context::describe() const {
     return out;
 }
 
+std::string tls_server_context::describe_sending() const {
+    if (kernel_.usable()) {
+        return "kernel TLS after the handshake (" + kernel_cipher_names(kernel_.ciphers) +
+               "; other ciphers encrypted in user space)";
+    }
+    return "encryption in user space, batched per send (no kernel TLS: " + kernel_.why_not + ")";
+}
+
 std::string tls_server_context::default_serial() const {
     const ASN1_INTEGER* serial = X509_get0_serialNumber(SSL_CTX_get0_certificate(contexts_.front()));
     BIGNUM* bn = ASN1_INTEGER_to_BN(serial, nullptr);
@@ -262,8 +312,7 @@ std::string tls_server_context::default_serial() const {
 
 struct session_bio {
     static int write(BIO* b, const char* data, int len) {
-        auto* s = static_cast<tls_server_session*>(BIO_get_data(b));
-        s->pending_.append(data, static_cast<std::size_t>(len));
+        static_cast<tls_server_session*>(BIO_get_data(b))->write(data, static_cast<std::size_t>(len));
         return len;
     }
     static int read(BIO* b, char* data, int len) {
@@ -278,14 +327,27 @@ struct session_bio {
         s->input_.remove_prefix(n);
         return static_cast<int>(n);
     }
-    static long ctrl(BIO* b, int cmd, long /*num*/, void* /*ptr*/) {
+    static long ctrl(BIO* b, int cmd, long num, void* ptr) {
+        auto* s = static_cast<tls_server_session*>(BIO_get_data(b));
         switch (cmd) {
         case BIO_CTRL_FLUSH:
-            return 1; // the shard sends what was written
+            // The shard sends what was written, in order. OpenSSL flushes before handing its
+            // keys over; what it wrote stays ahead of the kernel's records all the same.
+            return 1;
         case BIO_CTRL_PENDING:
-            return static_cast<long>(static_cast<tls_server_session*>(BIO_get_data(b))->input_.size());
-        default:
+            return static_cast<long>(s->input_.size());
+        case bio_ctrl_set_ktls:
+            return s->capture_keys(num != 0, ptr) ? 1 : 0;
+        case BIO_CTRL_GET_KTLS_SEND:
+            return s->kernel_send() ? 1 : 0;
+        case bio_ctrl_set_ktls_tx_send_ctrl_msg:
+            s->record_type_ = static_cast<std::uint8_t>(num); // the type of the next write
             return 0;
+        case bio_ctrl_clear_ktls_tx_ctrl_msg:
+            s->record_type_ = 0;
+            return 0;
+        default:
+            return 0; // BIO_CTRL_GET_KTLS_RECV among them: receiving stays in user space
         }
     }
     static int create(BIO* b) {
@@ -337,7 +399,67 @@ tls_server_session::result tls_server_session::receive(std::string_view cipher, 
     input_ = cipher;
     result r = established_ ? read_all(plain) : handshake(plain);
     input_ = {};
+    if (key_update_refused_ && !broken_) {
+        broken_ = true;
+        error_ =
+            "OpenSSL changed its sending keys (a TLS key update), which the kernel cannot take mid-session";
+        return result::failed;
+    }
     return r;
+}
+
+void tls_server_session::write(const char* data, std::size_t len) {
+    if (kernel_ == kernel_state::off) {
+        pending_.append(data, len);
+        return;
+    }
+    // After the keys went, each write is the plaintext of one record: OpenSSL announces the
+    // type of any but application data just before it (and its socket BIO forgets it after).
+    std::uint8_t type = record_type_ != 0 ? record_type_ : application_data;
+    record_type_ = 0;
+    records_.push_back({type, std::string(data, len)});
+}
+
+bool tls_server_session::capture_keys(bool sending, const void* crypto_info) noexcept {
+    if (!sending || crypto_info == nullptr) {
+        return false; // receiving stays in user space
+    }
+    if (kernel_ != kernel_state::off) {
+        // New sending keys (a TLS 1.3 KeyUpdate): OpenSSL would go on writing plaintext for
+        // the kernel, which still has the old ones. Refused, and the session fails (receive()).
+        key_update_refused_ = true;
+        return false;
+    }
+    const auto* info = static_cast<const tls_crypto_info*>(crypto_info);
+    std::size_t size = crypto_info_size(info->cipher_type);
+    if (size == 0 || size > keys_.size() || (kernel_ciphers_ & kernel_cipher_bit(info->cipher_type)) == 0) {
+        return false; // OpenSSL encrypts in user space as before
+    }
+    std::memcpy(keys_.data(), crypto_info, size);
+    keys_size_ = size;
+    kernel_ = kernel_state::captured;
+    return true;
+}
+
+void tls_server_session::offer_kernel_send(unsigned kernel_ciphers) noexcept {
+    kernel_ciphers_ = kernel_ciphers;
+    if (kernel_ciphers != 0) {
+        SSL_set_options(ssl_, SSL_OP_ENABLE_KTLS);
+    }
+}
+
+int tls_server_session::start_kernel_send(int fd, kernel_key_taker give) noexcept {
+    int rc = give(fd, keys_.data(), keys_size_);
+    OPENSSL_cleanse(keys_.data(), keys_.size());
+    keys_size_ = 0;
+    if (rc == 0) {
+        kernel_ = kernel_state::on;
+    } else {
+        // OpenSSL already writes plaintext: nothing can be sent safely any more.
+        broken_ = true;
+        error_ = std::string("the kernel refused the TLS sending keys: ") + std::strerror(rc);
+    }
+    return rc;
 }
 
 tls_server_session::result tls_server_session::handshake(std::string& plain) {
@@ -425,6 +547,12 @@ std::string_view tls_server_session::next_output() {
         in_flight_ = std::move(pending_);
         pending_ = std::string();
         sent_ = 0;
+        in_flight_type_ = 0;
+    } else if (sent_ == in_flight_.size() && kernel_ == kernel_state::on && !records_.empty()) {
+        in_flight_ = std::move(records_.front().bytes);
+        in_flight_type_ = records_.front().type;
+        records_.erase(records_.begin()); // a handful at most (tickets, an alert)
+        sent_ = 0;
     }
     return std::string_view(in_flight_).substr(sent_);
 }
@@ -434,6 +562,10 @@ void tls_server_session::consume(std::size_t bytes) noexcept {
     if (sent_ >= in_flight_.size()) {
         std::string().swap(in_flight_); // an idle connection keeps no output buffer
         sent_ = 0;
+        in_flight_type_ = 0;
+        if (records_.empty()) {
+            std::vector<record>().swap(records_);
+        }
     }
 }
 

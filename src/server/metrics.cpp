@@ -126,6 +126,13 @@ void shard_families(prometheus_text& t, const shards_view& v, shard::shard_group
         {"ringcast_tls_refused_total", "counter",
          "TLS connections closed at accept because the shard had --tls-max-handshakes in progress.",
          [](const shard::io_metrics& m) { return m.tls_refused.get(); }},
+        {"ringcast_tls_ktls_connections_total", "counter",
+         "TLS connections whose records the kernel encrypts after the handshake (kernel TLS).",
+         [](const shard::io_metrics& m) { return m.tls_kernel.get(); }},
+        {"ringcast_tls_ktls_fallbacks_total", "counter",
+         "TLS connections on a kernel TLS listener that stayed in user space (the kernel or the "
+         "cipher refused).",
+         [](const shard::io_metrics& m) { return m.tls_kernel_fallbacks.get(); }},
     };
     for (const family& f : families) {
         t.family(f.name, f.type, f.help);

@@ -58,7 +58,10 @@ inline constexpr std::uint64_t tls_failure_log_interval_ms = 1000;
 struct shard::send_op {
     msghdr msg{};
     iovec iov[detail::max_iov];
-    std::uint64_t bytes = 0; // what this send offered the kernel
+    std::uint64_t bytes = 0;     // what this send offered the kernel
+    bool session_output = false; // the TLS session's output, not the write queue's frames
+    // Kernel TLS: the record type of a record OpenSSL made (TLS_SET_RECORD_TYPE).
+    alignas(cmsghdr) unsigned char control[CMSG_SPACE(1)]{};
 };
 
 template <typename Call> void shard::guarded(conn& c, const char* what, Call&& call) noexcept {

@@ -7,6 +7,7 @@
 #include "ringcast/net/completion.h"
 
 #include <fcntl.h>
+#include <linux/tls.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -110,6 +111,7 @@ bool shard::open_accepted(int fd, unsigned from) {
         c.tls = std::move(tls);
         c.handshaking = true;
         ++handshakes_;
+        offer_kernel_tls(c);
     }
     arm_recv(c);
     guarded(c, "on_open", [&] { handler_->on_open(c); });
@@ -212,6 +214,7 @@ void shard::on_send(conn& c, int res, send_op* op) {
     --c.in_flight;
     c.sending = false;
     send_pool_.push_back(op);
+    bool session_output = op->session_output;
     if (res < 0) {
         if (c.st == conn::state::open) {
             close(c);
@@ -222,7 +225,7 @@ void shard::on_send(conn& c, int res, send_op* op) {
     if (c.st != conn::state::open) {
         return;
     }
-    if (c.tls) {
+    if (session_output) {
         c.tls->consume(static_cast<std::size_t>(res)); // the plaintext left the queue when encrypted
     } else {
         c.out.consume(static_cast<std::uint64_t>(res));
@@ -235,7 +238,8 @@ void shard::on_send(conn& c, int res, send_op* op) {
     if (c.kernel_full && !c.overloaded && c.out.pending_bytes() > options_.max_pending_write_bytes) {
         overload(c);
     }
-    if (!c.out.empty() || c.close_after_flush || (c.tls && c.tls->has_output())) {
+    if (!c.out.empty() || c.close_after_flush ||
+        (c.tls && (c.tls->has_output() || c.tls->kernel_switch_due()))) {
         mark_dirty(c);
     }
 }
@@ -252,10 +256,24 @@ shard::send_op* shard::take_send_op() {
     return op;
 }
 
-void shard::submit_send(conn& c, send_op* op, unsigned iov_count) {
+void shard::submit_send(conn& c, send_op* op, unsigned iov_count, std::uint8_t record_type) {
     io_uring_sqe* sqe = ring_->sqe();
     // MSG_NOSIGNAL: a peer that vanished must give EPIPE, not kill the process.
-    if (iov_count == 1) {
+    if (record_type != 0) {
+        // Kernel TLS: a control message makes these bytes one record of OpenSSL's type (a
+        // ticket, an alert) instead of application data.
+        op->msg = msghdr{};
+        op->msg.msg_iov = op->iov;
+        op->msg.msg_iovlen = iov_count;
+        op->msg.msg_control = op->control;
+        op->msg.msg_controllen = sizeof op->control;
+        cmsghdr* cm = CMSG_FIRSTHDR(&op->msg);
+        cm->cmsg_level = SOL_TLS;
+        cm->cmsg_type = TLS_SET_RECORD_TYPE;
+        cm->cmsg_len = CMSG_LEN(1);
+        *CMSG_DATA(cm) = record_type;
+        io_uring_prep_sendmsg(sqe, c.fd, &op->msg, MSG_NOSIGNAL);
+    } else if (iov_count == 1) {
         // The common case in a fan-out (one frame since the last send): a plain send spares
         // the kernel copying in a msghdr and its iovec, a measurable share of each delivery.
         io_uring_prep_send(sqe, c.fd, op->iov[0].iov_base, op->iov[0].iov_len, MSG_NOSIGNAL);
@@ -294,15 +312,20 @@ void shard::flush_writes() {
             }
             continue;
         }
-        send_op* op = take_send_op();
-        unsigned n = c.out.fill(op->iov, max_iov);
-        op->bytes = 0;
-        for (unsigned k = 0; k < n; ++k) {
-            op->bytes += op->iov[k].iov_len;
-        }
-        submit_send(c, op, n);
+        send_queue(c);
     }
     dirty_.clear();
+}
+
+void shard::send_queue(conn& c) {
+    send_op* op = take_send_op();
+    unsigned n = c.out.fill(op->iov, max_iov);
+    op->bytes = 0;
+    op->session_output = false;
+    for (unsigned k = 0; k < n; ++k) {
+        op->bytes += op->iov[k].iov_len;
+    }
+    submit_send(c, op, n);
 }
 
 } // namespace ringcast::shard

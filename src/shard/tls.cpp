@@ -1,11 +1,14 @@
 // TLS connections: what the socket receives goes through the connection's tls_server_session
 // before its conn_state sees it, and what is queued for it is encrypted in one batch right
-// before each send (see shard.h).
+// before each send, or sent as it is once the kernel encrypts (see shard.h, tls_server.h).
 #include "detail.h"
 
 #include "ringcast/core/log.h"
+#include "ringcast/net/kernel_tls.h"
 
 #include <sys/socket.h>
+
+#include <cstring>
 
 namespace ringcast::shard {
 
@@ -18,11 +21,19 @@ void shard::on_tls_recv(conn& c, std::string_view cipher) {
     if (c.handshaking && t.established()) {
         end_handshake(c);
         metrics_.tls_handshakes.add();
+        // By now OpenSSL has handed its sending keys over if it is going to (with its Finished).
+        bool fallback = !t.kernel_send() && t.context().kernel_tls().usable();
+        if (fallback) {
+            metrics_.tls_kernel_fallbacks.add();
+        }
         if (!core::debug_filtered()) {
-            RC_LOG_DEBUG("connection %u: TLS established (%s)", c.slot, t.describe().c_str());
+            RC_LOG_DEBUG("connection %u: TLS established (%s; %s)", c.slot, t.describe().c_str(),
+                         t.kernel_send() ? "kernel TLS"
+                         : fallback      ? "encryption in user space: the kernel cannot take this one"
+                                         : "encryption in user space");
         }
     }
-    if (t.has_output()) {
+    if (t.has_output() || t.kernel_switch_due()) {
         mark_dirty(c); // handshake records, or an alert
     }
     if (!tls_plain_.empty()) {
@@ -63,8 +74,77 @@ void shard::end_handshake(conn& c) noexcept {
     }
 }
 
+void shard::offer_kernel_tls(conn& c) {
+    const net::kernel_tls_support& kernel = c.tls->context().kernel_tls();
+    if (!kernel.usable()) {
+        return; // the banner said why, once
+    }
+    // Attached at accept, before a byte is sent: the layer passes bytes untouched until it has
+    // keys, and attaching later would be a syscall in the middle of the handshake's sends.
+    if (int e = net::attach_kernel_tls(c.fd); e != 0) {
+        RC_LOG_DEBUG("connection %u: no kernel TLS (%s): encryption in user space", c.slot, std::strerror(e));
+        return; // counted as a fallback once established
+    }
+    c.tls->offer_kernel_send(kernel.ciphers);
+}
+
+bool shard::start_kernel_tls(conn& c) {
+    if (c.tls->start_kernel_send(c.fd) != 0) {
+        // Rare: the start-up probe found the cipher accepted. OpenSSL writes plaintext by now,
+        // so the connection cannot go on in user space either.
+        RC_LOG_WARN("TLS: closing connection %u: %s", c.slot, c.tls->error().c_str());
+        metrics_.tls_failures.add();
+        close(c);
+        return false;
+    }
+    metrics_.tls_kernel.add();
+    return true;
+}
+
+void shard::send_tls_output(conn& c) {
+    net::tls_server_session& t = *c.tls;
+    std::string_view bytes = t.next_output();
+    send_op* op = take_send_op();
+    op->iov[0].iov_base = const_cast<char*>(bytes.data());
+    op->iov[0].iov_len = bytes.size();
+    op->bytes = bytes.size();
+    op->session_output = true;
+    submit_send(c, op, 1, t.next_record_type());
+}
+
+void shard::flush_kernel_tls(conn& c) {
+    net::tls_server_session& t = *c.tls;
+    if (t.has_output()) {
+        send_tls_output(c); // ours before the kernel's, OpenSSL's records before the frames
+        return;
+    }
+    if (!t.kernel_on()) {
+        return; // the keys wait for output still in flight
+    }
+    if (!c.out.empty() && !t.broken()) {
+        send_queue(c); // the shared frames themselves: the kernel encrypts as it sends
+        return;
+    }
+    if (c.close_after_flush && !c.write_shut) {
+        t.close_notify(); // a record for the kernel, sent on the next turn
+        if (t.has_output()) {
+            send_tls_output(c);
+            return;
+        }
+        c.write_shut = true;
+        ::shutdown(c.fd, SHUT_WR);
+    }
+}
+
 void shard::flush_tls(conn& c) {
     net::tls_server_session& t = *c.tls;
+    if (t.kernel_switch_due() && !start_kernel_tls(c)) {
+        return;
+    }
+    if (t.kernel_send()) {
+        flush_kernel_tls(c);
+        return;
+    }
     if (!t.has_output() && t.established() && !t.broken() && !c.out.empty()) {
         send_op* op = take_send_op();
         unsigned n = c.out.fill(op->iov, max_iov);
@@ -90,15 +170,9 @@ void shard::flush_tls(conn& c) {
             return;
         }
     }
-    if (!t.has_output()) {
-        return;
+    if (t.has_output()) {
+        send_tls_output(c);
     }
-    std::string_view bytes = t.next_output();
-    send_op* op = take_send_op();
-    op->iov[0].iov_base = const_cast<char*>(bytes.data());
-    op->iov[0].iov_len = bytes.size();
-    op->bytes = bytes.size();
-    submit_send(c, op, 1);
 }
 
 } // namespace ringcast::shard

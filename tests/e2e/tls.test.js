@@ -8,6 +8,8 @@
 // - SNI picks the certificate; SIGHUP reloads the files (new handshakes get the new certificate,
 //   an established connection stays); client certificates; an encrypted key; TLS 1.3 only; the
 //   TLS 1.2 cipher list; no renegotiation.
+// - The banner says how the TLS listener sends (kernel TLS, or user space and why); --tls-ktls off
+//   sends from user space and says so (the kernel TLS path itself: scripts/test-ktls-vm).
 // - What a public port gets: plain HTTP and plain WebSocket upgrades (a 400 in plaintext, then a
 //   close), garbage, a truncated ClientHello or nothing at all (closed by the handshake timeout),
 //   no shared cipher or protocol (an alert), and a bound on handshakes in progress; each leaves
@@ -465,6 +467,32 @@ describe('TLS on the main port (no --tls-port)', () => {
     } finally {
       await closeAll([ws]);
     }
+  }));
+});
+
+describe('kernel TLS: the banner says how the TLS listener sends; --tls-ktls off', () => {
+  const auto = useTlsServer((c) => ({ apps: [APP], tlsPort: true, args: tlsArgs(c.localhost) }));
+  const off = useTlsServer((c) => ({ apps: [APP], tlsPort: true, args: [...tlsArgs(c.localhost), '--tls-ktls', 'off'] }));
+  const children = new Set();
+  after(() => {
+    for (const c of children) c.kill();
+  });
+  const tlsLine = (server) => server.log().split('\n').find((l) => l.includes('certificate for')) || '';
+
+  it('auto: kernel TLS where this kernel has it, else user space with the reason', T, auto.wrap(async (t, server) => {
+    // Which one depends on the kernel (scripts/test-ktls-vm runs the kernel TLS path for real).
+    assert.match(tlsLine(server),
+      /; (kernel TLS after the handshake \(.+\)|encryption in user space, batched per send \(no kernel TLS: .+\))$/);
+  }));
+
+  it('off: user space, said so, and pusher-js over wss gets what the SDK publishes over https', T, wrapWithChildren(off, children, async (t, server) => {
+    assert.match(tlsLine(server), /; encryption in user space, batched per send \(no kernel TLS: turned off \(--tls-ktls off\)\)$/);
+    const client = pusherOverTls(children, server.tlsPort);
+    await client.connected();
+    const channel = uniqueName('ktls-off');
+    await client.subscribe(channel);
+    await triggerOk(tlsRest(server.tlsPort), channel, 'sent', { big: BIG });
+    assert.deepEqual((await client.event(channel, 'sent')).data, { big: BIG });
   }));
 });
 

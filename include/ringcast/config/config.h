@@ -213,6 +213,9 @@ struct tls_settings {
     std::uint16_t port = 0;
     // TLS handshakes a shard carries at once; a connection over it is closed at accept.
     std::uint32_t max_handshakes = 1024;
+    // Kernel TLS: true ("auto") hands each session's sending to the kernel after the handshake
+    // where the kernel and the cipher allow; false ("off") encrypts everything in user space.
+    bool ktls = true;
 
     [[nodiscard]] bool enabled() const noexcept { return !certificates.empty(); }
     bool operator==(const tls_settings&) const = default;

@@ -20,6 +20,8 @@ struct io_metrics {
     core::counter tls_handshakes;       // TLS handshakes completed
     core::counter tls_failures;         // TLS sessions ended by an error (handshake or later)
     core::counter tls_refused;          // TLS connections closed at accept: too many handshakes at once
+    core::counter tls_kernel;           // TLS connections whose sending the kernel took over (kTLS)
+    core::counter tls_kernel_fallbacks; // ... that could have, but stayed in user space
     // The shard thread's CPU clock (pthread_getcpuclockid), for its utilisation; -1 until it runs.
     std::atomic<clockid_t> cpu_clock{-1};
 };

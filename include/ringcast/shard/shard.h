@@ -20,7 +20,8 @@
 // TLS: a connection accepted on a TLS listener carries a tls_server_session. The shard feeds it
 // what the socket received and hands its conn_state only the plaintext; frames queued with send()
 // stay plaintext in the write queue (so a slow consumer's backlog can still be dropped) and are
-// encrypted in one batch just before each send. The protocol layers cannot tell the difference.
+// encrypted in one batch just before each send, or, under kernel TLS, sent as they are once the
+// session's keys are with the kernel (tls_server.h). The protocol layers cannot tell the difference.
 //
 // Connection lifetime: a conn is identified by {slot, generation}. close() only marks it; the
 // handler's on_closed runs after the current completion batch, and the slot is freed once the
@@ -201,8 +202,19 @@ private:
     void on_tls_recv(conn& c, std::string_view cipher);
     void on_tls_failure(conn& c);
     void end_handshake(conn& c) noexcept;
+    // Kernel TLS at accept: attaches the kernel's tls layer and offers the session to hand over.
+    void offer_kernel_tls(conn& c);
     // A TLS connection's turn in flush_writes: encrypt what is queued, then send the output.
     void flush_tls(conn& c);
+    // The same once its keys are with the kernel (or about to be): OpenSSL's records, then the
+    // write queue's frames as they are.
+    void flush_kernel_tls(conn& c);
+    // Gives the session's keys to the kernel; false if it refused (the connection is closed).
+    bool start_kernel_tls(conn& c);
+    // Sends the session's next piece of output (with its record type under kernel TLS).
+    void send_tls_output(conn& c);
+    // Sends what the write queue holds as it is (a plain connection, or kernel TLS).
+    void send_queue(conn& c);
     void on_send(conn& c, int res, send_op* op);
     void on_tick();
     void overload(conn& c);
@@ -210,8 +222,9 @@ private:
     void mark_dirty(conn& c);
     void flush_writes();
     send_op* take_send_op();
-    // Submits one send of what op->iov holds (op->bytes set by the caller).
-    void submit_send(conn& c, send_op* op, unsigned iov_count);
+    // Submits one send of what op->iov holds (op->bytes set by the caller); a record type other
+    // than 0 goes with it as the kernel TLS control message that makes it a record of that type.
+    void submit_send(conn& c, send_op* op, unsigned iov_count, std::uint8_t record_type = 0);
     void flush_mail();
     void finish_closes();
     void release_slot(conn& c);

@@ -69,15 +69,32 @@ TEST(tls_defaults, tls_is_off) {
     EXPECT_EQ(t.host, "");
     EXPECT_EQ(t.port, 0);
     EXPECT_EQ(t.max_handshakes, 1024u);
+    EXPECT_TRUE(t.ktls); // auto: kernel TLS wherever the kernel can
     EXPECT_EQ(t, tls_settings{});
 }
 
 TEST(tls_flags, every_flag_sets_its_setting) {
-    tls_settings t =
-        started({"start", "--tls-cert", "/c.pem", "--tls-key=/k.pem", "--tls-passphrase", "pw",
-                 "--tls-client-ca", "/ca.pem", "--tls-min-version", "1.3", "--tls-ciphers", "ECDHE+AESGCM",
-                 "--tls-port", "8443", "--tls-host", "127.0.0.1", "--tls-max-handshakes", "64"})
-            .tls;
+    tls_settings t = started({"start",
+                              "--tls-cert",
+                              "/c.pem",
+                              "--tls-key=/k.pem",
+                              "--tls-passphrase",
+                              "pw",
+                              "--tls-client-ca",
+                              "/ca.pem",
+                              "--tls-min-version",
+                              "1.3",
+                              "--tls-ciphers",
+                              "ECDHE+AESGCM",
+                              "--tls-port",
+                              "8443",
+                              "--tls-host",
+                              "127.0.0.1",
+                              "--tls-max-handshakes",
+                              "64",
+                              "--tls-ktls",
+                              "off"})
+                         .tls;
     EXPECT_TRUE(t.enabled());
     EXPECT_EQ(t.certificates, std::vector<tls_certificate>{certificate("/c.pem", "/k.pem", "pw")});
     EXPECT_EQ(t.client_ca_file, "/ca.pem");
@@ -86,6 +103,18 @@ TEST(tls_flags, every_flag_sets_its_setting) {
     EXPECT_EQ(t.port, 8443);
     EXPECT_EQ(t.host, "127.0.0.1");
     EXPECT_EQ(t.max_handshakes, 64u);
+    EXPECT_FALSE(t.ktls);
+}
+
+TEST(tls_flags, ktls_takes_off_or_auto_in_any_case_and_nothing_else) {
+    for (const char* v : {"auto", "AUTO", "off", "Off"}) {
+        tls_settings t = started({"start", "--tls-cert", "c", "--tls-key", "k", "--tls-ktls", v}).tls;
+        EXPECT_EQ(t.ktls, v[0] == 'a' || v[0] == 'A') << v;
+    }
+    for (const char* v : {"on", "yes", "", "0"}) {
+        EXPECT_EQ(failure({"start", "--tls-cert", "c", "--tls-key", "k", "--tls-ktls", v}),
+                  std::string("--tls-ktls: expected off or auto, got \"") + v + "\"");
+    }
 }
 
 TEST(tls_flags, a_certificate_alone_serves_tls_on_the_main_port_with_the_defaults) {
@@ -200,7 +229,7 @@ TEST(tls_env, ringcast_variables_set_every_setting) {
                                          "RINGCAST_TLS_PASSPHRASE=pw", "RINGCAST_TLS_CLIENT_CA=/ca.pem",
                                          "RINGCAST_TLS_MIN_VERSION=TLSv1.3", "RINGCAST_TLS_CIPHERS=HIGH",
                                          "RINGCAST_TLS_PORT=8443", "RINGCAST_TLS_HOST=::1",
-                                         "RINGCAST_TLS_MAX_HANDSHAKES=10"})
+                                         "RINGCAST_TLS_MAX_HANDSHAKES=10", "RINGCAST_TLS_KTLS=off"})
                          .tls;
     EXPECT_EQ(t.certificates, std::vector<tls_certificate>{certificate("/c.pem", "/k.pem", "pw")});
     EXPECT_EQ(t.client_ca_file, "/ca.pem");
@@ -209,6 +238,7 @@ TEST(tls_env, ringcast_variables_set_every_setting) {
     EXPECT_EQ(t.port, 8443);
     EXPECT_EQ(t.host, "::1");
     EXPECT_EQ(t.max_handshakes, 10u);
+    EXPECT_FALSE(t.ktls);
 }
 
 TEST(tls_env, soketis_ssl_variables_work_and_ssl_ca_asks_for_client_certificates) {
@@ -251,6 +281,7 @@ TEST(tls_env, bad_values_name_the_variable_and_the_value) {
         {"RINGCAST_TLS_PORT=https", "RINGCAST_TLS_PORT: expected a number from 1 to 65535, got \"https\""},
         {"RINGCAST_TLS_MAX_HANDSHAKES=0",
          "RINGCAST_TLS_MAX_HANDSHAKES: expected a number from 1 to 4294967295, got \"0\""},
+        {"RINGCAST_TLS_KTLS=on", "RINGCAST_TLS_KTLS: expected off or auto, got \"on\""},
     };
     for (const auto& [variable, message] : cases) {
         EXPECT_EQ(failure({"start"}, {"SSL_CERT=c", "SSL_KEY=k", variable}), message);
@@ -305,7 +336,7 @@ TEST_F(tls, the_json_file_sets_every_setting) {
     tls_settings t = loaded(R"({"cert": "/a.pem", "key": "/a.key", "passphrase": "pa",
         "certificates": [{"cert": "/b.pem", "key": "/b.key", "passphrase": "pb"}, {"cert": "/c.pem", "key": "/c.key"}],
         "client_ca": "/ca.pem", "min_version": "TLSv1.3", "ciphers": "HIGH", "port": 8443, "host": "10.0.0.1",
-        "max_handshakes": 100})");
+        "max_handshakes": 100, "ktls": "off"})");
     EXPECT_EQ(t.certificates, (std::vector<tls_certificate>{certificate("/a.pem", "/a.key", "pa"),
                                                             certificate("/b.pem", "/b.key", "pb"),
                                                             certificate("/c.pem", "/c.key")}));
@@ -315,6 +346,7 @@ TEST_F(tls, the_json_file_sets_every_setting) {
     EXPECT_EQ(t.port, 8443);
     EXPECT_EQ(t.host, "10.0.0.1");
     EXPECT_EQ(t.max_handshakes, 100u);
+    EXPECT_FALSE(t.ktls);
 }
 
 TEST_F(tls, the_default_certificate_or_the_list_alone_is_enough) {
@@ -353,6 +385,8 @@ TEST_F(tls, json_refusals_name_the_key) {
         {R"({"cert": "a", "key": "a", "max_handshakes": 0})",
          "server.tls.max_handshakes: expected a number from 1 to 4294967295"},
         {R"({"cert": "a", "key": "a", "host": ""})", "server.tls.host: expected a non-empty string"},
+        {R"({"cert": "a", "key": "a", "ktls": false})", "server.tls.ktls: expected \"off\" or \"auto\""},
+        {R"({"cert": "a", "key": "a", "ktls": "on"})", "server.tls.ktls: expected \"off\" or \"auto\""},
         {R"({"cert": "a", "key": "a", "client-ca": "ca.pem"})", "unknown key \"server.tls.client-ca\""},
         {R"({"cert": "a", "key": "a", "port": 8443, "port": 9443})", "duplicate key \"server.tls.port\""},
         {R"("on")", "server.tls: expected an object"},
@@ -413,6 +447,8 @@ TEST_F(tls, settings_without_a_certificate_are_refused_naming_one_of_them) {
     EXPECT_EQ(failure({"start"}, {"SSL_CA=/ca.pem"}), "SSL_CA" + no_certificate);
     EXPECT_EQ(failure({"start"}, {"RINGCAST_TLS_MAX_HANDSHAKES=5"}),
               "RINGCAST_TLS_MAX_HANDSHAKES" + no_certificate);
+    EXPECT_EQ(failure({"start", "--tls-ktls", "off"}), "--tls-ktls" + no_certificate);
+    EXPECT_EQ(failure({"start"}, {"RINGCAST_TLS_KTLS=off"}), "RINGCAST_TLS_KTLS" + no_certificate);
     std::string env = write(".env", "RINGCAST_TLS_CIPHERS=HIGH\n");
     EXPECT_EQ(failure({"start", "--env", env}), env + ": RINGCAST_TLS_CIPHERS" + no_certificate);
     std::string json = with_tls(R"({"max_handshakes": 64})");
@@ -467,6 +503,7 @@ TEST(tls_usage, usage_documents_every_name) {
                                "--tls-port PORT",
                                "--tls-host HOST",
                                "--tls-max-handshakes N",
+                               "--tls-ktls MODE",
                                "RINGCAST_TLS_CERT",
                                "RINGCAST_TLS_KEY",
                                "RINGCAST_TLS_PASSPHRASE",
@@ -476,6 +513,7 @@ TEST(tls_usage, usage_documents_every_name) {
                                "RINGCAST_TLS_PORT",
                                "RINGCAST_TLS_HOST",
                                "RINGCAST_TLS_MAX_HANDSHAKES",
+                               "RINGCAST_TLS_KTLS",
                                "SSL_CERT",
                                "SSL_KEY",
                                "SSL_PASSPHRASE",
@@ -486,6 +524,7 @@ TEST(tls_usage, usage_documents_every_name) {
                                "\"min_version\": \"1.2\"",
                                "\"ciphers\"",
                                "\"max_handshakes\": 1024",
+                               "\"ktls\": \"auto\"",
                                "(default 1.2)",
                                "(default 1024)"}) {
         EXPECT_NE(text.find(needle), std::string::npos) << needle;
