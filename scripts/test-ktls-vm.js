@@ -69,6 +69,10 @@ async function startServer(extra) {
   child.stdout.on('data', (d) => { server.log += d; });
   child.stderr.on('data', (d) => { server.log += d; });
   for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // e.g. SIGILL: a build for a CPU the guest's does not emulate (-Dmarch=native)
+      throw new Error(`the server exited (${child.signalCode || `status ${child.exitCode}`}):\n${server.log}`);
+    }
     try {
       if ((await get(`http://127.0.0.1:${PORT}/up`)).status === 200) return server;
     } catch {
