@@ -397,6 +397,9 @@ tls_server_session::result tls_server_session::receive(std::string_view cipher, 
     }
     ERR_clear_error();
     input_ = cipher;
+    for (std::size_t i = 0; first_len_ < first_bytes_.size() && i < cipher.size(); ++i) {
+        first_bytes_[first_len_++] = cipher[i];
+    }
     result r = established_ ? read_all(plain) : handshake(plain);
     input_ = {};
     if (key_update_refused_ && !broken_) {
@@ -482,6 +485,17 @@ tls_server_session::result tls_server_session::read_all(std::string& plain) {
     }
 }
 
+// OpenSSL names plain HTTP only for GET, POST, HEAD, PUT and CONNECT. Any request starts with its
+// method in capitals and a space (DELETE, OPTIONS, PATCH...), where a TLS record starts with a
+// content type byte (0x14-0x18), never a letter.
+bool tls_server_session::starts_like_http(std::string_view head) noexcept {
+    std::size_t letters = 0;
+    while (letters < head.size() && head[letters] >= 'A' && head[letters] <= 'Z') {
+        ++letters;
+    }
+    return letters >= 3 && (letters == head.size() || head[letters] == ' ');
+}
+
 tls_server_session::result tls_server_session::fail(int rc) {
     int code = SSL_get_error(ssl_, rc);
     if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
@@ -493,8 +507,9 @@ tls_server_session::result tls_server_session::fail(int rc) {
     broken_ = true;
     unsigned long e = ERR_peek_error();
     int reason = ERR_GET_REASON(e);
-    plain_http_ = ERR_GET_LIB(e) == ERR_LIB_SSL &&
-                  (reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST);
+    plain_http_ = (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                   (reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST)) ||
+                  (!established_ && starts_like_http({first_bytes_.data(), first_len_}));
     error_ = openssl_reason();
     if (error_.empty()) {
         error_ = "TLS error " + std::to_string(code);

@@ -173,6 +173,7 @@ private:
     result handshake(std::string& plain);
     result read_all(std::string& plain);
     result fail(int rc);
+    static bool starts_like_http(std::string_view head) noexcept;
 
     std::shared_ptr<const tls_server_context> context_;
     SSL* ssl_ = nullptr;
@@ -192,6 +193,9 @@ private:
     bool established_ = false;
     bool notify_sent_ = false;
     bool plain_http_ = false;
+    // The connection's first bytes, to tell a plain HTTP request OpenSSL does not name.
+    std::array<char, 8> first_bytes_{};
+    std::uint8_t first_len_ = 0;
     bool broken_ = false;
 };
 

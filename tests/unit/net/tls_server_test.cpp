@@ -640,6 +640,10 @@ TEST_F(tls_server, plain_http_fails_as_plain_http_and_its_answer_replaces_the_ou
         "POST /apps/1/events HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /app/key?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
         "CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\n\r\n",
+        // Methods OpenSSL does not recognise itself.
+        "DELETE /apps/1/channels HTTP/1.1\r\nHost: x\r\n\r\n",
+        "OPTIONS /app/key HTTP/1.1\r\nHost: x\r\n\r\n",
+        "PATCH /x HTTP/1.1\r\n\r\n",
     };
     std::shared_ptr<const net::tls_server_context> context = localhost_context();
     const std::string answer = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n";
