@@ -16,10 +16,9 @@ namespace ringcast::server {
 
 namespace {
 
-// How often the page gets an update (the shard timer's resolution), and how long a page may
-// leave an update unread before the stream is closed (a dead peer would otherwise keep the
-// shards recording for nobody).
-constexpr std::uint64_t update_every_ms = 1000;
+// How long a page may leave an update unread before the stream is closed (a dead peer would
+// otherwise keep the shards recording for nobody). Updates go once a second: a timer due now
+// fires at the shard's next tick.
 constexpr std::uint64_t stalled_after_ms = 60'000;
 
 // The page is one self-contained file: nothing is fetched from anywhere else, and it may only
@@ -231,7 +230,7 @@ void console_stream::deliver(std::vector<std::unique_ptr<pusher::console_part>>&
     join(out, parts, [](const pusher::console_part& p) -> const std::string& { return p.events; });
     out += ",\"dropped\":" + std::to_string(dropped_) + '}';
     handler_.shard_.send(conn_, ws::text_frame(out));
-    handler_.shard_.set_timer(conn_, handler_.shard_.now_ms()); // due now: the next tick (update_every_ms)
+    handler_.shard_.set_timer(conn_, handler_.shard_.now_ms()); // due now: the next tick
 }
 
 void console_stream::close(std::uint16_t code, std::string_view reason) {
