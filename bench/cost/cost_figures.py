@@ -18,6 +18,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+SHIM = "valgrind_wait.so"  # bench/cost/valgrind_wait.c, built by scripts/bench-cost
+
 FIGURES = [
     # key, what the table calls it, scenario pair (or single scenario), what it divides by
     ("connect", "connect + subscribe + close", "02-connect", None),
@@ -28,12 +30,19 @@ FIGURES = [
 
 
 def dump_total(path):
-    """The instructions a dump holds: its summary (or totals) line."""
+    """The instructions a dump holds: its summary (or totals) line, less what the wait shim's
+    wrappers run before and after they switch the counting off (a few client requests per wait,
+    as many as the loop's waits, which depend on timing)."""
+    total = None
     with open(path, errors="replace") as f:
         for line in f:
             if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
-    raise SystemExit(f"bench-cost: no total in {path}")
+                total = int(line.split()[1])
+                break
+    if total is None:
+        raise SystemExit(f"bench-cost: no total in {path}")
+    shim = sum(v for k, v in self_costs(path).items() if k.startswith(SHIM + ":"))
+    return total - shim
 
 
 def short_name(name):
@@ -129,6 +138,9 @@ def top_functions(run_dir, count=10):
         )["deliveries"]
         a, b = self_costs(run_dir / f"{prefix}-1.cg"), self_costs(run_dir / f"{prefix}-2.cg")
         tops[key] = {k: (b[k] - a[k]) / d for k in set(a) | set(b)}
+    for per_function in tops.values():
+        for k in [k for k in per_function if k.startswith(SHIM + ":")]:
+            del per_function[k]
     return {k: sorted(v.items(), key=lambda kv: -kv[1])[:count] for k, v in tops.items()}
 
 
@@ -202,13 +214,15 @@ def main():
     lines = []
     if len(labels) == 2:
         a, b = labels
-        lines.append("| instructions per | shards | A | B | B / A |")
-        lines.append("|---|---:|---:|---:|---:|")
+        # A ratio inside the runs' spread is no change; one run has no spread to judge by.
+        lines.append("| instructions per | shards | A | A spread | B | B spread | B / A |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
         for shards in sorted(results[a]):
             for key, title, _, _ in FIGURES:
-                va = statistics.median(results[a][shards][key])
-                vb = statistics.median(results[b][shards][key])
-                lines.append(f"| {title} | {shards} | {va:,.0f} | {vb:,.0f} | {vb / va:.3f} |")
+                ra, rb = results[a][shards][key], results[b][shards][key]
+                va, vb = statistics.median(ra), statistics.median(rb)
+                lines.append(f"| {title} | {shards} | {va:,.0f} | {spread(ra):.1f} % | {vb:,.0f} | "
+                             f"{spread(rb):.1f} % | {vb / va:.3f} |")
     else:
         label = labels[0]
         lines.append("| instructions per | shards | median | runs | spread |")

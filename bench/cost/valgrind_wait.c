@@ -54,11 +54,15 @@ int I_WRAP_SONAME_FNNAME_ZU(NONE, io_uring_submit_and_wait)(struct io_uring* rin
 }
 
 int I_WRAP_SONAME_FNNAME_ZU(NONE, io_uring_submit_and_wait_timeout)(struct io_uring* ring,
-                                                                   struct io_uring_cqe** cqe, unsigned wait_nr,
-                                                                   struct __kernel_timespec* ts, sigset_t* sigmask);
+                                                                    struct io_uring_cqe** cqe,
+                                                                    unsigned wait_nr,
+                                                                    struct __kernel_timespec* ts,
+                                                                    sigset_t* sigmask);
 int I_WRAP_SONAME_FNNAME_ZU(NONE, io_uring_submit_and_wait_timeout)(struct io_uring* ring,
-                                                                   struct io_uring_cqe** cqe, unsigned wait_nr,
-                                                                   struct __kernel_timespec* ts, sigset_t* sigmask) {
+                                                                    struct io_uring_cqe** cqe,
+                                                                    unsigned wait_nr,
+                                                                    struct __kernel_timespec* ts,
+                                                                    sigset_t* sigmask) {
     OrigFn orig;
     VALGRIND_GET_ORIG_FN(orig);
     CALLGRIND_TOGGLE_COLLECT;
