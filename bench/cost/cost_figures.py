@@ -21,12 +21,17 @@ from pathlib import Path
 SHIM = "valgrind_wait.so"  # bench/cost/valgrind_wait.c, built by scripts/bench-cost
 
 FIGURES = [
-    # key, what the table calls it, scenario pair (or single scenario), what it divides by
-    ("connect", "connect + subscribe + close", "02-connect", None),
-    ("delivery_low_rate", "delivery, one event at a time", "03-low", None),
-    ("delivery_high_rate", "delivery, 16 events in flight", "04-high", None),
-    ("whisper_delivery", "client event delivered (whisper, pairs)", "05-whisper", None),
+    # key, what the table calls it, the scenario (pair) it comes from
+    ("connect", "connect + subscribe + close", "02-connect"),
+    ("delivery_low_rate", "delivery, one event at a time", "03-low"),
+    ("delivery_high_rate", "delivery, 16 events in flight", "04-high"),
+    ("whisper_delivery", "client event delivered (whisper, pairs)", "05-whisper"),
+    # From the low-rate pairs at N and N/4 subscribers: cost per event = fixed + N x marginal.
+    ("event_fixed", "event published, fixed part (HTTP API request)", "03-low, 06-small"),
+    ("delivery_marginal", "delivery, each further subscriber", "03-low, 06-small"),
 ]
+PAIRS = [("delivery_low_rate", "03-low"), ("delivery_high_rate", "04-high"), ("whisper_delivery", "05-whisper"),
+         ("small", "06-small")]
 
 
 def dump_total(path):
@@ -117,12 +122,19 @@ def run_figures(run_dir):
     out = {}
     n = bench_record(run_dir / "02-connect.json")["established"]
     out["connect"] = (dump_total(run_dir / "02-connect.cg") / n, n)
-    for key, _, prefix, _ in FIGURES[1:]:
-        d1 = bench_record(run_dir / f"{prefix}-1.json")["deliveries"]
-        d2 = bench_record(run_dir / f"{prefix}-2.json")["deliveries"]
-        i1 = dump_total(run_dir / f"{prefix}-1.cg")
-        i2 = dump_total(run_dir / f"{prefix}-2.cg")
-        out[key] = ((i2 - i1) / (d2 - d1), d2 - d1)
+    events = {}
+    for key, prefix in PAIRS:
+        r1, r2 = bench_record(run_dir / f"{prefix}-1.json"), bench_record(run_dir / f"{prefix}-2.json")
+        d = r2["deliveries"] - r1["deliveries"]
+        out[key] = ((dump_total(run_dir / f"{prefix}-2.cg") - dump_total(run_dir / f"{prefix}-1.cg")) / d, d)
+        if "events_sent" in r1:
+            # Every subscriber gets every event: deliveries per event is the subscriber count.
+            events[key] = (out[key][0], d / (r2["events_sent"] - r1["events_sent"]))
+    (per_big, n_big), (per_small, n_small) = events["delivery_low_rate"], events["small"]
+    marginal = (per_big * n_big - per_small * n_small) / (n_big - n_small)
+    out["delivery_marginal"] = (marginal, n_big - n_small)
+    out["event_fixed"] = (per_big * n_big - marginal * n_big, 1)
+    del out["small"]
     return out
 
 
@@ -132,7 +144,7 @@ def top_functions(run_dir, count=10):
     n = bench_record(run_dir / "02-connect.json")["established"]
     per = {k: v / n for k, v in self_costs(run_dir / "02-connect.cg").items()}
     tops["connect"] = per
-    for key, _, prefix, _ in FIGURES[1:]:
+    for key, prefix in PAIRS[:3]:
         d = bench_record(run_dir / f"{prefix}-2.json")["deliveries"] - bench_record(
             run_dir / f"{prefix}-1.json"
         )["deliveries"]
@@ -218,7 +230,7 @@ def main():
         lines.append("| instructions per | shards | A | A spread | B | B spread | B / A |")
         lines.append("|---|---:|---:|---:|---:|---:|---:|")
         for shards in sorted(results[a]):
-            for key, title, _, _ in FIGURES:
+            for key, title, _ in FIGURES:
                 ra, rb = results[a][shards][key], results[b][shards][key]
                 va, vb = statistics.median(ra), statistics.median(rb)
                 lines.append(f"| {title} | {shards} | {va:,.0f} | {spread(ra):.1f} % | {vb:,.0f} | "
@@ -228,7 +240,7 @@ def main():
         lines.append("| instructions per | shards | median | runs | spread |")
         lines.append("|---|---:|---:|---|---:|")
         for shards in sorted(results[label]):
-            for key, title, _, _ in FIGURES:
+            for key, title, _ in FIGURES:
                 values = results[label][shards][key]
                 runs = ", ".join(f"{v:,.0f}" for v in values)
                 lines.append(f"| {title} | {shards} | {statistics.median(values):,.0f} | {runs} | "
@@ -258,6 +270,7 @@ def main():
             "high_rate_window": 16,
             "whisper_seconds": args.whisper_seconds,
             "whisper_rate_per_connection": 10,
+            "small_fanout_connections": args.connections // 4 if args.connections else None,
         },
         "divisors": divisors,
         "seconds": args.seconds,
@@ -286,7 +299,7 @@ def main():
         opts = ", ".join(f"{k}={v}" for k, v in sorted(info.get("build_options", {}).items()))
         md.append(f"- {label}: `{info['path']}` sha256 {info['sha256'][:16]}… {opts}")
     md += ["", table, ""]
-    titles = {key: title for key, title, _, _ in FIGURES}
+    titles = {key: title for key, title, _ in FIGURES}
     for label, per in tops.items():
         for shards_name, t in per.items():
             for key, rows in t.items():
