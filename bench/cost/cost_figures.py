@@ -178,7 +178,9 @@ def describe_binary(path):
             wanted = {"buildtype", "optimization", "debug", "b_lto", "b_ndebug", "b_pgo", "b_sanitize",
                       "cpp_args", "cpp_std", "tests", "benchmarks"}
             info["build_options"] = {o["name"]: o["value"] for o in options if o["name"] in wanted}
-            info["build_dir"] = str(build_dir)
+            # Relative to the checkout when it is in it: the record should not name a home.
+            cwd = Path.cwd().resolve()
+            info["build_dir"] = str(build_dir.relative_to(cwd)) if build_dir.is_relative_to(cwd) else str(build_dir)
         except (OSError, ValueError, subprocess.SubprocessError):
             pass
     return info
