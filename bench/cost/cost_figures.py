@@ -201,6 +201,11 @@ def spread(values):
     return (max(values) - min(values)) / med * 100 if med else 0.0
 
 
+def spread_text(values):
+    """The spread for a table: none from one run."""
+    return f"{spread(values):.1f} %" if len(values) > 1 else "—"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("runs")
@@ -235,8 +240,8 @@ def main():
             for key, title, _ in FIGURES:
                 ra, rb = results[a][shards][key], results[b][shards][key]
                 va, vb = statistics.median(ra), statistics.median(rb)
-                lines.append(f"| {title} | {shards} | {va:,.0f} | {spread(ra):.1f} % | {vb:,.0f} | "
-                             f"{spread(rb):.1f} % | {vb / va:.3f} |")
+                lines.append(f"| {title} | {shards} | {va:,.0f} | {spread_text(ra)} | {vb:,.0f} | "
+                             f"{spread_text(rb)} | {vb / va:.3f} |")
     else:
         label = labels[0]
         lines.append("| instructions per | shards | median | runs | spread |")
@@ -246,7 +251,7 @@ def main():
                 values = results[label][shards][key]
                 runs = ", ".join(f"{v:,.0f}" for v in values)
                 lines.append(f"| {title} | {shards} | {statistics.median(values):,.0f} | {runs} | "
-                             f"{spread(values):.1f} % |")
+                             f"{spread_text(values)} |")
     table = "\n".join(lines)
     print(table)
 
