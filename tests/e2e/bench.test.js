@@ -132,3 +132,43 @@ describe('ringcast-bench --tls against ringcast serving TLS itself', { skip: mis
     assert.equal(record.figures.duplicated, 0, 'events duplicated');
   }));
 });
+
+// scripts/bench-cost --quick: ringcast under callgrind still runs the fixed scenarios and the
+// script writes a record whose figures parse. Counts only; no figure is compared with a bound
+// beyond being a count. Skipped where valgrind is missing (the script exits 77) and for the
+// sanitized and cluster stages, whose servers are not the release binary it measures.
+describe('scripts/bench-cost --quick', {
+  skip: missing || !!process.env.RINGCAST_E2E_CLUSTER || process.env.RINGCAST_E2E_SANITIZED === '1',
+}, () => {
+  const root = path.resolve(__dirname, '..', '..');
+  let dir;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-cost-e2e-'));
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts instructions per connect and per delivery, and records them', { timeout: 130000 }, async (t) => {
+    const env = { ...process.env };
+    // The server it measures is the one this suite runs (build/src/ringcast unless told otherwise).
+    const args = ['--quick', '--out', dir];
+    if (process.env.RINGCAST_BIN) args.push('--binary', process.env.RINGCAST_BIN);
+    const run = await new Promise((resolve) => {
+      execFile(path.join(root, 'scripts', 'bench-cost'), args, { cwd: root, env, timeout: 120000 },
+        (error, stdout, stderr) => resolve({ code: error ? (error.code ?? error.signal) : 0, stdout, stderr }));
+    });
+    if (run.code === 77) {
+      t.skip('valgrind is not installed');
+      return;
+    }
+    assert.equal(run.code, 0, `bench-cost exited with ${run.code}:\n${run.stderr}`);
+    const record = JSON.parse(fs.readFileSync(path.join(dir, 'cost.json'), 'utf8'));
+    const figures = record.figures.ringcast['1'];
+    for (const key of ['connect', 'delivery_low_rate', 'delivery_high_rate', 'whisper_delivery']) {
+      assert.ok(figures[key].median > 0, `${key}: ${JSON.stringify(figures[key])}`);
+    }
+    assert.match(run.stdout, /\| connect \+ subscribe \+ close \| 1 \|/);
+    assert.ok(fs.existsSync(path.join(dir, 'cost.md')));
+  });
+});
