@@ -60,6 +60,8 @@ Size and bounds:
   --channel NAME (bench)      --channels-per-event K (100)          --max-events N (auto)
   --drain S (5)               --coalesce F (16)                     --sender-threads T (cores)
   --public (channels: public channels, no auth)
+  --floor (connect: against a forked minimal server, the machine's floor: raw accept, the
+           WebSocket handshake, canned connection_established and subscription_succeeded, close)
   --group-size G (presence 10, whisper 2; presence at most the server's member limit, 100 by default)
   --observers K (2: presence members per channel that stay)
   --churn-rate R (soak: 20 connects/s)  --churn-stay S (soak: 0.5)
@@ -190,6 +192,10 @@ options parse_options(int argc, char** argv) {
         }
         if (flag == "--public") {
             o.public_channels = true;
+            continue;
+        }
+        if (flag == "--floor") {
+            o.floor = true;
             continue;
         }
         if (flag == "--tls" || flag == "--tls-insecure") {

@@ -53,6 +53,7 @@ struct options {
     std::string channel;             // channel name base; empty = "bench" ("whisper" for `whisper`)
     std::uint32_t channels_per_event = 100; // `channels`: one event reaches this many channels
     bool public_channels = false;           // `channels`: public instead of private (signed) channels
+    bool floor = false;                     // `connect`: against a forked minimal server, not --host/--port
     std::uint32_t group_size = 0;           // presence, whisper: connections per channel; 0 = default
     std::uint32_t observers = 2;            // presence: connections per channel that stay subscribed
     std::uint32_t client_event_limit = 10;  // whisper: the server's client events per second per connection

@@ -4,6 +4,9 @@
 #include "clock.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace ringcast::bench {
@@ -117,6 +120,25 @@ std::optional<double> connect_rate(const worker_result& r, std::uint64_t started
     }
     return static_cast<double>(r.established) /
            (static_cast<double>(r.last_established_ns - started_ns) / 1e9);
+}
+
+int listen_loopback(std::uint16_t& port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0; // any free port: the ceiling and the floor need no fixed address
+    socklen_t len = sizeof a;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 4096) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    port = ntohs(a.sin_port);
+    return fd;
 }
 
 bool resolve_target(const options& o, sockaddr_in& address) {

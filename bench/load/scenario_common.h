@@ -62,6 +62,10 @@ void write_connections(json_writer& w, const worker_result& r, std::optional<dou
 // Resolves --host and --port into `address`; says so and returns false when it cannot.
 [[nodiscard]] bool resolve_target(const options& o, sockaddr_in& address);
 
+// A listening socket on 127.0.0.1 at a free port (written to `port`) for a forked stand-in
+// server (the ceiling's sender, the connect floor); -1 on failure.
+[[nodiscard]] int listen_loopback(std::uint16_t& port);
+
 // Starts the pool and waits for every connection to subscribe or fail. When the ramp does not
 // settle, stops the pool, writes the incomplete record (begun in `w`) and returns false.
 [[nodiscard]] bool open_connections(const options& o, receiver_pool& pool, json_writer& w);

@@ -5,16 +5,25 @@
 // server's one-off costs (receive buffers touched for the first time, tables growing to a working
 // size, allocator arenas), which a user adding connections to a running server does not see
 // again. The growth over the whole ramp is in the record too.
+//
+// With --floor the target is no server but the connect floor (handshake_floor.h), forked here:
+// the same ramp against the least work a server must do, for the machine's floor of CPU per
+// connection.
 #include "clock.h"
+#include "handshake_floor.h"
 #include "scenario_common.h"
 #include "scenarios.h"
 
 #include <algorithm>
+#include <csignal>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace ringcast::bench {
 
-int run_connect(const options& o) {
+namespace {
+
+int connect_ramp(const options& o) {
     machine_info machine = read_machine_info();
     sockaddr_in address{};
     if (!resolve_target(o, address)) {
@@ -118,6 +127,38 @@ int run_connect(const options& o) {
         note(o, "  failure: %u x %s", n, reason.c_str());
     }
     return emit_record(w, o) && error.empty() ? 0 : 1;
+}
+
+} // namespace
+
+int run_connect(const options& o) {
+    if (!o.floor) {
+        return connect_ramp(o);
+    }
+    std::uint16_t port = 0;
+    int listen_fd = listen_loopback(port);
+    if (listen_fd < 0) {
+        note(o, "connect --floor: cannot listen on 127.0.0.1");
+        return 1;
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        note(o, "connect --floor: fork failed");
+        return 1;
+    }
+    if (child == 0) {
+        _exit(run_handshake_floor(listen_fd));
+    }
+    close(listen_fd);
+    options floor = o;
+    floor.server.host = "127.0.0.1";
+    floor.server.port = port;
+    floor.server.tls = false;
+    floor.server_pid = child; // its CPU and memory are the figures, as a server's would be
+    int rc = connect_ramp(floor);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    return rc;
 }
 
 } // namespace ringcast::bench

@@ -133,6 +133,27 @@ describe('ringcast-bench --tls against ringcast serving TLS itself', { skip: mis
   }));
 });
 
+// connect --floor: the same ramp against the bench's own forked minimal server (the machine's
+// floor for a connect), which must complete every handshake the clients check.
+describe('ringcast-bench connect --floor', { skip: missing }, () => {
+  it('every connection completes the handshake and subscribes against the floor', T, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-floor-e2e-'));
+    try {
+      const file = path.join(dir, 'floor.json');
+      const run = await runBench(['connect', '--floor', '--connections', '300', '--threads', '2', '--quiet', '--json', file]);
+      assert.ok(fs.existsSync(file), `no record (exit ${run.code}):\n${run.stderr}`);
+      const record = JSON.parse(fs.readFileSync(file, 'utf8'));
+      assert.equal(record.error, '', `${record.error}\n${run.stderr}`);
+      assert.equal(run.code, 0, `exited with ${run.code}:\n${run.stderr}`);
+      assert.equal(record.figures.established, 300);
+      assert.equal(record.figures.failed, 0);
+      assert.equal(typeof record.figures.server_cpu_us_per_connection, 'number');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 // scripts/bench-cost --quick: ringcast under callgrind still runs the fixed scenarios and the
 // script writes a record whose figures parse. Counts only; no figure is compared with a bound
 // beyond being a count. Skipped where valgrind is missing (the script exits 77) and for the
