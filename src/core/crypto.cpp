@@ -1,9 +1,11 @@
 // OpenSSL-backed digests; see crypto.h for why each exists.
 #include "ringcast/core/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdexcept>
@@ -22,18 +24,73 @@ std::string to_hex(const unsigned char* p, size_t n) {
 }
 } // namespace
 
+// OpenSSL 3's one-shot calls (HMAC(), EVP_Digest() with EVP_md5()) look the algorithm up in
+// the provider tables and build a context on every call: more than half of what checking a
+// publish's signature cost (bench-cost). The algorithms are fetched once per process and each
+// thread keeps its contexts; re-initialising a context with another key is cheap.
+namespace {
+struct fetched {
+    EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MD* md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+};
+
+const fetched& algorithms() {
+    static const fetched f; // freed with the process
+    if (f.hmac == nullptr || f.md5 == nullptr) {
+        throw std::runtime_error("OpenSSL has no HMAC or MD5");
+    }
+    return f;
+}
+
+struct thread_contexts {
+    EVP_MAC_CTX* hmac = nullptr;
+    EVP_MD_CTX* md5 = EVP_MD_CTX_new();
+    thread_contexts() {
+        hmac = EVP_MAC_CTX_new(algorithms().hmac);
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+        if (hmac == nullptr || md5 == nullptr || EVP_MAC_CTX_set_params(hmac, params) != 1) {
+            throw std::runtime_error("OpenSSL could not make an HMAC-SHA256 or MD5 context");
+        }
+    }
+    ~thread_contexts() {
+        EVP_MAC_CTX_free(hmac);
+        EVP_MD_CTX_free(md5);
+    }
+    thread_contexts(const thread_contexts&) = delete;
+    thread_contexts& operator=(const thread_contexts&) = delete;
+};
+
+thread_contexts& contexts() {
+    thread_local thread_contexts c;
+    return c;
+}
+} // namespace
+
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+    EVP_MAC_CTX* ctx = contexts().hmac;
     unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &len);
+    size_t len = 0;
+    // An empty key is a valid HMAC key; OpenSSL wants a non-null pointer for it.
+    static const unsigned char none = 0;
+    const auto* k = key.empty() ? &none : reinterpret_cast<const unsigned char*>(key.data());
+    if (EVP_MAC_init(ctx, k, key.size(), nullptr) != 1 ||
+        EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
+        EVP_MAC_final(ctx, digest, &len, sizeof digest) != 1) {
+        throw std::runtime_error("OpenSSL could not compute an HMAC-SHA256");
+    }
     return to_hex(digest, len);
 }
 
 std::string md5_hex(std::string_view data) {
+    EVP_MD_CTX* ctx = contexts().md5;
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+    if (EVP_DigestInit_ex2(ctx, algorithms().md5, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, digest, &len) != 1) {
+        throw std::runtime_error("OpenSSL could not compute an MD5");
+    }
     return to_hex(digest, len);
 }
 

@@ -60,6 +60,8 @@ private:
                            void* user);
     static void on_msg_cb(wslay_event_context* ctx, const wslay_event_on_msg_recv_arg* arg, void* user);
     void queue_close(std::uint16_t code, std::string_view reason);
+    // Decodes the complete simple text frames at the front of the input; returns the rest.
+    std::string_view feed_simple(std::string_view input, message_sink& sink);
 
     // Created when bytes arrive and freed again whenever the input ends between messages (see
     // frame_boundary.h), so idle connections do not keep wslay's 8.8 KB context.

@@ -213,3 +213,48 @@ TEST(ws_decoder, a_message_in_many_frames_within_the_bound_is_delivered) {
     EXPECT_EQ(d.feed(client_frame(0x1, "x"), r), ws::decoder::state::open);
     EXPECT_EQ(r.texts.size(), 2u);
 }
+
+// Whole text frames skip wslay; everything around them must still go to wslay in order.
+TEST(ws_decoder, whole_frames_mixed_with_control_and_partial_frames_keep_their_order) {
+    ws::decoder d(100000);
+    recorder r;
+    std::string big(5000, 'x'); // longer than the decoder's stack buffer, 16-bit length
+    std::string mid(200, 'y');  // 16-bit length
+    std::string bytes = client_frame(0x1, "one") + client_frame(0x1, mid) + client_frame(0x9, "p") +
+                        client_frame(0x1, "two") + client_frame(0x1, big) + client_frame(0x1, "three");
+    size_t cut = bytes.size() - 3; // "three" arrives in two pieces
+    EXPECT_EQ(d.feed(std::string_view(bytes).substr(0, cut), r), ws::decoder::state::open);
+    EXPECT_EQ(d.feed(std::string_view(bytes).substr(cut), r), ws::decoder::state::open);
+    ASSERT_EQ(r.texts.size(), 5u);
+    EXPECT_EQ(r.texts[0], "one");
+    EXPECT_EQ(r.texts[1], mid);
+    EXPECT_EQ(r.texts[2], "two");
+    EXPECT_EQ(r.texts[3], big);
+    EXPECT_EQ(r.texts[4], "three");
+    EXPECT_EQ(r.control, std::string("\x8a\x01p", 3));
+    EXPECT_EQ(d.feed(client_frame(0x1, "four"), r), ws::decoder::state::open);
+    EXPECT_EQ(r.texts.back(), "four");
+}
+
+TEST(ws_decoder, invalid_utf8_after_a_whole_frame_closes_with_1007_after_delivering_it) {
+    ws::decoder d(1000);
+    recorder r;
+    EXPECT_EQ(d.feed(client_frame(0x1, "ok") + client_frame(0x1, "\xc3\x28") + client_frame(0x1, "never"), r),
+              ws::decoder::state::closing);
+    ASSERT_EQ(r.texts.size(), 1u);
+    EXPECT_EQ(r.texts[0], "ok");
+    EXPECT_EQ(r.close_code(), 1007);
+}
+
+// RFC 6455 asks for the shortest length encoding but wslay takes a longer one; so do we.
+TEST(ws_decoder, a_16_bit_length_below_126_is_accepted_as_wslay_does) {
+    ws::decoder d(1000);
+    recorder r;
+    std::string f = "\x81\xfe";
+    f.push_back('\0');
+    f.push_back('\x02');
+    f += std::string("\x01\x02\x03\x04", 4) + std::string("\x69\x6b", 2); // "hi" masked
+    EXPECT_EQ(d.feed(f, r), ws::decoder::state::open);
+    ASSERT_EQ(r.texts.size(), 1u);
+    EXPECT_EQ(r.texts[0], "hi");
+}
