@@ -135,6 +135,7 @@ local_channel& context::join(std::uint32_t app, std::string_view channel, sessio
     auto it = map.find(channel);
     if (it == map.end()) {
         it = map.emplace(std::string(channel), local_channel{std::string(channel), app, {}}).first;
+        tell_subscribers_again(app, channel);
     }
     it->second.members.push_back({&s, s.connection()});
     auto kind = static_cast<std::size_t>(kind_of(channel));
@@ -161,7 +162,7 @@ void context::leave(local_channel& ch, std::uint32_t index) {
     }
 }
 
-void context::publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+bool context::publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                             socket_key except_socket) {
     if (replay_.recording(io_.now_ms())) {
         replay_.record(app, channel, frame, io_.now_ms());
@@ -169,7 +170,7 @@ void context::publish_local(std::uint32_t app, std::string_view channel, const n
     auto& map = channels_[app];
     auto it = map.find(channel);
     if (it == map.end()) {
-        return;
+        return false;
     }
     session* except = nullptr;
     if (except_socket != 0) {
@@ -195,6 +196,45 @@ void context::publish_local(std::uint32_t app, std::string_view channel, const n
     app_metrics& per_app = stats_.app(app);
     per_app.ws_messages_sent.add(n);
     per_app.ws_bytes_sent.add(n * frame->size());
+    return true;
+}
+
+void context::on_publish_mail(const publish_mail& m) {
+    if (publish_local(m.app, m.channel, m.frame, m.except) || m.from < 0 ||
+        io_.count() > publish_routes::max_shards || replay_.recording(io_.now_ms())) {
+        return; // (a takeover's journal records every channel's events, subscribed or not)
+    }
+    auto publisher = static_cast<unsigned>(m.from);
+    if (!routes_.disclaim(m.app, m.channel, publisher)) {
+        // Full: every publisher forgets what this shard said (FIFO: before the answer below).
+        routes_.forget_disclaims();
+        for (unsigned t = 0; t < io_.count(); ++t) {
+            if (t != io_.index()) {
+                auto reset = std::make_unique<disclaims_reset_mail>();
+                reset->from = io_.index();
+                io_.post(t, std::move(reset));
+            }
+        }
+        (void)routes_.disclaim(m.app, m.channel, publisher);
+    }
+    auto none = std::make_unique<no_subscribers_mail>();
+    none->from = io_.index();
+    none->app = m.app;
+    none->channel = m.channel;
+    io_.post(publisher, std::move(none));
+}
+
+void context::tell_subscribers_again(std::uint32_t app, std::string_view channel) {
+    std::uint64_t told = routes_.take_disclaims(app, channel);
+    for (unsigned t = 0; told != 0; ++t, told >>= 1) {
+        if ((told & 1) != 0) {
+            auto again = std::make_unique<subscribers_again_mail>();
+            again->from = io_.index();
+            again->app = app;
+            again->channel = std::string(channel);
+            io_.post(t, std::move(again));
+        }
+    }
 }
 
 void context::publish(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
@@ -210,8 +250,10 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
         }
     }
     publish_local(app, channel, frame, except_socket);
+    // Shards that said they have no subscriber of the channel are not woken (publish_routes.h).
+    std::uint64_t skipped = routes_.skipped(app, channel);
     for (unsigned t = 0; t < io_.count(); ++t) {
-        if (t == io_.index()) {
+        if (t == io_.index() || (t < publish_routes::max_shards && ((skipped >> t) & 1) != 0)) {
             continue;
         }
         auto m = std::make_unique<publish_mail>();
@@ -219,6 +261,7 @@ void context::publish(std::uint32_t app, std::string_view channel, const net::fr
         m->channel = std::string(channel);
         m->frame = frame;
         m->except = except_socket;
+        m->from = static_cast<int>(io_.index());
         io_.post(t, std::move(m));
     }
 }

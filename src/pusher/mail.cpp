@@ -9,7 +9,19 @@
 namespace ringcast::pusher {
 
 void publish_mail::deliver(context& at) {
-    at.publish_local(app, channel, frame, except);
+    at.on_publish_mail(*this);
+}
+
+void no_subscribers_mail::deliver(context& at) {
+    at.routes().skip(app, channel, from);
+}
+
+void subscribers_again_mail::deliver(context& at) {
+    at.routes().unskip(app, channel, from);
+}
+
+void disclaims_reset_mail::deliver(context& at) {
+    at.routes().forget_skips(from);
 }
 
 void subscription_delta_mail::deliver(context& at) {

@@ -158,6 +158,9 @@ void owner_state::on_presence_join(const presence_join_mail& m) {
         it->second.info = m.user_info; // the latest auth wins, as with hosted Pusher
     }
     ++it->second.connections;
+    // The joiner's shard subscribes locally only when the reply arrives, so its "subscribers
+    // again" would come after broadcasts this owner makes meanwhile: stop skipping it now.
+    ctx_.routes().unskip(m.app, m.channel, m.reply_to);
     if (clustered()) {
         // The member list and the member_added decision are the cluster's (the bridge answers
         // the joiner); a full channel was refused above already when this node alone fills it.

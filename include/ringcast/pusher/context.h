@@ -16,6 +16,7 @@
 #include "ringcast/pusher/metrics.h"
 #include "ringcast/pusher/owner.h"
 #include "ringcast/pusher/port.h"
+#include "ringcast/pusher/publish_routes.h"
 #include "ringcast/pusher/query.h"
 #include "ringcast/pusher/replay.h"
 #include "ringcast/pusher/shared_counters.h"
@@ -152,8 +153,11 @@ public:
 
     // Where mail::deliver hands each kind (see mail.cpp).
     owner_state& owned() noexcept { return owned_; }
-    void publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
+    // False when nobody on this shard subscribes to the channel.
+    bool publish_local(std::uint32_t app, std::string_view channel, const net::frame_ref& frame,
                        socket_key except);
+    void on_publish_mail(const publish_mail& m);
+    publish_routes& routes() noexcept { return routes_; }
     void answer(query_mail& q);
     void on_presence_joined(const presence_joined_mail& m);
     void on_query_reply(query_reply_mail& r);
@@ -183,10 +187,14 @@ private:
     std::function<void(query_reply_mail&)> on_query_reply_;
     webhook::sink* webhooks_ = nullptr;
     replay_journal replay_;
+    publish_routes routes_;
     metrics stats_;
     console_log console_;
 
     void append_console_channel(std::uint32_t app, const channel_summary& ch, std::string& out);
+    // A first local subscriber: the publishers told "none here" hear otherwise (before its
+    // subscription_succeeded is queued).
+    void tell_subscribers_again(std::uint32_t app, std::string_view channel);
 };
 
 } // namespace ringcast::pusher

@@ -58,6 +58,32 @@ struct publish_mail final : mail {
     std::string channel;
     net::frame_ref frame;
     socket_key except = 0;
+    // The publishing shard, told when nobody here subscribes (publish_routes.h); -1 from the
+    // Redis bridge, which is never told.
+    int from = -1;
+};
+
+// -> a publishing shard: the sender has no subscriber of the channel; leave it out of the
+// channel's publishes until a subscribers_again_mail (publish_routes.h).
+struct no_subscribers_mail final : mail {
+    void deliver(context& at) override;
+    unsigned from = 0;
+    std::uint32_t app = 0;
+    std::string channel;
+};
+
+// -> a publishing shard told "no subscribers" before: the sender has one now.
+struct subscribers_again_mail final : mail {
+    void deliver(context& at) override;
+    unsigned from = 0;
+    std::uint32_t app = 0;
+    std::string channel;
+};
+
+// -> every other shard: forget every "no subscribers" the sender said (its table was full).
+struct disclaims_reset_mail final : mail {
+    void deliver(context& at) override;
+    unsigned from = 0;
 };
 
 // -> owner: a shard gained (+1) or lost (-1) a local subscriber of a channel.
