@@ -32,31 +32,32 @@ namespace {
 struct fetched {
     EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     EVP_MD* md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+    EVP_MD* sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
 };
 
 const fetched& algorithms() {
     static const fetched f; // freed with the process
-    if (f.hmac == nullptr || f.md5 == nullptr) {
-        throw std::runtime_error("OpenSSL has no HMAC or MD5");
+    if (f.hmac == nullptr || f.md5 == nullptr || f.sha1 == nullptr) {
+        throw std::runtime_error("OpenSSL has no HMAC, MD5 or SHA-1");
     }
     return f;
 }
 
 struct thread_contexts {
     EVP_MAC_CTX* hmac = nullptr;
-    EVP_MD_CTX* md5 = EVP_MD_CTX_new();
+    EVP_MD_CTX* digest = EVP_MD_CTX_new();
     thread_contexts() {
         hmac = EVP_MAC_CTX_new(algorithms().hmac);
-        char digest[] = "SHA256";
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        char sha256[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0),
                                OSSL_PARAM_construct_end()};
-        if (hmac == nullptr || md5 == nullptr || EVP_MAC_CTX_set_params(hmac, params) != 1) {
-            throw std::runtime_error("OpenSSL could not make an HMAC-SHA256 or MD5 context");
+        if (hmac == nullptr || digest == nullptr || EVP_MAC_CTX_set_params(hmac, params) != 1) {
+            throw std::runtime_error("OpenSSL could not make an HMAC-SHA256 or digest context");
         }
     }
     ~thread_contexts() {
         EVP_MAC_CTX_free(hmac);
-        EVP_MD_CTX_free(md5);
+        EVP_MD_CTX_free(digest);
     }
     thread_contexts(const thread_contexts&) = delete;
     thread_contexts& operator=(const thread_contexts&) = delete;
@@ -83,26 +84,32 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
     return to_hex(digest, len);
 }
 
-std::string md5_hex(std::string_view data) {
-    EVP_MD_CTX* ctx = contexts().md5;
-    unsigned char digest[EVP_MAX_MD_SIZE];
+namespace {
+// `out` holds EVP_MAX_MD_SIZE bytes; returns the digest's length.
+unsigned int digest_of(const EVP_MD* md, std::string_view data, unsigned char* out) {
+    EVP_MD_CTX* ctx = contexts().digest;
     unsigned int len = 0;
-    if (EVP_DigestInit_ex2(ctx, algorithms().md5, nullptr) != 1 ||
-        EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, digest, &len) != 1) {
-        throw std::runtime_error("OpenSSL could not compute an MD5");
+    if (EVP_DigestInit_ex2(ctx, md, nullptr) != 1 || EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, &len) != 1) {
+        throw std::runtime_error("OpenSSL could not compute a digest");
     }
-    return to_hex(digest, len);
+    return len;
+}
+} // namespace
+
+std::string md5_hex(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    return to_hex(digest, digest_of(algorithms().md5, data, digest));
 }
 
 std::string sha1_hex(std::string_view data) {
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-    return to_hex(digest, SHA_DIGEST_LENGTH);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    return to_hex(digest, digest_of(algorithms().sha1, data, digest));
 }
 
 std::string sha1_base64(std::string_view data) {
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    (void)digest_of(algorithms().sha1, data, digest);
     unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
     int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
     return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));

@@ -66,8 +66,12 @@ int parser::on_header_field(llhttp_t* p, const char* at, size_t len) {
         s.in_value_ = false;
     }
     std::string& name = s.current_.headers.back().first;
-    for (size_t i = 0; i < len; ++i) {
-        name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(at[i]))));
+    size_t start = name.size();
+    name.append(at, len);
+    // ASCII only (field names are tokens), without the locale lookup std::tolower makes per byte.
+    for (size_t i = start; i < name.size(); ++i) {
+        char c = name[i];
+        name[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
     }
     return 0;
 }
