@@ -4,24 +4,52 @@
 #include "ringcast/core/crypto.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <utility>
 
 namespace ringcast::auth {
 
 namespace {
+char ascii_lower(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char& c : out) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        c = ascii_lower(c);
     }
     return out;
 }
 
+// `name` in any case equals `lower_key` (already lower case), without building a string.
+bool same_key(std::string_view name, std::string_view lower_key) noexcept {
+    if (name.size() != lower_key.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < name.size(); ++i) {
+        if (ascii_lower(name[i]) != lower_key[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool key_less(std::string_view a, std::string_view b) noexcept {
+    size_t n = std::min(a.size(), b.size());
+    for (size_t i = 0; i < n; ++i) {
+        char x = ascii_lower(a[i]);
+        char y = ascii_lower(b[i]);
+        if (x != y) {
+            return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+        }
+    }
+    return a.size() < b.size();
+}
+
 const std::string* find_param(const params& query, std::string_view key) {
     for (const auto& [k, v] : query) {
-        if (k.size() == key.size() && lower(k) == key) {
+        if (same_key(k, key)) {
             return &v;
         }
     }
@@ -33,31 +61,38 @@ core::status refuse(std::string message) {
 }
 } // namespace
 
+// Runs once per API request: sorted by pointer, keys lowered as they are written.
 std::string canonical_query(const params& query) {
-    std::vector<std::pair<std::string, std::string_view>> sorted;
+    std::vector<const std::pair<std::string, std::string>*> sorted;
     sorted.reserve(query.size());
-    for (const auto& [k, v] : query) {
-        std::string key = lower(k);
-        if (key != "auth_signature") {
-            sorted.emplace_back(std::move(key), v);
+    size_t length = 0;
+    for (const auto& p : query) {
+        if (!same_key(p.first, "auth_signature")) {
+            sorted.push_back(&p);
+            length += p.first.size() + p.second.size() + 2;
         }
     }
     std::stable_sort(sorted.begin(), sorted.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+                     [](const auto* a, const auto* b) { return key_less(a->first, b->first); });
     std::string out;
-    for (const auto& [k, v] : sorted) {
+    out.reserve(length);
+    for (const auto* p : sorted) {
         if (!out.empty()) {
             out += '&';
         }
-        out += k;
+        for (char c : p->first) {
+            out += ascii_lower(c);
+        }
         out += '=';
-        out += v;
+        out += p->second;
     }
     return out;
 }
 
 std::string string_to_sign(std::string_view method, std::string_view path, const params& query) {
-    std::string s(method);
+    std::string s;
+    s.reserve(method.size() + path.size() + 256);
+    s += method;
     s += '\n';
     s += path;
     s += '\n';

@@ -1,11 +1,9 @@
 // OpenSSL-backed digests; see crypto.h for why each exists.
 #include "ringcast/core/crypto.h"
 
-#include <openssl/core_names.h>
+#include <cstring>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdexcept>
@@ -24,41 +22,33 @@ std::string to_hex(const unsigned char* p, size_t n) {
 }
 } // namespace
 
-// OpenSSL 3's one-shot calls (HMAC(), EVP_Digest() with EVP_md5()) look the algorithm up in
-// the provider tables and build a context on every call: more than half of what checking a
-// publish's signature cost (bench-cost). The algorithms are fetched once per process and each
-// thread keeps its contexts; re-initialising a context with another key is cheap.
+// OpenSSL 3's one-shot calls (HMAC(), SHA1(), EVP_Digest() with EVP_md5()) look the algorithm up
+// in the provider tables and build a context on every call: more than half of what checking a
+// publish's signature or answering an upgrade cost (bench-cost). The algorithms are fetched once
+// per process and each thread keeps one digest context.
 namespace {
 struct fetched {
-    EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     EVP_MD* md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
     EVP_MD* sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
 };
 
 const fetched& algorithms() {
     static const fetched f; // freed with the process
-    if (f.hmac == nullptr || f.md5 == nullptr || f.sha1 == nullptr) {
-        throw std::runtime_error("OpenSSL has no HMAC, MD5 or SHA-1");
+    if (f.sha256 == nullptr || f.md5 == nullptr || f.sha1 == nullptr) {
+        throw std::runtime_error("OpenSSL has no SHA-256, MD5 or SHA-1");
     }
     return f;
 }
 
 struct thread_contexts {
-    EVP_MAC_CTX* hmac = nullptr;
     EVP_MD_CTX* digest = EVP_MD_CTX_new();
     thread_contexts() {
-        hmac = EVP_MAC_CTX_new(algorithms().hmac);
-        char sha256[] = "SHA256";
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0),
-                               OSSL_PARAM_construct_end()};
-        if (hmac == nullptr || digest == nullptr || EVP_MAC_CTX_set_params(hmac, params) != 1) {
-            throw std::runtime_error("OpenSSL could not make an HMAC-SHA256 or digest context");
+        if (digest == nullptr) {
+            throw std::runtime_error("OpenSSL could not make a digest context");
         }
     }
-    ~thread_contexts() {
-        EVP_MAC_CTX_free(hmac);
-        EVP_MD_CTX_free(digest);
-    }
+    ~thread_contexts() { EVP_MD_CTX_free(digest); }
     thread_contexts(const thread_contexts&) = delete;
     thread_contexts& operator=(const thread_contexts&) = delete;
 };
@@ -68,21 +58,6 @@ thread_contexts& contexts() {
     return c;
 }
 } // namespace
-
-std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
-    EVP_MAC_CTX* ctx = contexts().hmac;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    size_t len = 0;
-    // An empty key is a valid HMAC key; OpenSSL wants a non-null pointer for it.
-    static const unsigned char none = 0;
-    const auto* k = key.empty() ? &none : reinterpret_cast<const unsigned char*>(key.data());
-    if (EVP_MAC_init(ctx, k, key.size(), nullptr) != 1 ||
-        EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
-        EVP_MAC_final(ctx, digest, &len, sizeof digest) != 1) {
-        throw std::runtime_error("OpenSSL could not compute an HMAC-SHA256");
-    }
-    return to_hex(digest, len);
-}
 
 namespace {
 // `out` holds EVP_MAX_MD_SIZE bytes; returns the digest's length.
@@ -96,6 +71,43 @@ unsigned int digest_of(const EVP_MD* md, std::string_view data, unsigned char* o
     return len;
 }
 } // namespace
+
+// HMAC (RFC 2104) over the thread's SHA-256 context: OpenSSL's HMAC and EVP_MAC re-key three
+// digest contexts per call, which cost four times the hashing itself for a short message.
+std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+    constexpr size_t block = 64;
+    unsigned char k[block] = {};
+    if (key.size() > block) {
+        (void)digest_of(algorithms().sha256, key, k);
+    } else if (!key.empty()) {
+        std::memcpy(k, key.data(), key.size());
+    }
+    unsigned char pad[block];
+    for (size_t i = 0; i < block; ++i) {
+        pad[i] = static_cast<unsigned char>(k[i] ^ 0x36);
+    }
+    EVP_MD_CTX* ctx = contexts().digest;
+    unsigned char inner[EVP_MAX_MD_SIZE];
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int inner_len = 0;
+    unsigned int out_len = 0;
+    bool ok = EVP_DigestInit_ex2(ctx, algorithms().sha256, nullptr) == 1 &&
+              EVP_DigestUpdate(ctx, pad, block) == 1 &&
+              EVP_DigestUpdate(ctx, message.data(), message.size()) == 1 &&
+              EVP_DigestFinal_ex(ctx, inner, &inner_len) == 1;
+    for (size_t i = 0; i < block; ++i) {
+        pad[i] = static_cast<unsigned char>(k[i] ^ 0x5c);
+    }
+    ok = ok && EVP_DigestInit_ex2(ctx, algorithms().sha256, nullptr) == 1 &&
+         EVP_DigestUpdate(ctx, pad, block) == 1 && EVP_DigestUpdate(ctx, inner, inner_len) == 1 &&
+         EVP_DigestFinal_ex(ctx, out, &out_len) == 1;
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(pad, sizeof pad);
+    if (!ok) {
+        throw std::runtime_error("OpenSSL could not compute an HMAC-SHA256");
+    }
+    return to_hex(out, out_len);
+}
 
 std::string md5_hex(std::string_view data) {
     unsigned char digest[EVP_MAX_MD_SIZE];

@@ -90,3 +90,11 @@ TEST(signature, get_without_body_needs_no_body_md5) {
         core::hmac_sha256_hex("7ad3773142a6692b25b8", auth::string_to_sign("GET", "/apps/3/channels", q)));
     EXPECT_TRUE(auth::verify(pusher_example_app(), "GET", "/apps/3/channels", "", q, "", example_time));
 }
+
+// Keys are compared and sorted as lower case (AUTH_KEY is auth_key), duplicates keep their order,
+// and auth_signature in any case is left out.
+TEST(signature, canonical_query_sorts_keys_in_any_case_stably) {
+    ringcast::auth::params q = {{"b", "2"}, {"Auth_Signature", "x"}, {"A", "1"}, {"b", "1"}, {"aa", "3"},
+                                {"Z", "~"}};
+    EXPECT_EQ(ringcast::auth::canonical_query(q), "a=1&aa=3&b=2&b=1&z=~");
+}
