@@ -5,6 +5,7 @@
 #include "sys_stats.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <liburing.h>
@@ -26,41 +27,50 @@ struct phase_totals {
     std::uint64_t errors = 0;
 };
 
-// One sender thread's phase over its slice of sockets. `offset` is, per socket, how far into a
-// frame the previous short send stopped: the stream must stay aligned on frame boundaries across
-// sends and phases, or the receivers would read garbage.
-void send_phase(const std::vector<int>& fds, std::vector<std::uint32_t>& offset,
-                std::vector<std::uint8_t>& dead, const std::string& frames, std::uint64_t deadline,
-                phase_totals& totals) {
-    io_uring ring{};
+bool open_sender_ring(io_uring& ring) {
     io_uring_params params{};
     // This thread alone submits, and completion work runs only when it reaps (see DEPS.md).
     params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     params.cq_entries = 32768;
-    if (io_uring_queue_init_params(4096, &ring, &params) < 0) {
-        params = io_uring_params{};
-        params.flags = IORING_SETUP_CQSIZE;
-        params.cq_entries = 32768;
-        if (io_uring_queue_init_params(4096, &ring, &params) < 0) {
-            totals.errors += fds.size();
-            return;
-        }
+    if (io_uring_queue_init_params(4096, &ring, &params) == 0) {
+        return true;
     }
-    auto submit_send = [&](std::size_t i) {
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = 32768;
+    return io_uring_queue_init_params(4096, &ring, &params) == 0;
+}
+
+// One sender thread's slice of sockets. `offset` is, per socket, how far into a frame the
+// previous short send stopped: the stream must stay aligned on frame boundaries across sends and
+// phases, or the receivers would read garbage.
+struct slice_sender {
+    io_uring ring{};
+    const std::vector<int>& fds;
+    std::vector<std::uint32_t>& offset;
+    std::vector<std::uint8_t>& dead;
+    const std::string& frames;
+    phase_totals& totals;
+
+    void submit_send(std::size_t i) {
         io_uring_sqe* s = next_sqe(ring);
         io_uring_prep_send(s, fds[i], frames.data() + offset[i], frames.size() - offset[i], MSG_NOSIGNAL);
         io_uring_sqe_set_data64(s, i);
-    };
-    std::size_t inflight = 0;
-    for (std::size_t i = 0; i < fds.size(); ++i) {
-        if (dead[i] == 0) {
-            submit_send(i);
-            ++inflight;
-        }
     }
-    while (inflight > 0) {
+    std::size_t submit_all() {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (dead[i] == 0) {
+                submit_send(i);
+                ++n;
+            }
+        }
+        return n;
+    }
+    // Reaps what completed; each completed socket is sent to again when `again`. Returns how
+    // many sends are still in flight.
+    std::size_t reap(std::size_t inflight, bool again) {
         submit_and_wait_ns(ring, 10'000'000);
-        bool more_time = now_ns() < deadline;
         unsigned head = 0;
         unsigned seen = 0;
         io_uring_cqe* cqe = nullptr;
@@ -77,14 +87,44 @@ void send_phase(const std::vector<int>& fds, std::vector<std::uint32_t>& offset,
             totals.bytes += static_cast<std::uint64_t>(cqe->res);
             offset[i] = static_cast<std::uint32_t>((offset[i] + static_cast<std::uint64_t>(cqe->res)) %
                                                    ceiling_frame_bytes);
-            if (more_time) {
+            if (again) {
                 submit_send(i);
                 ++inflight;
             }
         }
         io_uring_cq_advance(&ring, seen);
+        return inflight;
     }
-    io_uring_queue_exit(&ring);
+};
+
+void send_phase(const std::vector<int>& fds, std::vector<std::uint32_t>& offset,
+                std::vector<std::uint8_t>& dead, const std::string& frames, std::uint64_t deadline,
+                double passes_per_second, phase_totals& totals) {
+    slice_sender s{{}, fds, offset, dead, frames, totals};
+    if (!open_sender_ring(s.ring)) {
+        totals.errors += fds.size();
+        return;
+    }
+    if (passes_per_second <= 0) {
+        std::size_t inflight = s.submit_all();
+        while (inflight > 0) {
+            inflight = s.reap(inflight, now_ns() < deadline);
+        }
+    } else {
+        // Paced: a pass over every socket, all of it completed, then idle until the next one.
+        auto period = static_cast<std::uint64_t>(1e9 / passes_per_second);
+        for (std::uint64_t next = now_ns(); next < deadline; next += period) {
+            std::uint64_t now = now_ns();
+            if (now < next) {
+                std::this_thread::sleep_for(std::chrono::nanoseconds(next - now));
+            }
+            std::size_t inflight = s.submit_all();
+            while (inflight > 0) {
+                inflight = s.reap(inflight, false);
+            }
+        }
+    }
+    io_uring_queue_exit(&s.ring);
 }
 
 // All `size` bytes through read(2) or write(2), retrying short transfers and EINTR.
@@ -176,7 +216,8 @@ int run_ceiling_sender(int listen_fd, std::uint32_t connections, unsigned thread
         std::vector<std::thread> workers;
         for (unsigned t = 0; t < threads; ++t) {
             workers.emplace_back(send_phase, std::cref(slices[t]), std::ref(offsets[t]), std::ref(dead[t]),
-                                 std::cref(frames), start + command.duration_ns, std::ref(totals[t]));
+                                 std::cref(frames), start + command.duration_ns, command.passes_per_second,
+                                 std::ref(totals[t]));
         }
         for (std::thread& w : workers) {
             w.join();

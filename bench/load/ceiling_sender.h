@@ -1,6 +1,7 @@
 // The ceiling's "server": no HTTP, no WebSocket state, no JSON — it accepts N loopback
 // connections and writes the same pre-framed 66-byte text frame to each of them as fast as the
-// kernel takes it, keeping one send in flight per socket. It runs in a forked child so that its
+// kernel takes it, keeping one send in flight per socket (or, paced, one pass over every socket
+// at a fixed rate). It runs in a forked child so that its
 // CPU time is measured apart from the receivers and so that each side stays under the open-file
 // limit. What it reaches is the machine's limit for the fan-out pattern.
 #pragma once
@@ -16,6 +17,9 @@ inline constexpr std::size_t ceiling_frame_bytes = 66;
 struct ceiling_command {
     std::uint32_t frames_per_send = 0; // 0 = exit
     std::uint64_t duration_ns = 0;
+    // 0: back to back (one send in flight per socket). Otherwise one frame to every socket this
+    // many times a second, idle in between: what a fan-out of events arriving at that rate needs.
+    double passes_per_second = 0;
 };
 
 struct ceiling_report {

@@ -38,7 +38,8 @@ Scenarios (each bounded in connections and time):
             open files (--server-pid) come back after the churn. Defaults: 50 clients, groups of 10,
             20 churn connects/s, 50 events/s, 60 s
   ceiling   no server, no protocol: a raw io_uring sender writes pre-framed 66-byte WebSocket
-            frames to N loopback sockets, one frame per send and --coalesce frames per send
+            frames to N loopback sockets, one frame per send and --coalesce frames per send;
+            with --rate R, one pass over every socket R times a second (the floor at that rate)
 
 Target (any Pusher-compatible server):
   --host H (127.0.0.1)  --port P (8080)  --path PREFIX ("")

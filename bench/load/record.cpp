@@ -62,6 +62,7 @@ void begin_record(json_writer& w, const options& o, const machine_info& m) {
         w.key("frame_bytes").value(66);
         w.key("coalesce").value(o.coalesce);
         w.key("duration_s").value(o.duration_s);
+        w.key("rate").value(o.rate); // passes per second (paced), 0: back to back
     } else {
         w.key("concurrency").value(o.concurrency);
         w.key("connect_rate").value(o.connect_rate);

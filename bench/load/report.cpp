@@ -214,6 +214,49 @@ std::string gnuplot_quote(const std::string& s) {
     return out + "\"";
 }
 
+// A ceiling paced at a fixed rate (--rate): the floor for fan-outs at that rate.
+bool paced(const element& r) {
+    return number(r, "/parameters/rate").value_or(0) > 0;
+}
+
+// A fixed-rate fan-out's CPU per delivery over the paced ceiling's at the same size and rate.
+std::optional<double> vs_paced_ceiling(const element& r, const std::vector<const loaded*>& paced_ceilings) {
+    auto rate = number(r, "/parameters/rate");
+    auto n = number(r, "/parameters/connections");
+    auto cpu = number(r, "/figures/server_cpu_us_per_delivery");
+    if (!rate || *rate <= 0 || !cpu || text(r, "/scenario") != "fanout") {
+        return std::nullopt;
+    }
+    for (const loaded* c : paced_ceilings) {
+        auto floor_cpu = number(c->root, "/figures/server_cpu_us_per_delivery");
+        if (number(c->root, "/parameters/rate") == rate && number(c->root, "/parameters/connections") == n &&
+            floor_cpu && *floor_cpu > 0) {
+            return *cpu / *floor_cpu;
+        }
+    }
+    return std::nullopt;
+}
+
+void write_paced_ceiling_table(std::ostringstream& md, const std::vector<const loaded*>& paced_ceilings) {
+    if (paced_ceilings.empty()) {
+        return;
+    }
+    md << "**Ceiling at a fixed rate** — the same raw sender, one pass of one frame to every socket "
+       << "per event at the fan-out runs' rates, idle in between (the floor for events arriving one "
+       << "at a time at that rate):\n\n"
+       << "| connections | passes/s | deliveries/s | sender CPU µs/delivery | notes |\n"
+       << "|---:|---:|---:|---:|---|\n";
+    for (const loaded* r : paced_ceilings) {
+        md << "| " << count(number(r->root, "/parameters/connections")) << " | "
+           << count(number(r->root, "/parameters/rate")) << " | "
+           << count(number(r->root, "/figures/ceiling_deliveries_per_second")) << " | "
+           << fixed(number(r->root, "/figures/server_cpu_us_per_delivery"), 2) << " | "
+           << (flag(r->root, "/figures/machine_shared") ? "machine shared " : "")
+           << (flag(r->root, "/figures/bench_saturated") ? "bench saturated" : "") << " |\n";
+    }
+    md << "\n";
+}
+
 } // namespace
 
 int run_report(const options& o) {
@@ -247,6 +290,7 @@ int run_report(const options& o) {
     }
 
     std::vector<const loaded*> ceilings;
+    std::vector<const loaded*> paced_ceilings;
     std::vector<const loaded*> connects;
     std::vector<const loaded*> fanouts;
     std::vector<const loaded*> peers;
@@ -254,7 +298,7 @@ int run_report(const options& o) {
     for (const loaded& r : records) {
         std::string scenario = text(r.root, "/scenario");
         if (scenario == "ceiling") {
-            ceilings.push_back(&r);
+            (paced(r.root) ? paced_ceilings : ceilings).push_back(&r);
         } else if (scenario == "connect") {
             connects.push_back(&r);
         } else if (scenario == "fanout" || scenario == "channels") {
@@ -269,6 +313,7 @@ int run_report(const options& o) {
         return number(a->root, "/parameters/connections") < number(b->root, "/parameters/connections");
     };
     std::stable_sort(ceilings.begin(), ceilings.end(), by_connections);
+    std::stable_sort(paced_ceilings.begin(), paced_ceilings.end(), by_connections);
     std::stable_sort(connects.begin(), connects.end(), by_connections);
     std::stable_sort(fanouts.begin(), fanouts.end(), by_connections);
     std::stable_sort(peers.begin(), peers.end(), by_connections);
@@ -301,6 +346,7 @@ int run_report(const options& o) {
         }
         md << "\n";
     }
+    write_paced_ceiling_table(md, paced_ceilings);
     if (!connects.empty()) {
         md << "**Connect** — TCP + WebSocket upgrade + `connection_established` + subscribe + "
            << "`subscription_succeeded`:\n\n"
@@ -326,9 +372,9 @@ int run_report(const options& o) {
            << "channel, `channels` subscribers each have their own (private unless marked public); "
            << "latency from the publisher's stamp to arrival:\n\n"
            << "| target | scenario | subscribers | events | deliveries/s | % of ceiling "
-           << "| server CPU µs/delivery | × ceiling CPU | p50 | p90 | p99 | p99.9 | max (µs) "
-           << "| lost | dup | notes |\n"
-           << "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+           << "| server CPU µs/delivery | × ceiling CPU | × ceiling CPU at this rate | p50 | p90 | p99 "
+           << "| p99.9 | max (µs) | lost | dup | notes |\n"
+           << "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
         for (const loaded* r : fanouts) {
             std::string notes = run_notes(r->root);
             std::string scenario = text(r->root, "/scenario");
@@ -340,7 +386,8 @@ int run_report(const options& o) {
                << count(number(r->root, "/figures/deliveries_per_second")) << " | "
                << fixed(number(r->root, "/figures/percent_of_ceiling"), 0) << " | "
                << fixed(number(r->root, "/figures/server_cpu_us_per_delivery"), 2) << " | "
-               << fixed(number(r->root, "/figures/cpu_vs_ceiling"), 2) << " | " << latency_and_losses(r->root)
+               << fixed(number(r->root, "/figures/cpu_vs_ceiling"), 2) << " | "
+               << fixed(vs_paced_ceiling(r->root, paced_ceilings), 2) << " | " << latency_and_losses(r->root)
                << notes << " |\n";
         }
         md << "\n";

@@ -1,6 +1,8 @@
 // `ceiling`: the machine's own limit for fan-out. A forked sender writes pre-framed frames to N
 // loopback sockets; the same receiver threads as in `fanout` count them. Two phases on the same
-// connections: one frame per send, then --coalesce frames per send.
+// connections: one frame per send, then --coalesce frames per send. With --rate R, one phase
+// only: a pass of one frame to every socket R times a second, the floor for a fan-out of events
+// arriving at that rate (the shards and the receivers sleep between events, as they do then).
 #include "ceiling_sender.h"
 #include "clock.h"
 #include "scenario_common.h"
@@ -103,15 +105,17 @@ int run_ceiling(const options& o) {
     if (!settled || !child_ok || hello.accepted == 0) {
         error = "connections were not established";
     }
+    // Paced (--rate): only one frame per send, one pass over every socket per "event".
+    bool paced = o.rate > 0;
     for (std::uint32_t frames : {1U, o.coalesce}) {
-        if (!error.empty() || (frames == o.coalesce && frames == 1 && !phases.empty())) {
+        if (!error.empty() || (!phases.empty() && (paced || frames == 1))) {
             break;
         }
         cpu_window cpu;
         std::uint64_t before = control.delivered.load();
         std::uint64_t sent_before = 0;
         cpu.begin(pool, child);
-        ceiling_command command{frames, static_cast<std::uint64_t>(o.duration_s * 1e9)};
+        ceiling_command command{frames, static_cast<std::uint64_t>(o.duration_s * 1e9), paced ? o.rate : 0};
         ceiling_report report;
         if (!write_exact(commands[1], &command, sizeof command) ||
             !read_exact(reports[0], &report, sizeof report)) {
@@ -176,7 +180,7 @@ int run_ceiling(const options& o) {
         .value(phases.size() > 1 ? std::optional<double>(phases[1].sender_cpu_us_per_delivery)
                                  : std::nullopt);
     w.key("fanout_pass_us")
-        .value(!phases.empty() && phases[0].deliveries_per_second > 0
+        .value(!paced && !phases.empty() && phases[0].deliveries_per_second > 0
                    ? std::optional<double>(1e6 * hello.accepted / phases[0].deliveries_per_second)
                    : std::nullopt);
     w.key("bench_saturated").value(std::any_of(phases.begin(), phases.end(), [](const phase_figures& p) {
@@ -193,7 +197,7 @@ int run_ceiling(const options& o) {
     w.end_array();
     write_connections(w, r, connect_rate(r, pool.started_ns()));
     w.key("accepted_by_sender").value(hello.accepted);
-    w.key("complete").value(error.empty() && phases.size() == (o.coalesce > 1 ? 2U : 1U));
+    w.key("complete").value(error.empty() && phases.size() == (o.coalesce > 1 && !paced ? 2U : 1U));
     w.key("error").value(error);
     if (!error.empty()) {
         note(o, "ceiling: %s", error.c_str());

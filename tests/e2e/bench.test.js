@@ -154,6 +154,44 @@ describe('ringcast-bench connect --floor', { skip: missing }, () => {
   });
 });
 
+// ceiling --rate: the raw sender paced at a fixed rate (one pass over every socket per event), and
+// the report comparing a fixed-rate fan-out with it at the same size and rate.
+describe('ringcast-bench ceiling --rate and the report', { skip: missing }, () => {
+  it('paces one pass per event and the report puts fixed-rate runs against it', T, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringcast-bench-paced-e2e-'));
+    try {
+      const ceiling = path.join(dir, '01-ceiling-200-at-20.json');
+      const run = await runBench(['ceiling', '--connections', '200', '--rate', '20', '--duration', '1',
+        '--threads', '2', '--quiet', '--json', ceiling]);
+      assert.equal(run.code, 0, `exited with ${run.code}:\n${run.stderr}`);
+      const record = JSON.parse(fs.readFileSync(ceiling, 'utf8'));
+      assert.equal(record.error, '', record.error);
+      assert.equal(record.complete, true);
+      assert.equal(record.parameters.rate, 20);
+      assert.equal(record.phases.length, 1, 'a paced ceiling has only the one-frame phase');
+      // 20 passes over 200 sockets in one second (the first pass at once, so 20 or 21 of them).
+      const sent = record.phases[0].sends;
+      assert.ok(sent >= 4000 && sent <= 4200, `sends: ${sent}`);
+      assert.ok(record.figures.server_cpu_us_per_delivery > 0);
+      // A fixed-rate fan-out record of the same size and rate, as scripts/bench writes one.
+      const fanout = JSON.parse(JSON.stringify(record));
+      Object.assign(fanout, { scenario: 'fanout', label: 'some server' });
+      Object.assign(fanout.parameters, { connections: 200, rate: 20 });
+      fanout.figures.server_cpu_us_per_delivery = record.figures.server_cpu_us_per_delivery * 2;
+      fanout.figures.subscribers = 200;
+      fs.writeFileSync(path.join(dir, '02-fanout-200-20.json'), JSON.stringify(fanout));
+      const report = await runBench(['report', '--out', dir, ceiling, path.join(dir, '02-fanout-200-20.json')]);
+      assert.equal(report.code, 0, report.stderr);
+      const md = fs.readFileSync(path.join(dir, 'results.md'), 'utf8');
+      assert.match(md, /\*\*Ceiling at a fixed rate\*\*/);
+      assert.match(md, /\| 200 \| 20 \| [\d,]+ \| [\d.]+ \|/);
+      assert.match(md, /\| some server \| fanout \| 200 \| 20\/s \|.*\| 2\.00 \|/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 // scripts/bench-cost --quick: ringcast under callgrind still runs the fixed scenarios and the
 // script writes a record whose figures parse. Counts only; no figure is compared with a bound
 // beyond being a count. Skipped where valgrind is missing (the script exits 77) and for the
