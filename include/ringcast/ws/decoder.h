@@ -1,7 +1,12 @@
-// Inbound WebSocket processing over wslay's event API, sans-I/O: feed() it the bytes a recv
-// produced; it reassembles fragmented messages, enforces masking and the message size limit,
-// validates UTF-8, answers pings, and reports complete text messages to a sink. The control
-// frames wslay wants to send (pongs, close replies) are handed to the sink as bytes.
+// Inbound WebSocket processing, sans-I/O: feed() it the bytes a recv produced; it reassembles
+// fragmented messages, enforces masking and the message size limit, validates UTF-8, answers
+// pings, and reports complete text messages to a sink. The control frames to send (pongs, close
+// replies) are handed to the sink as bytes.
+//
+// What every Pusher client sends, whole unfragmented masked text frames, is decoded here
+// directly; anything else (fragments, control frames, a frame cut by the recv, a protocol
+// error) goes through wslay's event API, which owns every close code. wslay's context is only
+// created for those, so a client event costs no 8.8 KB zeroed allocation.
 //
 // Outbound Pusher frames never pass through here (wslay copies every queued message); they are
 // encoded once by frame_encoder and shared.
