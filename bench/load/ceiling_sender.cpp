@@ -5,8 +5,8 @@
 #include "sys_stats.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <liburing.h>
 #include <netinet/in.h>
