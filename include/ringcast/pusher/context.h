@@ -21,6 +21,7 @@
 #include "ringcast/pusher/replay.h"
 #include "ringcast/pusher/shared_counters.h"
 #include "ringcast/pusher/socket_id.h"
+#include "ringcast/pusher/string_hash.h"
 #include "ringcast/shard/conn_id.h"
 #include "ringcast/shard/mail.h"
 #include "ringcast/webhook/event.h"
@@ -38,11 +39,6 @@
 namespace ringcast::pusher {
 
 class session;
-
-struct string_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
 
 // One channel's subscribers on this shard (local_member: port.h).
 struct local_channel {

@@ -14,6 +14,8 @@
 // forget everything it said (disclaims_reset_mail) and starts over.
 #pragma once
 
+#include "ringcast/pusher/string_hash.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,11 +45,7 @@ public:
     void forget_disclaims();
 
 private:
-    struct hash {
-        using is_transparent = void;
-        size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    using masks = std::unordered_map<std::string, std::uint64_t, hash, std::equal_to<>>;
+    using masks = std::unordered_map<std::string, std::uint64_t, string_hash, std::equal_to<>>;
 
     static void set_bit(std::vector<masks>& by_app, std::size_t& entries, std::uint32_t app,
                         std::string_view channel, unsigned shard);
